@@ -98,6 +98,17 @@ def load_specs(root: Path) -> tuple[Specs, list[Diagnostic]]:
     return specs, diags
 
 
+def load_project(root: Path) -> tuple[s.ProjectSpec, list[Diagnostic]]:
+    """Only mcptrain.yaml (the defaults when there is none), for commands that need no other spec."""
+    diags: list[Diagnostic] = []
+    specs = Specs(root=root, project=None, services={}, policies=[])
+    if (root / PROJECT_FILE).is_file():
+        loaded = load_file(root / PROJECT_FILE, PROJECT_FILE, diags)
+        if loaded is not None and isinstance(loaded.spec, s.ProjectSpec):
+            specs.project = loaded
+    return specs.project_spec, diags
+
+
 def load_file(path: Path, shown: str, diags: list[Diagnostic]) -> Loaded[Any] | None:
     try:
         doc = load_document(path, shown)

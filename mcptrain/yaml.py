@@ -10,8 +10,6 @@ Round-trip edits (registry, importers) go through ruamel.yaml so comments surviv
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -276,32 +274,6 @@ def _str_presenter(dumper: pyyaml.SafeDumper, data: str) -> pyyaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _str_presenter)
-
-
-def write_new_file(path: Path, text: str) -> None:
-    """Create `path` atomically; refuse if it exists (never overwrite a person's file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.link(tmp, path)  # fails with FileExistsError if a file appeared meanwhile
-    finally:
-        os.unlink(tmp)
-
-
-def replace_file(path: Path, text: str) -> None:
-    """Write `path` atomically (temp file + rename), for files mcptrain owns."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_roundtrip(path: Path) -> Any:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mcptrain.yaml import MAX_FILE_BYTES, YAMLError, load_document, parse_document, write_new_file
+from mcptrain.files import write_new_file
+from mcptrain.yaml import MAX_FILE_BYTES, YAMLError, load_document, parse_document
 
 
 def test_positions_point_at_keys_and_values() -> None:

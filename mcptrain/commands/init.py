@@ -1,0 +1,213 @@
+"""`mcptrain init`: scaffold a repository that validates, and CI that keeps it so.
+
+Never overwrites: a file that already exists is reported as kept and left alone,
+so `init` is safe to run again in an existing repository to add what is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mcptrain import __version__, output
+from mcptrain.commands.schema import write_schemas
+from mcptrain.files import write_new_file
+
+# Where user repositories fetch the `mcptrain-validate` hook (.pre-commit-hooks.yaml).
+HOOKS_REPOSITORY = "https://github.com/mcptrain/mcptrain"
+
+PROJECT = """\
+# yaml-language-server: $schema=schemas/Project.json
+# The model this repository trains. Everything but apiVersion, kind and name has a
+# default; `mcptrain schema` writes the full reference to schemas/Project.json.
+apiVersion: mcptrain/v1
+kind: Project
+name: {name}
+base_model: embedded:smollm2-135m-instruct   # or a Hugging Face model id, or a local path
+backend: lora
+training:
+  max_steps: 60          # a CPU-sized run; raise it on real hardware
+  learning_rate: 0.002
+  batch_size: 8
+  lora: {{r: 8, alpha: 16, dropout: 0.05}}
+splits:
+  seed: 42
+ray:
+  num_workers: 1         # set `address` (or RAY_ADDRESS) to use an existing cluster
+dvc:
+  remote: {{name: storage, url: .mcptrain/dvc-remote}}   # any DVC remote URL
+forge:
+  kind: local            # `github` opens real pull requests (token from GITHUB_TOKEN)
+  base_branch: main
+"""
+
+POLICY = """\
+# yaml-language-server: $schema=../schemas/GatePolicy.json
+# The promotion gate. Own it through CODEOWNERS: whoever edits this file decides
+# what is good enough to ship.
+apiVersion: mcptrain/v1
+kind: GatePolicy
+name: default
+description: Default promotion gate.
+min_overall_accuracy: 0.80
+thresholds:              # BFCL category -> minimum accuracy
+  simple: 0.85
+  multiple: 0.80
+  parallel: 0.75
+  parallel_multiple: 0.70
+  relevance: 0.90
+  multi_turn: 0.70
+  edge_case: 0.80
+critical_min_accuracy: 0.95   # for critical services and critical scenarios
+critical_services: []
+max_regression: 0.03          # largest drop vs production, per category
+max_retries: 1
+"""
+
+SPECS_README = """\
+# specs/
+
+One folder per service, owned by that team (see CODEOWNERS):
+
+```
+specs/<service>/
+  service.yaml       # kind: Service       name, version, owners, critical
+  tools.yaml         # kind: ToolSet       MCP tools as tools/list returns them
+  examples/*.yaml    # kind: Examples      query -> call | calls | sequence
+  edge_cases.yaml    # kind: EdgeCases     clarify / ask_for_details / refuse / no_tool
+  vocabulary.yaml    # kind: Vocabulary    canonical values and what users say
+  tests/*.yaml       # kind: TestScenarios what the gate measures
+```
+
+A minimal service:
+
+```yaml
+# specs/payment/service.yaml
+apiVersion: mcptrain/v1
+kind: Service
+name: payment-service
+owners: ["@acme/payments"]
+```
+
+Or convert existing seed documents: `mcptrain import seed payment.json`.
+Check everything with `mcptrain validate`. For completion and checks in your editor
+(yaml-language-server), run `mcptrain schema` once per clone: each file's first-line
+modeline points at `schemas/<Kind>.json`.
+"""
+
+GITIGNORE = """\
+# mcptrain: compiled and generated files (the dataset is versioned by DVC)
+/datasets/
+/.mcptrain/
+/models/adapters/
+/eval/
+/schemas/
+.venv/
+__pycache__/
+"""
+
+WORKFLOW = """\
+# Validate specs on every pull request; reconcile (build, train, evaluate, gate,
+# open the promotion PR) on every push to main.
+name: mcptrain
+on:
+  pull_request:
+  push:
+    branches: [main]
+permissions:
+  contents: write
+  pull-requests: write
+jobs:
+  validate:
+    if: github.event_name == 'pull_request'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install mcptrain
+      - run: mcptrain validate
+      # - run: mcptrain plan   # comments what a merge would retrain, and why
+  reconcile:
+    if: github.event_name == 'push'
+    runs-on: ubuntu-latest
+    concurrency:
+      group: mcptrain-reconcile
+      cancel-in-progress: false
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0     # the registry reads tags and history
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install "mcptrain[train,data,github]"
+      - run: mcptrain reconcile
+        env:
+          GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
+"""
+
+PRE_COMMIT = """\
+# `pre-commit install` once per clone; then every push runs `mcptrain validate`.
+default_install_hook_types: [pre-commit, pre-push]
+repos:
+  - repo: {repository}
+    rev: v{version}
+    hooks:
+      - id: mcptrain-validate
+        stages: [pre-push]
+"""
+
+
+def scaffold(name: str) -> dict[str, str]:
+    """Relative path -> content of every file `init` creates."""
+    return {
+        "mcptrain.yaml": PROJECT.format(name=name),
+        "specs/README.md": SPECS_README,
+        "policies/default.yaml": POLICY,
+        ".gitignore": GITIGNORE,
+        ".github/workflows/mcptrain.yml": WORKFLOW.format(),
+        ".pre-commit-config.yaml": PRE_COMMIT.format(repository=HOOKS_REPOSITORY, version=__version__),
+    }
+
+
+def model_name(directory: Path) -> str:
+    """A registry-legal model name from a directory name ('My Bot' -> 'my-bot')."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", directory.resolve().name.lower()).strip("-._")
+    return name or "model"
+
+
+def run(path: Path, name: str | None) -> int:
+    if path.exists() and not path.is_dir():
+        output.error(f"{path} exists and is not a directory")
+        return 1
+    if name is None:
+        name = model_name(path)
+    elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]*", name) or len(name) > 128:
+        output.error(
+            f"--name {name!r} is not a valid model name "
+            "(letters, digits, '.', '_', ':', '-'; starting with a letter or digit)"
+        )
+        return 2
+    path.mkdir(parents=True, exist_ok=True)
+    created = 0
+    for rel, text in scaffold(name).items():
+        target = path / rel
+        try:
+            write_new_file(target, text)
+        except FileExistsError:
+            output.info(f"kept     {rel} (exists)")
+            continue
+        created += 1
+        output.info(f"created  {rel}")
+    # Generated, git-ignored and replaced freely: the modelines above point at them.
+    write_schemas(path / "schemas")
+    output.info("wrote    schemas/ (JSON Schemas for editors; regenerate with `mcptrain schema`)")
+    where = "." if path == Path(".") else str(path)
+    done = f"initialised {where} (model {name!r})" if created else f"every file already exists in {where}"
+    output.info(
+        f"mcptrain: {done}; next: add a service under specs/ (see specs/README.md) "
+        "or `mcptrain import seed FILE...`, then `mcptrain validate`"
+    )
+    return 0

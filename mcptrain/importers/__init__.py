@@ -1,0 +1,1 @@
+"""Converters from other formats into spec files; each writes only new files."""

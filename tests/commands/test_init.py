@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mcptrain.cli import app
+from mcptrain.commands.init import model_name
+from mcptrain.specs import KINDS
+from mcptrain.validator import validate_repository
+from mcptrain.yaml import load_document, parse_document
+from tests.conftest import PROJECTS, REPO
+
+SCAFFOLD = [
+    "mcptrain.yaml",
+    "specs/README.md",
+    "policies/default.yaml",
+    ".gitignore",
+    ".github/workflows/mcptrain.yml",
+    ".pre-commit-config.yaml",
+]
+NEXT = ("next: add a service under specs/ (see specs/README.md) or `mcptrain import seed FILE...`, "
+        "then `mcptrain validate`")
+
+
+def init(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["init", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_scaffolds_a_project(tmp_path: Path) -> None:
+    target = tmp_path / "acme"
+    code, out, err = init(str(target))
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        *(f"created  {rel}" for rel in SCAFFOLD),
+        "wrote    schemas/ (JSON Schemas for editors; regenerate with `mcptrain schema`)",
+        f"mcptrain: initialised {target} (model 'acme'); {NEXT}",
+    ]
+    assert sorted(p.name for p in (target / "schemas").iterdir()) == sorted(f"{k}.json" for k in KINDS)
+    assert load_document(target / "mcptrain.yaml").data["name"] == "acme"
+
+
+def test_an_empty_project_validates(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    result = validate_repository(tmp_path)
+    assert [d.format() for d in result.diagnostics] == []
+    assert result.specs.project is not None and len(result.specs.policies) == 1
+
+
+def test_adding_spec_folders_gives_a_valid_project(tmp_path: Path) -> None:
+    init(str(tmp_path), "--name", "good-model")
+    shutil.copytree(PROJECTS / "good" / "specs", tmp_path / "specs", dirs_exist_ok=True)
+    result = validate_repository(tmp_path)
+    assert [d.format() for d in result.errors] == []
+    assert sorted(result.specs.services) == ["payment-service"]
+
+
+def test_never_overwrites_and_reports_what_it_kept(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("mine\n")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "default.yaml").write_text("# mine\n")
+    code, out, _ = init(str(tmp_path))
+    assert code == 0
+    assert "kept     .gitignore (exists)" in out.splitlines()
+    assert "kept     policies/default.yaml (exists)" in out.splitlines()
+    assert "created  mcptrain.yaml" in out.splitlines()
+    assert (tmp_path / ".gitignore").read_text() == "mine\n"
+    assert (tmp_path / "policies" / "default.yaml").read_text() == "# mine\n"
+
+
+def test_running_twice_changes_nothing(tmp_path: Path) -> None:
+    init(str(tmp_path), "--name", "first")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "schemas" not in p.parts}
+    code, out, _ = init(str(tmp_path), "--name", "second")
+    assert code == 0
+    assert out.splitlines()[: len(SCAFFOLD)] == [f"kept     {rel} (exists)" for rel in SCAFFOLD]
+    assert out.splitlines()[-1] == f"mcptrain: every file already exists in {tmp_path}; {NEXT}"
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "schemas" not in p.parts}
+    assert after == before
+
+
+def test_default_name_comes_from_the_directory(tmp_path: Path) -> None:
+    assert model_name(tmp_path / "My Bot") == "my-bot"
+    assert model_name(tmp_path / "...") == "model"
+    init(str(tmp_path / "Support Assistant"))
+    assert load_document(tmp_path / "Support Assistant" / "mcptrain.yaml").data["name"] == "support-assistant"
+
+
+def test_rejects_an_invalid_name(tmp_path: Path) -> None:
+    code, out, err = init(str(tmp_path), "--name", "my model")
+    assert (code, out) == (2, "")
+    assert err == ("mcptrain: --name 'my model' is not a valid model name "
+                   "(letters, digits, '.', '_', ':', '-'; starting with a letter or digit)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_a_file_as_directory(tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("")
+    code, _, err = init(str(target))
+    assert code == 1
+    assert err == f"mcptrain: {target} exists and is not a directory\n"
+
+
+def test_gitignore_keeps_generated_files_out(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    for entry in ("/datasets/", "/.mcptrain/", ".venv/", "/schemas/"):
+        assert entry in lines
+
+
+def test_workflow_validates_on_pull_requests_and_reconciles_on_main(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    text = (tmp_path / ".github/workflows/mcptrain.yml").read_text()
+    jobs = parse_document(text.encode(), "mcptrain.yml").data["jobs"]
+    assert jobs["validate"]["if"] == "github.event_name == 'pull_request'"
+    assert [s.get("run") for s in jobs["validate"]["steps"] if "run" in s] == ["pip install mcptrain", "mcptrain validate"]
+    assert "# - run: mcptrain plan" in text
+    assert jobs["reconcile"]["if"] == "github.event_name == 'push'"
+    assert jobs["reconcile"]["steps"][-1]["run"] == "mcptrain reconcile"
+    assert "${{ secrets.GITHUB_TOKEN }}" in text
+
+
+def test_pre_commit_config_runs_the_shipped_hook_before_a_push(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    config = parse_document((tmp_path / ".pre-commit-config.yaml").read_bytes(), "cfg").data
+    (repo,) = config["repos"]
+    (hook,) = repo["hooks"]
+    assert hook == {"id": "mcptrain-validate", "stages": ["pre-push"]}
+    assert "pre-push" in config["default_install_hook_types"]
+    shipped = parse_document((REPO / ".pre-commit-hooks.yaml").read_bytes(), "hooks").data
+    assert [h["id"] for h in shipped] == ["mcptrain-validate"]
+    assert shipped[0]["entry"] == "mcptrain validate"
+
+
+@pytest.mark.parametrize("rel", ["specs/payment/service.yaml", "policies/default.yaml"])
+def test_hook_file_pattern_matches_spec_paths(rel: str) -> None:
+    import re
+
+    shipped = parse_document((REPO / ".pre-commit-hooks.yaml").read_bytes(), "hooks").data
+    assert re.search(shipped[0]["files"], rel)
+    assert re.search(shipped[0]["files"], "mcptrain.yaml")
+    assert not re.search(shipped[0]["files"], "mcptrain/cli.py")
