@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mcptrain import output
+from mcptrain.errors import SpecError
+
+
+def run(root: Path, *, push: bool = False, no_dvc: bool = False) -> int:
+    from mcptrain.dataset import build_dataset
+    from mcptrain.loader import load_project
+    from mcptrain.manifest import CATEGORIES, quality_table
+    from mcptrain.splits import SPLITS
+
+    if push and no_dvc:
+        output.error("--push needs DVC; drop --no-dvc")
+        return 2
+    started = time.perf_counter()
+    try:
+        report = build_dataset(root)
+    except SpecError as e:
+        output.diagnostics(e.diagnostics)
+        output.error(f"{_n(len(e.diagnostics), 'error')} in the specs; the dataset was not built "
+                     "(the previous one, if any, is untouched)")
+        return 1
+    m = report.manifest
+    counts = m["counts"]
+    if report.warnings:
+        output.warn(f"the specs have {_n(report.warnings, 'warning')} (see mcptrain validate)")
+    total = sum(counts["splits"].values()) or 1
+    output.table(f"{root / 'datasets'} (content {m['content_hash'][:12]})", ["split", "rows", "share"], [
+        (split, counts["splits"][split], f"{100 * counts['splits'][split] / total:.0f}%") for split in SPLITS
+    ])
+    output.table("BFCL categories", ["category", "rows", "in train"], [
+        (c, sum(counts["categories"].get(c, {}).values()), counts["categories"].get(c, {}).get("train", 0))
+        for c in CATEGORIES
+    ])
+    output.table("data quality", ["figure", "value"], quality_table(m["quality"]))
+    output.info(f"services: {_listed(report.compiled)} compiled, {_listed(report.reused)} reused from the build cache")
+    zero_shot = sorted(t for names in m["zero_shot_tools"].values() for t in names)
+    if zero_shot:
+        output.info(f"zero-shot tools (never trained on): {_names(zero_shot)}")
+    if report.removals:
+        output.warn(f"removed {_n(len(report.removals), 'train row')} whose query leaks into a scored split "
+                    "(listed under 'contamination' in manifest.json)")
+    untrained = m["quality"]["tools_without_train_rows"]
+    if untrained:
+        output.warn(f"{_n(len(untrained), 'tool')} with examples but none in train: {_names(untrained)} "
+                    "(add examples, or change splits.seed)")
+    if report.checks.warnings:
+        found = ", ".join(f"{k}: {v}" for k, v in sorted(report.checks.warnings.items()))
+        output.warn(f"OpenAI format check warnings ({found}); token counts are estimates")
+    project, _ = load_project(root)
+    elapsed = time.perf_counter() - started
+    rows = sum(counts["splits"].values())
+    done = f"mcptrain: built {root / 'datasets'} ({_n(rows, 'row')}) in {elapsed:.2f}s"
+    if no_dvc or not project.dvc.enabled:
+        if push:
+            output.error("--push needs DVC, and dvc.enabled is false in mcptrain.yaml")
+            return 1
+        output.info(f"{done}; DVC skipped; next: mcptrain train")
+        return 0
+    from mcptrain.dataset_store import track_dataset
+
+    tracked = track_dataset(root, project.dvc, push=push)
+    where = f"pushed to remote '{tracked.remote}'" if tracked.pushed else "not pushed (mcptrain build --push)"
+    output.info(f"{done}; datasets.dvc md5 {tracked.md5}, {where}; "
+                "next: commit datasets.dvc, then mcptrain train")
+    return 0
+
+
+def _listed(names: list[str]) -> str:
+    return f"{len(names)} ({_names(names)})" if names else "0"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= 5 else f"{', '.join(names[:3])}, ... {names[-1]}"
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from mcptrain.contamination import find_contamination, query_of
+from mcptrain.dataset import build_dataset
+from mcptrain.specs import SplitsSpec
+from mcptrain.splits import EVAL_SPLITS, bucket, unit_hash
+from mcptrain.validator import normalize_query
+from tests.builders import all_rows, write_project, write_service
+
+
+def row(row_id: str, query: str, split: str, service: str = "svc") -> dict:
+    return {"id": row_id, "service": service, "split": split,
+            "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": query}]}
+
+
+def test_an_exact_duplicate_anywhere_removes_the_train_row() -> None:
+    rows = [row("t1", "Refund payment P-1!", "train"), row("t2", "list my open tickets", "train"),
+            row("s1", "refund payment p-1", "scenarios", service="other")]
+    (removal,) = find_contamination(rows, 0.9)
+    assert removal.as_dict() == {"id": "t1", "service": "svc", "query": "Refund payment P-1!",
+                                 "matched_id": "s1", "matched_split": "scenarios", "score": 100}
+
+
+def test_a_near_duplicate_in_the_same_service_is_removed() -> None:
+    rows = [row("t1", "show the open tickets for customer C-17", "train"),
+            row("t2", "cancel order O-9 for customer C-17", "train"),
+            row("h1", "show the open tickets for customer C-18", "holdout"),
+            row("x1", "show the open tickets for customer C-19", "validation")]
+    removals = find_contamination(rows, 0.9)
+    assert [(r.id, r.matched_id, r.score) for r in removals] == [("t1", "h1", 97)]
+    assert find_contamination(rows, 0.99) == []
+
+
+def test_near_duplicates_are_looked_for_within_a_service_only() -> None:
+    rows = [row("t1", "show the open tickets for customer C-17", "train", service="a"),
+            row("h1", "show the open tickets for customer C-18", "test", service="b")]
+    assert find_contamination(rows, 0.9) == []
+
+
+def first_id(prefix: str, split: str) -> str:
+    cfg = SplitsSpec()
+    return next(f"{prefix}-{i}" for i in range(1000) if bucket(unit_hash(cfg.seed, f"{prefix}-{i}"), cfg) == split)
+
+
+def test_a_build_has_no_scored_query_in_train(tmp_path: Path) -> None:
+    write_project(tmp_path, splits={"zero_shot_tools": 0})
+    trained, tested = first_id("dup", "train"), first_id("dup", "test")
+    scenarios = [{"id": "S-1", "query": "alpha fetch that record R-00 now",
+                  "expect": {"call": {"alpha_get": {"ref": "R-00"}}}}]
+    write_service(tmp_path, "alpha", tools=3, examples_per_tool=10, scenarios=scenarios, extra_examples=[
+        {"id": trained, "query": "Alpha, look up R-77", "call": {"alpha_get": {"ref": "R-77"}}},
+        {"id": tested, "query": "alpha look up r-77", "call": {"alpha_get": {"ref": "R-77"}}},
+        {"id": first_id("near", "train"), "query": "alpha fetch the record R-00 now",
+         "call": {"alpha_get": {"ref": "R-00"}}},
+    ])
+    report = build_dataset(tmp_path)
+    assert [(r.id, r.matched_id, r.score) for r in report.removals] == [
+        (trained, tested, 100), (first_id("near", "train"), "S-1", 95)]
+    assert report.manifest["contamination"]["removed"] == 2
+    rows = all_rows(tmp_path / "datasets")
+    train = [normalize_query(query_of(r)) for r in rows if r["split"] == "train"]
+    scored = [normalize_query(query_of(r)) for r in rows if r["split"] in EVAL_SPLITS]
+    assert not set(train) & set(scored)
+    assert max(fuzz.ratio(a, b) for a in train for b in scored) < 90
