@@ -1,0 +1,58 @@
+"""Progress events from a training run, and the one line each is shown as.
+
+The training loop runs in a Ray worker; it cannot print (only `mcptrain/output.py`
+prints) and often is not even in the caller's process. It emits `ProgressEvent`s, which
+reach the caller's `on_progress(event)` callback; `describe(event)` is the line a CLI
+would show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["info", "start", "resume", "step", "eval", "checkpoint", "early_stop", "done"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    kind: Kind
+    step: int = 0
+    total_steps: int = 0
+    message: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProgressEvent:
+        return cls(**data)
+
+
+OnProgress = Callable[[ProgressEvent], None]
+
+
+def describe(event: ProgressEvent) -> str:
+    m = event.metrics
+    where = f"step {event.step}/{event.total_steps}"
+    if event.kind == "step":
+        parts = [where, f"loss {m['loss']:.4f}"]
+        if "lr" in m:
+            parts.append(f"lr {m['lr']:.2e}")
+        if "tokens_per_s" in m:
+            parts.append(f"{m['tokens_per_s']:.0f} tok/s")
+        if "seconds" in m:
+            parts.append(f"{m['seconds']:.1f} s/step")
+        return "  ".join(parts)
+    if event.kind == "eval":
+        best = f" (best {m['best_val_loss']:.4f})" if "best_val_loss" in m else ""
+        return f"{where}  validation loss {m['val_loss']:.4f}{best}"
+    if event.kind == "checkpoint":
+        return f"{where}  checkpoint saved"
+    if event.kind == "resume":
+        return f"resuming from step {event.step}/{event.total_steps}"
+    if event.kind == "early_stop":
+        return f"{where}  early stop: {event.message}"
+    return event.message or f"{event.kind} {where}"

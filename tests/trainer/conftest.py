@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.trainer.tiny import build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local model directory: 2-layer Llama (hidden 64) + a tiny BPE tokenizer."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model: Path):  # type: ignore[no-untyped-def]
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One dequantised SmolLM2 per test session (~40 s), shared by the slow tests."""
+    return tmp_path_factory.mktemp("mcptrain-cache")
+
+
+@pytest.fixture
+def smollm2(smollm2_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from mcptrain.trainer.model import EMBEDDED, resolve_base_model
+
+    monkeypatch.setenv("MCPTRAIN_CACHE", str(smollm2_cache))
+    return resolve_base_model(EMBEDDED)
