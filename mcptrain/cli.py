@@ -81,7 +81,7 @@ def init(
 
 @import_app.command("seed")
 def import_seed(
-    files: Annotated[list[Path], typer.Argument(help="Seed JSON documents (per-tool, training-dataset, test-dataset).")],
+    files: Annotated[list[Path], typer.Argument(help="Seed JSON documents (per-tool, training-dataset, test-dataset, discovery).")],
     root: Annotated[Path, typer.Option("--root", help="Repository root to write specs into.")] = Path("."),
 ) -> None:
     """Convert the seed's JSON documents into spec files."""
@@ -90,8 +90,110 @@ def import_seed(
     raise typer.Exit(run(files, root))
 
 
+@app.command()
+def build(
+    path: RootArg = Path("."),
+    push: Annotated[bool, typer.Option("--push", help="Also push the dataset to the DVC remote (dvc.remote in mcptrain.yaml).")] = False,
+    no_dvc: Annotated[bool, typer.Option("--no-dvc", help="Only write datasets/; do not run DVC (same as dvc.enabled: false).")] = False,
+) -> None:
+    """Validate, then compile the dataset into datasets/ (splits, OpenAI and HF exports, manifest) and track it with DVC."""
+    from mcptrain.commands.build import run
+
+    raise typer.Exit(run(path, push=push, no_dvc=no_dvc))
+
+
+@data_app.command("status")
+def data_status(
+    path: RootArg = Path("."),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Is datasets/ what datasets.dvc records, and is that pushed to the remote?"""
+    from mcptrain.commands.data_status import run
+
+    raise typer.Exit(run(path, json_out=json_out))
+
+
+@data_app.command("pull")
+def data_pull(path: RootArg = Path(".")) -> None:
+    """Fetch the dataset datasets.dvc records from the DVC remote into datasets/."""
+    from mcptrain.commands.data_pull import run
+
+    raise typer.Exit(run(path))
+
+
+@import_app.command("bfcl")
+def import_bfcl(
+    data_file: Annotated[Path, typer.Argument(help="A BFCL data file (JSON Lines: id, question, function).")],
+    answer_file: Annotated[Path | None, typer.Argument(help="Its answer file (id, ground_truth); none for irrelevance sets.")] = None,
+    service: Annotated[str | None, typer.Option("--service", help="Service name (default: bfcl-<file stem>).")] = None,
+    root: Annotated[Path, typer.Option("--root", help="Repository root; files go to specs/<service>/.")] = Path("."),
+) -> None:
+    """Convert Berkeley Function Calling Leaderboard files into tools and test scenarios."""
+    from mcptrain.commands.import_bfcl import run
+
+    raise typer.Exit(run(data_file, answer_file, service, root))
+
+
+@app.command()
+def train(
+    path: RootArg = Path("."),
+    out: Annotated[Path | None, typer.Option("--out", help="Artifact directory (default: .mcptrain/artifacts/<backend>-<inputs hash>).")] = None,
+    run_name: Annotated[str | None, typer.Option("--run-name", help="Ray run name (default: <model>-<inputs hash>; the same name resumes).")] = None,
+    inline: Annotated[bool, typer.Option("--inline", help="Run the training loop in this process instead of on Ray.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even when the recorded training is up to date.")] = False,
+) -> None:
+    """Train the project's backend (lora, openai or prompt) on the built dataset; re-running resumes."""
+    from mcptrain.commands.train import run
+
+    raise typer.Exit(run(path, out=out, run_name=run_name, inline=inline, force=force))
+
+
+@app.command("eval")
+def eval_(
+    path: RootArg = Path("."),
+    artifact: Annotated[Path | None, typer.Option("--artifact", help="What `train` produced (default: the last training).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Report directory (report.json, report.md, accuracy.png).")] = Path("eval"),
+    split: Annotated[list[str] | None, typer.Option("--split", help="Split to score (repeatable; default: test, holdout, zero_shot, orchestration, scenarios).")] = None,
+    service: Annotated[list[str] | None, typer.Option("--service", help="With --predictions: only this service's rows (repeatable).")] = None,
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the base model, for base vs candidate.")] = True,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many rows per split (an even sample).")] = None,
+    predictions: Annotated[Path | None, typer.Option("--predictions", help="Score this JSONL of {id, output} instead of running a model.")] = None,
+    baseline_predictions: Annotated[Path | None, typer.Option("--baseline-predictions", help="With --predictions: the baseline's outputs.")] = None,
+    answers: Annotated[list[Path] | None, typer.Option("--answers", help="bfcl_answers.json sidecar (default: specs/*/bfcl_answers.json).")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Evaluate an OpenAI-compatible server (base URL) instead of the artifact.")] = None,
+    endpoint_model: Annotated[str | None, typer.Option("--endpoint-model", help="The model name that server serves.")] = None,
+    chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Write accuracy.png (needs matplotlib).")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Run even when the recorded evaluation is up to date.")] = False,
+) -> None:
+    """Evaluate with the AST checker: accuracy by category, service, split and priority; base vs candidate."""
+    from mcptrain.commands.eval import run
+
+    raise typer.Exit(run(path, artifact=artifact, out=out, splits=split or [], services=service or [],
+                         baseline=baseline, limit=limit, predictions=predictions,
+                         baseline_predictions=baseline_predictions, answers=answers or [], endpoint=endpoint,
+                         endpoint_model=endpoint_model, chart=chart, force=force))
+
+
+@app.command()
+def reconcile(
+    path: RootArg = Path("."),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply the plan without asking (CI).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Build and show the plan; train and evaluate nothing.")] = False,
+    push: Annotated[bool, typer.Option("--push", help="Push the dataset to the DVC remote.")] = False,
+    inline: Annotated[bool, typer.Option("--inline", help="Train in this process instead of on Ray.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Evaluate at most this many rows per split.")] = None,
+    fail_on_block: Annotated[bool, typer.Option("--fail-on-block", help="Exit 4 when the gates block the model.")] = False,
+) -> None:
+    """Validate, build, train, evaluate and gate; stages whose inputs are unchanged are skipped."""
+    from mcptrain.commands.reconcile import run
+
+    raise typer.Exit(run(path, yes=yes, dry_run=dry_run, push=push, inline=inline, limit=limit,
+                         fail_on_block=fail_on_block))
+
+
 def main() -> None:
-    """Entry point: maps exceptions to exit codes (1 user error, 3 bug, 130 Ctrl-C)."""
+    """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block
+    with --fail-on-block, 130 Ctrl-C)."""
     from mcptrain import output
 
     try:

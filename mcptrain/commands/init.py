@@ -107,8 +107,8 @@ __pycache__/
 """
 
 WORKFLOW = """\
-# Validate specs on every pull request; reconcile (build, train, evaluate, gate,
-# open the promotion PR) on every push to main.
+# Validate specs on every pull request; reconcile (build, train, evaluate, gate)
+# on every push to main.
 name: mcptrain
 on:
   pull_request:
@@ -128,7 +128,8 @@ jobs:
           python-version: "3.11"
       - run: pip install mcptrain
       - run: mcptrain validate
-      # - run: mcptrain plan   # comments what a merge would retrain, and why
+      # With mcptrain[data] installed, `mcptrain reconcile --dry-run` also shows what a
+      # merge would retrain, and why.
   reconcile:
     if: github.event_name == 'push'
     runs-on: ubuntu-latest
@@ -143,7 +144,14 @@ jobs:
         with:
           python-version: "3.11"
       - run: pip install "mcptrain[train,data,github]"
-      - run: mcptrain reconcile
+      - uses: actions/cache@v4   # stage records, artifacts and the dequantised model:
+        with:                      # an unchanged stage is not run again
+          path: |
+            .mcptrain
+            ~/.cache/mcptrain
+          key: mcptrain-${{{{ github.sha }}}}
+          restore-keys: mcptrain-
+      - run: mcptrain reconcile --yes --fail-on-block
         env:
           GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
 """

@@ -9,6 +9,8 @@ Output is text in the training format: tool calls as hermes
   its key/value cache: it is computed once and expanded over each batch, so the ~650
   tokens of tool block are not recomputed per row. Prompts are left-padded *after* the
   shared prefix; positions come from the attention mask, so padding changes nothing.
+  A row leaves the batch (and its cache rows are dropped) as soon as it has finished its
+  turn, so the long tail of one verbose row does not keep the whole batch decoding.
 * `OpenAIPredictor`: any OpenAI-compatible chat endpoint (`base_url`), tools passed
   natively or rendered into the prompt.
 * `PromptPredictor`: a prompt artifact's system prompt in front of any predictor.
@@ -126,31 +128,47 @@ class LocalPredictor:
         return cache
 
     def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]]) -> list[str]:
+        """Greedy decoding of one batch with a KV cache; a row that has produced its stop
+        token leaves the batch (its cache rows are dropped), so a few long answers do not
+        make every finished row keep computing."""
         import torch
+        from transformers import DynamicCache
 
         from mcptrain.trainer.objective import _cache_keyword, expand_cache
 
-        size, width = len(prompts), max(len(p) for p in prompts)
-        ids = torch.full((size, len(shared) + width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        if shared:
-            ids[:, : len(shared)] = torch.tensor(shared)
-            mask[:, : len(shared)] = 1
+        size, width, n = len(prompts), max(len(p) for p in prompts), len(shared)
+        ids = torch.full((size, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((size, n + width), dtype=torch.long)
+        mask[:, :n] = 1
         for i, p in enumerate(prompts):  # left padding between the prefix and the prompt
-            ids[i, ids.shape[1] - len(p) :] = torch.tensor(p)
-            mask[i, ids.shape[1] - len(p) :] = 1
-        kwargs: dict[str, Any] = {}
-        if prefix_cache is not None:
-            kwargs[_cache_keyword(type(self.model).forward)] = expand_cache(prefix_cache, size)
-        generated = self.model.generate(
-            input_ids=ids, attention_mask=mask, max_new_tokens=self.max_new_tokens, do_sample=False,
-            eos_token_id=self.stop_id, pad_token_id=self.pad_id, use_cache=True, **kwargs)
-        texts = []
-        for seq in generated[:, ids.shape[1] :].tolist():
-            if self.stop_id in seq:
-                seq = seq[: seq.index(self.stop_id)]
-            texts.append(str(self.tokenizer.decode(seq, skip_special_tokens=False)))
-        return texts
+            ids[i, width - len(p) :] = torch.tensor(p)
+            mask[i, n + width - len(p) :] = 1
+        cache = (expand_cache(prefix_cache, size) if prefix_cache is not None
+                 else DynamicCache(config=self.model.config))
+        keyword = _cache_keyword(type(self.model).forward)
+        # Positions count real tokens only, so padding changes nothing (as in generate()).
+        step_ids, step_pos = ids, (mask.cumsum(-1) - 1).clamp(min=0)[:, n:]
+        active = list(range(size))
+        tokens: list[list[int]] = [[] for _ in range(size)]
+        for _ in range(self.max_new_tokens):
+            logits = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
+                                use_cache=True, logits_to_keep=1, **{keyword: cache}).logits[:, -1]
+            chosen = logits.argmax(-1)
+            keep = [j for j, t in enumerate(chosen.tolist()) if t != self.stop_id]
+            for j in keep:
+                tokens[active[j]].append(int(chosen[j]))
+            if not keep:
+                break
+            if len(keep) < len(active):
+                idx = torch.tensor(keep)
+                for layer in cache.layers:
+                    layer.keys = layer.keys.index_select(0, idx)
+                    layer.values = layer.values.index_select(0, idx)
+                mask, chosen = mask.index_select(0, idx), chosen.index_select(0, idx)
+                active = [active[j] for j in keep]
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], 1)
+            step_ids, step_pos = chosen[:, None], mask.sum(-1, keepdim=True) - 1
+        return [str(self.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
 
 
 class OpenAIPredictor:

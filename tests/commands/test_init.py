@@ -118,9 +118,10 @@ def test_workflow_validates_on_pull_requests_and_reconciles_on_main(tmp_path: Pa
     jobs = parse_document(text.encode(), "mcptrain.yml").data["jobs"]
     assert jobs["validate"]["if"] == "github.event_name == 'pull_request'"
     assert [s.get("run") for s in jobs["validate"]["steps"] if "run" in s] == ["pip install mcptrain", "mcptrain validate"]
-    assert "# - run: mcptrain plan" in text
+    assert "`mcptrain reconcile --dry-run`" in text
     assert jobs["reconcile"]["if"] == "github.event_name == 'push'"
-    assert jobs["reconcile"]["steps"][-1]["run"] == "mcptrain reconcile"
+    assert jobs["reconcile"]["steps"][-1]["run"] == "mcptrain reconcile --yes --fail-on-block"
+    assert jobs["reconcile"]["steps"][-2]["with"]["path"].split() == [".mcptrain", "~/.cache/mcptrain"]
     assert "${{ secrets.GITHUB_TOKEN }}" in text
 
 

@@ -1,0 +1,138 @@
+"""`mcptrain eval`: run a model over the scored splits and report base vs candidate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mcptrain import output
+from mcptrain.errors import ConfigError
+
+
+def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], services: Sequence[str],
+        baseline: bool, limit: int | None, predictions: Path | None, baseline_predictions: Path | None,
+        answers: Sequence[Path], endpoint: str | None, endpoint_model: str | None, chart: bool,
+        force: bool) -> int:
+    from mcptrain.loader import load_project
+    from mcptrain.pipeline import EVAL_SPLITS, open_dataset
+
+    project, diags = load_project(root)
+    if diags:
+        output.diagnostics(diags)
+        return 1
+    unknown = sorted(set(splits) - set(EVAL_SPLITS) - {"train", "validation"})
+    if unknown:
+        raise ConfigError(f"unknown split {', '.join(unknown)}; choose from {', '.join(EVAL_SPLITS)}")
+    splits = list(splits) or list(EVAL_SPLITS)
+    out = out if out.is_absolute() else root / out
+    if predictions is not None:
+        return _score_file(root, splits, services, predictions, baseline_predictions, answers, out, chart)
+    if baseline_predictions is not None:
+        raise ConfigError("--baseline-predictions needs --predictions")
+    if services:
+        raise ConfigError("--service filters a --predictions run; a model run covers every service")
+    open_dataset(root)  # a clear error before any model is loaded
+    from mcptrain.pipeline import eval_stage, latest_artifact, read_record
+
+    candidate = None
+    artifact_inputs: str | None = None
+    if endpoint is not None:
+        if not endpoint_model:
+            raise ConfigError("--endpoint needs --endpoint-model (the model name the server serves)")
+        from mcptrain.trainer.predictor import OpenAIPredictor
+
+        def candidate() -> Any:
+            return OpenAIPredictor(endpoint_model, base_url=endpoint,
+                                   max_tokens=project.evaluation.max_new_tokens)
+
+        label = f"{endpoint_model} at {endpoint}"
+        artifact = None
+    elif artifact is None:
+        artifact = latest_artifact(root)
+        if artifact is None:
+            raise ConfigError("no trained artifact: run `mcptrain train` first, or pass --artifact DIR")
+        record = read_record(root, "train") or {}
+        artifact_inputs = record.get("inputs")
+        label = str(artifact)
+    else:
+        label = str(artifact)
+    result = eval_stage(root, project, artifact, artifact_inputs=artifact_inputs, out_dir=out, splits=splits,
+                        baseline=baseline, limit=limit, chart=chart, force=force, candidate=candidate,
+                        candidate_label=label,
+                        notify=lambda m: output.info(f"mcptrain: {m}"))
+    if result.reused:
+        output.info(f"mcptrain: evaluation is up to date ({out / 'report.json'}); nothing to run")
+    show_report(result.summary, result.baseline)
+    timing = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+    output.info(f"mcptrain: scored {result.items} items of {label}"
+                + (f" ({timing})" if timing and not result.reused else "")
+                + f"; report in {out}/report.md")
+    return 0
+
+
+def _score_file(root: Path, splits: Sequence[str], services: Sequence[str], predictions: Path,
+                baseline_predictions: Path | None, answers: Sequence[Path], out: Path, chart: bool) -> int:
+    from mcptrain.commands.eval_predictions import score_predictions_file
+    from mcptrain.pipeline import open_dataset
+
+    dataset = open_dataset(root)
+    found = sorted((root / "specs").glob("*/bfcl_answers.json")) if not answers else list(answers)
+    paths = [dataset.path(s) for s in splits]
+    if services:
+        paths = [_filtered(p, set(services), out) for p in paths]
+    report = score_predictions_file(paths, predictions, out, baseline_jsonl=baseline_predictions,
+                                    answers_files=found, chart=chart)
+    show_report(report.written.summary, _baseline_of(report))
+    if report.missing:
+        output.warn(f"{len(report.missing)} items have no prediction and count as failures "
+                    f"(first: {', '.join(report.missing[:3])})")
+    output.info(f"mcptrain: scored {len(report.candidate)} items from {predictions}; report in {out}/report.md")
+    return 0
+
+
+def _baseline_of(report: Any) -> dict[str, Any] | None:
+    from mcptrain.report import summarize
+
+    return summarize(report.baseline) if report.baseline is not None else None
+
+
+def _filtered(path: Path, services: set[str], out: Path) -> Path:
+    """The rows of `path` that belong to `services`, as a file under `out`."""
+    import json
+
+    from mcptrain.files import replace_file
+
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line).get("service") in services]
+    target = out / ".rows" / path.name
+    replace_file(target, "".join(line + "\n" for line in lines))
+    return target
+
+
+def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None) -> None:
+    """Accuracy by category (base vs candidate), then by service and priority."""
+    def pct(score: dict[str, Any] | None) -> str:
+        return "-" if not score or not score["n"] else f"{100 * score['accuracy']:.1f}%"
+
+    def rows(dim: str) -> list[tuple[str, ...]]:
+        out = []
+        for key, score in candidate["by"][dim].items():
+            base = (baseline or {}).get("by", {}).get(dim, {}).get(key)
+            delta = "" if not base else f"{100 * (score['accuracy'] - base['accuracy']):+.1f}"
+            out.append((key, str(score["n"]), pct(base), pct(score), delta))
+        return out
+
+    columns = ["", "items", "base", "candidate", "Δ pts"]
+    overall = ("overall", str(candidate["overall"]["n"]), pct((baseline or {}).get("overall")),
+               pct(candidate["overall"]), "" if not baseline else
+               f"{100 * (candidate['overall']['accuracy'] - baseline['overall']['accuracy']):+.1f}")
+    output.table("accuracy by category", ["category", *columns[1:]], [*rows("category"), overall])
+    output.table("by service", ["service", *columns[1:]], rows("service"))
+    output.table("by priority", ["priority", *columns[1:]], rows("priority"))
+    failing = [s for s in candidate.get("scenario_checks", []) if not s["passed"]]
+    checked = len(candidate.get("scenario_checks", []))
+    if checked:
+        output.info(f"scenarios with min_accuracy_required: {checked - len(failing)}/{checked} pass"
+                    + (f"; failing: {', '.join(s['scenario'] for s in failing[:8])}"
+                       + (" ..." if len(failing) > 8 else "") if failing else ""))
