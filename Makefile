@@ -34,6 +34,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate_bench.py
+	$(BIN)/python benchmarks/build_bench.py
+	$(BIN)/mcptrain build --no-dvc    # train_bench and eval_bench read the demo dataset
+	$(BIN)/python benchmarks/train_bench.py
+	$(BIN)/python benchmarks/eval_bench.py
 
 clean:
 	rm -rf $(VENV) datasets .mcptrain

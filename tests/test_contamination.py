@@ -7,7 +7,7 @@ from rapidfuzz import fuzz
 from mcptrain.contamination import find_contamination, query_of
 from mcptrain.dataset import build_dataset
 from mcptrain.specs import SplitsSpec
-from mcptrain.splits import EVAL_SPLITS, bucket, unit_hash
+from mcptrain.splits import EVAL_SPLITS, balance
 from mcptrain.validator import normalize_query
 from tests.builders import all_rows, write_project, write_service
 
@@ -41,25 +41,34 @@ def test_near_duplicates_are_looked_for_within_a_service_only() -> None:
     assert find_contamination(rows, 0.9) == []
 
 
-def first_id(prefix: str, split: str) -> str:
+def pick_ids() -> tuple[str, str, str]:
+    """Ids for three extra alpha_get examples that the split puts in train, test and train."""
     cfg = SplitsSpec()
-    return next(f"{prefix}-{i}" for i in range(1000) if bucket(unit_hash(cfg.seed, f"{prefix}-{i}"), cfg) == split)
+    base = {f"alpha-1-{i}": 1 for i in range(10)}
+    for a in range(40):
+        for b in range(40):
+            for c in range(40):
+                ids = (f"dup-{a}", f"dup-{b + 100}", f"near-{c}")
+                chosen = balance({**base, **dict.fromkeys(ids, 1)}, cfg)
+                if [chosen[i] for i in ids] == ["train", "test", "train"]:
+                    return ids
+    raise AssertionError("no ids found")
 
 
 def test_a_build_has_no_scored_query_in_train(tmp_path: Path) -> None:
     write_project(tmp_path, splits={"zero_shot_tools": 0})
-    trained, tested = first_id("dup", "train"), first_id("dup", "test")
+    trained, tested, near = pick_ids()
     scenarios = [{"id": "S-1", "query": "alpha fetch that record R-00 now",
                   "expect": {"call": {"alpha_get": {"ref": "R-00"}}}}]
     write_service(tmp_path, "alpha", tools=3, examples_per_tool=10, scenarios=scenarios, extra_examples=[
         {"id": trained, "query": "Alpha, look up R-77", "call": {"alpha_get": {"ref": "R-77"}}},
         {"id": tested, "query": "alpha look up r-77", "call": {"alpha_get": {"ref": "R-77"}}},
-        {"id": first_id("near", "train"), "query": "alpha fetch the record R-00 now",
+        {"id": near, "query": "alpha fetch the record R-00 now",
          "call": {"alpha_get": {"ref": "R-00"}}},
     ])
     report = build_dataset(tmp_path)
     assert [(r.id, r.matched_id, r.score) for r in report.removals] == [
-        (trained, tested, 100), (first_id("near", "train"), "S-1", 95)]
+        (trained, tested, 100), (near, "S-1", 95)]
     assert report.manifest["contamination"]["removed"] == 2
     rows = all_rows(tmp_path / "datasets")
     train = [normalize_query(query_of(r)) for r in rows if r["split"] == "train"]

@@ -56,8 +56,8 @@ def test_the_manifest_describes_the_files(good_project: Path) -> None:
     assert sorted(manifest) == ["contamination", "content_hash", "counts", "files", "format", "openai_checks",
                                 "project", "quality", "seed", "service_fingerprints", "spec_fingerprint",
                                 "splits_config", "zero_shot_tools"]
-    assert manifest["counts"]["splits"] == {"train": 4, "validation": 0, "test": 1, "holdout": 12,
-                                            "zero_shot": 0, "orchestration": 1, "scenarios": 1}
+    assert manifest["counts"]["splits"] == {"train": 17, "validation": 0, "test": 0, "holdout": 1,
+                                            "zero_shot": 0, "orchestration": 0, "scenarios": 1}
     assert manifest["zero_shot_tools"] == {"payment-service": []}  # a critical service holds none out
     assert manifest["seed"] == 42
 

@@ -8,7 +8,15 @@ import pytest
 
 from mcptrain import specs as s
 from mcptrain.dataset import build_dataset
-from mcptrain.splits import EVAL_SPLITS, SPLITS, bucket, choose_zero_shot_tools, split_of, unit_hash
+from mcptrain.splits import (
+    EVAL_SPLITS,
+    SPLITS,
+    assign_splits,
+    balance,
+    choose_zero_shot_tools,
+    fixed_split,
+    unit_hash,
+)
 from tests.builders import add_example, all_rows, write_project, write_service
 
 
@@ -18,7 +26,12 @@ def config(**kw: object) -> s.SplitsSpec:
 
 def row(source_id: str = "x-1", **kw: object) -> dict:
     return {"kind": "example", "category": "simple", "target_tools": ["t_get"], "created_at": None,
-            "source_id": source_id, **kw}
+            "source_id": source_id, "service": "svc", **kw}
+
+
+def split_of(one: dict, cfg: s.SplitsSpec, zero_shot: set[str]) -> str:
+    assign_splits([one], cfg, zero_shot)
+    return str(one["split"])
 
 
 @pytest.fixture
@@ -40,11 +53,38 @@ def test_the_hash_is_pinned() -> None:
     assert unit_hash(42, "tool:create_payment") == 0.516830343829195
 
 
-def test_buckets_follow_the_shares() -> None:
+def test_balance_follows_the_shares_by_rows() -> None:
     cfg = config()
-    counts = Counter(bucket(unit_hash(7, f"id-{i}"), cfg) for i in range(4000))
-    assert {k: round(v / 4000, 1) for k, v in counts.items()} == {
+    groups = {f"id-{i}": 1 + i % 5 for i in range(1000)}
+    chosen = balance(groups, cfg)
+    rows = Counter()
+    for key, split in chosen.items():
+        rows[split] += groups[key]
+    total = sum(groups.values())
+    assert {k: round(v / total, 2) for k, v in rows.items()} == {
         "train": 0.6, "validation": 0.1, "test": 0.1, "holdout": 0.2}
+
+
+def test_balance_trains_first_and_keeps_big_templates_whole() -> None:
+    cfg = config()
+    # One template of 18 expansions and four single examples: wherever the template lands,
+    # the tool keeps rows in train, and no example is split.
+    for seed in range(30):
+        chosen = balance({"tpl": 18, "a": 1, "b": 1, "c": 1, "d": 1}, config(seed=seed))
+        assert "train" in chosen.values(), seed
+    assert balance({"only": 7}, cfg) == {"only": "train"}
+
+
+def test_every_trainable_tool_is_trained_on_and_follows_the_shares() -> None:
+    cfg = config()
+    rows = [row(f"{t}-{i}", target_tools=[t]) for t in ("a", "b", "c") for i in range(20)]
+    rows += [row(f"tpl-{t}", target_tools=[t]) for t in ("a", "b", "c") for _ in range(18)]
+    assign_splits(rows, cfg, set())
+    for tool in ("a", "b", "c"):
+        mine = Counter(r["split"] for r in rows if r["target_tools"] == [tool])
+        assert mine["train"] / 38 >= 0.5, (tool, mine)
+        assert mine["train"] + mine["validation"] + mine["test"] + mine["holdout"] == 38
+    assert len({r["split"] for r in rows if r["source_id"] == "tpl-a"}) == 1
 
 
 def test_adding_an_example_moves_no_other_row(org: Path) -> None:
@@ -55,7 +95,10 @@ def test_adding_an_example_moves_no_other_row(org: Path) -> None:
     build_dataset(org)
     after = splits_by_id(org)
     assert set(after) - set(before) == {"beta-new"}
-    assert {k: after[k] for k in before} == before
+    # Only rows of the tool that got the example (beta_get) may rebalance; every other tool and
+    # every other service keeps its split.
+    assert {k: after[k] for k in before if not k.startswith("beta-1-")} == {
+        k: v for k, v in before.items() if not k.startswith("beta-1-")}
 
 
 def test_zero_shot_tools_never_reach_train(org: Path) -> None:
@@ -85,13 +128,15 @@ def test_first_matching_rule_wins() -> None:
     assert split_of(row(target_tools=["z"], created_at="2026-01-01"), cfg, {"z"}) == "zero_shot"
     assert split_of(row(created_at="2025-07-01"), cfg, set()) == "holdout"
     assert split_of(row(created_at="2025-07-01", category="multi_turn"), cfg, set()) == "orchestration"
-    assert split_of(row(created_at="2025-06-30"), cfg, set()) == bucket(unit_hash(42, "x-1"), cfg)
+    assert fixed_split(row(created_at="2025-06-30"), cfg, set()) is None
+    assert split_of(row(created_at="2025-06-30"), cfg, set()) == "train"  # alone in its stratum
 
 
 def test_sequences_are_scored_only_in_orchestration() -> None:
     cfg = config()
-    seen = {split_of(row(f"seq-{i}", category="multi_turn"), cfg, set()) for i in range(200)}
-    assert seen == {"train", "validation", "orchestration"}
+    rows = [row(f"seq-{i}", category="multi_turn", target_tools=["a", "b"]) for i in range(200)]
+    assign_splits(rows, cfg, set())
+    assert Counter(r["split"] for r in rows) == {"train": 120, "validation": 20, "orchestration": 60}
 
 
 def test_time_holdout_in_a_build(tmp_path: Path) -> None:

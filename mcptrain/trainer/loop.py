@@ -91,7 +91,7 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
 
     from mcptrain.trainer.model import load_model
     from mcptrain.trainer.objective import batch_loss
-    from mcptrain.trainer.precision import choose_precision
+    from mcptrain.trainer.precision import Precision, choose_precision
 
     t = config["training"]
     rank, world = session.world_rank, session.world_size
@@ -131,6 +131,10 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
             if (found / ckpt.BEST).is_dir():
                 shutil.copytree(found / ckpt.BEST, best_dir, dirs_exist_ok=True)
             state["resumed_from"] = [*state.get("resumed_from", []), state["step"]]
+            if state.get("precision") not in (None, precision.used):
+                # A resumed run keeps the precision it started with, whatever a new probe says.
+                precision = Precision(t["precision"], str(state["precision"]),
+                                      "kept from the run's first start", device)
             session.emit(ProgressEvent("resume", state["step"], total))
     if state["finished"]:
         session.report({"step": state["step"], "finished": True}, None, state["step"])

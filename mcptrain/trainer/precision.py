@@ -5,6 +5,9 @@ matmuls, 1.8x faster SmolLM2 LoRA steps at the same loss) and a disaster without
 (AVX2-only hosts run bf16 matmuls ~100x *slower* than fp32: measured 1-2 GFLOP/s vs
 95-120 GFLOP/s on a 2-core AMD EPYC). So `precision: bf16` means "bf16 where it is
 faster": a quick matmul probe decides, and the summary records what was used and why.
+Only a clear win (at least `MARGIN` times fp32) switches to bf16: near a tie the probe's
+noise would flip the choice from run to run, and fp32 is the exact reference. A resumed
+run keeps the precision it started with (`loop.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
+
+MARGIN = 1.25
 
 
 @dataclass(frozen=True)
@@ -58,11 +63,11 @@ def choose_precision(requested: str, device: str = "cpu") -> Precision:
     # A short probe first: on hosts without native bf16 a full-size probe takes seconds.
     low = matmul_flops(dtype, n=128, seconds=0.02)
     fp32 = matmul_flops(torch.float32, n=128, seconds=0.02)
-    if low < fp32:
+    if low < fp32 / MARGIN:
         return Precision(requested, "fp32", f"{requested} matmuls measured slower than fp32 on "
                          f"this CPU ({low / 1e9:.1f} vs {fp32 / 1e9:.1f} GFLOP/s)", device)
     low, fp32 = matmul_flops(dtype), matmul_flops(torch.float32)
-    if low < fp32:
-        return Precision(requested, "fp32", f"{requested} matmuls measured slower than fp32 on "
-                         f"this CPU ({low / 1e9:.1f} vs {fp32 / 1e9:.1f} GFLOP/s)", device)
+    if low < fp32 * MARGIN:
+        return Precision(requested, "fp32", f"{requested} matmuls not clearly faster than fp32 on "
+                         f"this CPU ({low / 1e9:.1f} vs {fp32 / 1e9:.1f} GFLOP/s; needs {MARGIN}x)", device)
     return Precision(requested, requested, f"{requested} matmuls {low / fp32:.1f}x faster than fp32", device)

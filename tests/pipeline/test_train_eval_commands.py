@@ -34,20 +34,20 @@ def test_train_eval_and_rescoring_the_saved_predictions_agree(tiny_project: Path
     assert code == 0 and "training is up to date" in out
 
     out_dir = tmp_path / "report"
-    code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "test", "--split", "scenarios")
+    code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "holdout", "--split", "scenarios")
     assert code == 0, err
     report = json.loads((out_dir / "report.json").read_text())
     assert report["baseline"] is not None
-    assert {i["split"] for i in report["items"]} == {"test", "scenarios"}
+    assert {i["split"] for i in report["items"]} == {"holdout", "scenarios"}
     assert (out_dir / "report.md").is_file() and (out_dir / "accuracy.png").is_file()
     assert "accuracy by category" in out
 
-    code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "test", "--split", "scenarios")
+    code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "holdout", "--split", "scenarios")
     assert code == 0 and "evaluation is up to date" in out
 
     # The saved raw outputs, scored without a model, give the same numbers.
     again = tmp_path / "again"
-    code, out, err = mcptrain("eval", root, "--out", str(again), "--split", "test", "--split", "scenarios",
+    code, out, err = mcptrain("eval", root, "--out", str(again), "--split", "holdout", "--split", "scenarios",
                               "--predictions", str(out_dir / "predictions.jsonl"),
                               "--baseline-predictions", str(out_dir / "baseline_predictions.jsonl"))
     assert code == 0, err

@@ -20,7 +20,8 @@ VAL = [make_row(i) for i in range(100, 104)]
 
 def project(model: Path, **training: Any) -> ProjectSpec:
     settings = {"max_steps": 6, "batch_size": 4, "eval_every": 2, "checkpoint_every": 2,
-                "learning_rate": 0.01, "warmup_ratio": 0.0, **training}
+                "learning_rate": 0.01, "warmup_ratio": 0.0,
+                "precision": "fp32", **training}  # no timing probe: runs compare exactly
     return ProjectSpec.model_validate({"apiVersion": "mcptrain/v1", "kind": "Project", "name": "t",
                                        "base_model": str(model), "training": settings})
 
