@@ -174,15 +174,16 @@ def train_stage(root: Path, project: ProjectSpec, *, out: Path | None = None, ru
     else:
         from mcptrain.trainer.prompt_backend import build_prompt
 
-        artifact = build_prompt(project, dataset.rows("train"), target, failed_ids=_failed_ids(root))
+        artifact = build_prompt(project, dataset.rows("train"), target, failed=_failed_rows(root, dataset))
         summary = {"version": artifact.version, "examples": sum(len(v) for v in artifact.data["examples"].values())}
     write_record(root, "train", inputs, {"artifact": _rel(root, target), "backend": project.backend,
                                          "run_name": name, "data": dataset.content_hash, "summary": summary})
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)
 
 
-def _failed_ids(root: Path) -> list[str]:
-    """Row ids the last evaluation got wrong (the prompt backend shows those phrasings)."""
+def _failed_rows(root: Path, dataset: Dataset) -> list[dict[str, Any]]:
+    """The scored rows the last evaluation got wrong (the prompt backend shows the training
+    rows closest to them)."""
     record = read_record(root, "eval")
     if record is None:
         return []
@@ -190,7 +191,9 @@ def _failed_ids(root: Path) -> list[str]:
         report = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError):
         return []
-    return sorted({i["row_id"] for i in report.get("items", []) if not i["candidate"]["correct"]})
+    wrong = {i["row_id"] for i in report.get("items", []) if not i["candidate"]["correct"]}
+    return [r for split in EVAL_SPLITS if dataset.path(split).is_file()
+            for r in dataset.rows(split) if r["id"] in wrong]
 
 
 def latest_artifact(root: Path) -> Path | None:
@@ -263,7 +266,8 @@ def eval_stage(root: Path, project: ProjectSpec, artifact: Path | None, *, artif
     """Run the candidate (and the base model) over `splits`, score, write the report.
 
     The candidate is `make_predictor(project, artifact)`, or `candidate()` when given (an
-    OpenAI-compatible endpoint, say); the baseline is always `make_predictor(project, None)`.
+    OpenAI-compatible endpoint, say); the baseline is `make_predictor(project, None)`: the base
+    model the backend starts from.
     """
     import time
 

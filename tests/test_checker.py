@@ -305,8 +305,13 @@ def test_relevance_text_is_correct_and_a_call_is_extra() -> None:
 
 
 def test_refuse() -> None:
-    assert check("I can't do that.", Expected.behaviour("refuse")) == \
-        Match("correct", True, "no tool call, as expected (refuse)")
+    refuse = Expected.behaviour("refuse")
+    assert check("I can't do that.", refuse) == Match("correct", True, "no tool call, as expected (refuse)")
+    assert check("Sorry, I cannot delete every account. Anything else?", refuse).correct
+    assert check("", refuse) == Match("abstained", False, "expected a refusal, got an empty reply")
+    assert check("Which accounts should I delete?", refuse) == \
+        Match("clarified", False, "asked for details instead of refusing")
+    assert check([("delete_user", {"user_id": "U-1"})], refuse).outcome == "extra_call"
 
 
 def test_clarify_and_ask_for_details() -> None:
@@ -319,6 +324,14 @@ def test_clarify_and_ask_for_details() -> None:
     assert check("", clarify) == Match("abstained", False, "expected a question (clarify), got an empty reply")
     details = Expected.behaviour("ask_for_details", ["amount", "customer_id"])
     assert check("I need the amount and the customer id.", details).correct
+    assert check("Which customer should I charge?", details).correct  # names one of them
+    assert check("I need the amount.", details) == \
+        Match("abstained", False, "expected a question (ask_for_details), got a reply that asks nothing")
+    assert check("Could you tell me more?", details) == \
+        Match("clarified", False, "asked, but not for amount or customer_id")
+    address = Expected.behaviour("ask_for_details", ["address.city", "items"])
+    assert check("What city should it ship to?", address).correct
+    assert check("Which item do you want?", address).correct
     assert check([("create_payment", {"amount": 1})], details).outcome == "extra_call"
 
 

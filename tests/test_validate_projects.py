@@ -83,3 +83,48 @@ def test_shipped_specs_validate() -> None:
     assert [d.format() for d in result.errors] == []
     assert len(result.specs.services) >= 4
     assert len(result.tools) >= 20
+
+
+def test_balance_warnings_name_the_thin_tools() -> None:
+    """The seed's balance check: a tool under half the average number of example calls."""
+    from mcptrain.validator import validate_repository
+
+    result = validate_repository(PROJECTS / "good")
+    assert [d.format() for d in result.diagnostics if d.severity == "warning"] == [
+        f"specs/payment/tools.yaml:{line}:11: warning: tools[{i}].name: tool '{name}' has 1 example calls, "
+        "under half the average (4.0)"
+        for i, line, name in [(2, 22, "get_payments"), (3, 28, "get_customer_by_name"), (4, 35, "get_latest_order")]
+    ]
+
+
+def test_the_demo_organisation_is_big_enough_to_train_on(tmp_path: Path) -> None:
+    """What issue 2 asks of the demo: per-tool volume, sequences, parallel calls, critical
+    scenarios on payments, security and data deletion, and no warnings."""
+    import shutil
+    from collections import Counter
+
+    from mcptrain.dataset import build_dataset
+    from mcptrain.validator import validate_repository
+
+    result = validate_repository(REPO)
+    assert [d.format() for d in result.diagnostics if d.severity == "warning"] == []
+    for part in ("mcptrain.yaml", "specs", "policies"):
+        src = REPO / part
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / part)
+    build_dataset(tmp_path)  # datasets/ only; DVC is a separate step
+    rows = [r for f in sorted((tmp_path / "datasets").glob("*.jsonl")) for r in read_jsonl(f)]
+    examples = [r for r in rows if r["kind"] == "example"]
+    per_tool = Counter(t for r in examples for t in set(r["target_tools"]))
+    assert len(per_tool) == len(result.tools) >= 20
+    assert min(per_tool.values()) >= 15, per_tool.most_common()[-3:]
+    assert len({r["source_id"] for r in examples if r["category"] == "multi_turn"}) >= 5
+    assert len({r["source_id"] for r in examples if r["category"].startswith("parallel")}) >= 3
+    critical = [r for r in rows if r["kind"] == "scenario" and r["priority"] == "critical"]
+    assert {r["service"] for r in critical} >= {"payment-service", "identity-service"}
+    assert any("request_data_deletion" in r["target_tools"] for r in critical)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

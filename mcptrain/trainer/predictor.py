@@ -243,6 +243,8 @@ def make_predictor(project: ProjectSpec, artifact_dir: Path | None) -> Predictor
 
     lora: base model + the adapter; openai: the fine-tuned model recorded in
     `openai_job.json`; prompt: the base model behind the `prompt.json` system prompts.
+    The base model of the `openai` backend is `openai.model` (what was fine-tuned), on the
+    same endpoint; of the others, `base_model`.
     """
     def local(adapter: Path | None) -> LocalPredictor:
         return LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
@@ -250,6 +252,9 @@ def make_predictor(project: ProjectSpec, artifact_dir: Path | None) -> Predictor
                               precision=project.training.precision)
 
     if artifact_dir is None:
+        if project.backend == "openai":
+            return OpenAIPredictor(project.openai.model, base_url=project.openai.base_url,
+                                   max_tokens=project.evaluation.max_new_tokens)
         return local(None)
     if project.backend == "lora":
         return local(artifact_dir)

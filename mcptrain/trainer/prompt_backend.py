@@ -1,14 +1,13 @@
 """Backend `prompt`: no training, a versioned system prompt with few-shot examples.
 
 Per service, examples are chosen so that every tool is shown once (gold before silver
-before bronze, single-turn before multi-step, then by id: deterministic), then the
-training rows named as previously failed, up to a cap. The system prompt is rendered by
-a sandboxed jinja2 template and written to `prompt.json` with the hash of its content;
-`PromptPredictor` puts it in front of any model for evaluation.
-
-Failed ids are only taken from the training rows given: a failure from a scored split
-(test, holdout, ...) never becomes a few-shot example, or evaluation would be graded on
-its own answers; such ids are listed as `failed_ids_missing`.
+before bronze, single-turn before multi-step, then by id: deterministic), then, for each
+item the last evaluation got wrong, the training row closest to it: same service, same
+target tools (or, for a call-less item, the same expected action), the most similar
+query (rapidfuzz ratio), up to a cap. The failed item itself is a scored row and never
+becomes a few-shot example, or evaluation would be graded on its own answers. The system
+prompt is rendered by a sandboxed jinja2 template and written to `prompt.json` with the
+hash of its content; `PromptPredictor` puts it in front of any model for evaluation.
 """
 
 from __future__ import annotations
@@ -63,8 +62,11 @@ def example_of(row: dict[str, Any]) -> dict[str, str]:
     return {"id": row["id"], "query": query, "answer": "\n".join(p for p in parts if p)}
 
 
-def select_examples(rows: Sequence[dict[str, Any]], tools: Iterable[str], failed_ids: Sequence[str],
-                    limit: int) -> list[dict[str, Any]]:
+def select_examples(rows: Sequence[dict[str, Any]], tools: Iterable[str],
+                    failed: Sequence[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The few-shot rows, and which failed item (id) each closest-match row was added for."""
+    from rapidfuzz import fuzz
+
     def rank(r: dict[str, Any]) -> tuple[int, int, str]:
         return (_QUALITY.get(r.get("quality", "gold"), 3), r.get("category") == "multi_turn", r["id"])
 
@@ -74,11 +76,29 @@ def select_examples(rows: Sequence[dict[str, Any]], tools: Iterable[str], failed
         pick = next((r for r in ordered if tool in r.get("target_tools", []) and r not in chosen), None)
         if pick is not None:
             chosen.append(pick)
-    for fid in failed_ids:
-        for r in ordered:
-            if fid in (r["id"], r.get("source_id")) and r not in chosen:
-                chosen.append(r)
-    return chosen[:limit]
+    addressed: dict[str, str] = {}
+    for item in failed:
+        if len(chosen) >= limit:
+            break
+        query = _query(item)
+        like = [r for r in ordered if r not in chosen and _same_kind(r, item)]
+        if not like:
+            continue
+        best = max(like, key=lambda r: (fuzz.ratio(query, _query(r)), -ordered.index(r)))
+        chosen.append(best)
+        addressed[item["id"]] = best["id"]
+    return chosen[:limit], addressed
+
+
+def _query(row: dict[str, Any]) -> str:
+    return next((str(m["content"]) for m in row["messages"] if m["role"] == "user"), "").lower()
+
+
+def _same_kind(row: dict[str, Any], item: dict[str, Any]) -> bool:
+    if item.get("target_tools") and set(row.get("target_tools", [])) & set(item["target_tools"]):
+        return True
+    action = item.get("expected_action")
+    return not item.get("target_tools") and action is not None and row.get("expected_action") == action
 
 
 def render_system_prompt(template: str, system_prompt: str, examples: list[dict[str, str]],
@@ -95,29 +115,30 @@ def render_system_prompt(template: str, system_prompt: str, examples: list[dict[
 
 
 def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out_dir: Path, *,
-                 failed_ids: Sequence[str] = (), template: str = DEFAULT_TEMPLATE,
+                 failed: Sequence[dict[str, Any]] = (), template: str = DEFAULT_TEMPLATE,
                  max_examples_per_service: int = 12) -> PromptArtifact:
     by_service: dict[str, list[dict[str, Any]]] = {}
     for row in rows_train:
         by_service.setdefault(row["service"], []).append(row)
     prompts: dict[str, str] = {}
     picked: dict[str, list[str]] = {}
-    used: set[str] = set()
+    addressed: dict[str, str] = {}
     for service in sorted(by_service):
         rows = by_service[service]
         tool_names = [t["function"]["name"] for t in rows[0].get("tools") or []]
-        chosen = select_examples(rows, tool_names, failed_ids, max_examples_per_service)
+        mine = sorted((f for f in failed if f.get("service") == service), key=lambda f: str(f["id"]))
+        chosen, added = select_examples(rows, tool_names, mine, max_examples_per_service)
+        addressed.update(added)
         examples = [example_of(r) for r in chosen]
         prompts[service] = render_system_prompt(template, project.system_prompt, examples, service)
         picked[service] = [e["id"] for e in examples]
-        used |= {fid for fid in failed_ids for r in chosen if fid in (r["id"], r.get("source_id"))}
     content = {"default_system_prompt": project.system_prompt, "system_prompts": prompts}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     data = {
         "format": 1, "backend": "prompt", "name": project.name, "base_model": project.base_model,
         **content, "sha256": digest, "version": digest[:12], "examples": picked,
-        "failed_ids_used": [f for f in failed_ids if f in used],
-        "failed_ids_missing": [f for f in failed_ids if f not in used],
+        "failures_addressed": dict(sorted(addressed.items())),  # failed item -> training row shown
+        "failures_unaddressed": sorted(str(f["id"]) for f in failed if f["id"] not in addressed),
         "template_sha256": hashlib.sha256(template.encode()).hexdigest(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)

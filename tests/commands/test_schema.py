@@ -90,3 +90,13 @@ def test_cli_refuses_a_file_as_out_dir(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema", "--out", str(target)])
     assert result.exit_code == 1
     assert result.stderr == f"mcptrain: {target} exists and is not a directory\n"
+
+
+def test_the_committed_schemas_are_current(schemas: dict[str, dict[str, object]]) -> None:
+    """`schemas/` is committed so the demo specs' modelines work on a fresh clone; after a
+    spec model changes, regenerate it with `mcptrain schema`."""
+    import json
+
+    for kind, schema in schemas.items():
+        committed = json.loads((REPO / "schemas" / f"{kind}.json").read_text(encoding="utf-8"))
+        assert committed == schema, f"schemas/{kind}.json is stale: run `mcptrain schema`"

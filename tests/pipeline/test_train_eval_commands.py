@@ -59,3 +59,35 @@ def test_train_eval_and_rescoring_the_saved_predictions_agree(tiny_project: Path
 def test_eval_rejects_unknown_splits(tiny_project: Path) -> None:
     code, _, err = mcptrain("eval", str(tiny_project), "--split", "nonsense")
     assert code == 1 and "unknown split nonsense" in err
+
+
+def test_prompt_backend_shows_the_rows_closest_to_last_evaluations_failures(tiny_project: Path) -> None:
+    from mcptrain.pipeline import read_record
+
+    yaml_path = tiny_project / "mcptrain.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("kind: Project", "kind: Project\nbackend: prompt"))
+    root = str(tiny_project)
+    code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
+    assert code == 0, err
+    first = json.loads((tiny_project / read_record(tiny_project, "train")["outputs"]["artifact"]
+                        / "prompt.json").read_text())
+    assert first["failures_addressed"] == {}  # nothing evaluated before the first prompt
+    report = json.loads((tiny_project / read_record(tiny_project, "eval")["outputs"]["report"]).read_text())
+    wrong = {i["row_id"] for i in report["items"] if not i["candidate"]["correct"]}
+    assert wrong  # a random-weight model gets things wrong
+
+    examples = tiny_project / "specs" / "payment" / "examples" / "charges.yaml"
+    examples.write_text(examples.read_text() + """
+  - id: pay-extra-1
+    query: Put through a charge of 12 dollars against invoice INV-900
+    call: {create_payment: {amount: 1200, currency: USD, invoice_id: INV-900}}
+""")
+    code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
+    assert code == 0, err
+    second = json.loads((tiny_project / read_record(tiny_project, "train")["outputs"]["artifact"]
+                         / "prompt.json").read_text())
+    addressed = second["failures_addressed"]
+    assert addressed and set(addressed) <= wrong
+    assert set(addressed) | set(second["failures_unaddressed"]) == wrong
+    shown = {i for ids in second["examples"].values() for i in ids}
+    assert set(addressed.values()) <= shown and not wrong & shown

@@ -145,3 +145,6 @@ def test_make_predictor_per_backend(tiny_model: Path, tmp_path: Path, monkeypatc
     monkeypatch.setenv("OPENAI_API_KEY", "k")
     p = make_predictor(project("openai"), tmp_path)
     assert isinstance(p, OpenAIPredictor) and p.model == "ft:x" and p.max_tokens == 9
+    # The base model of an OpenAI fine-tune is the model it was tuned from, on the same endpoint.
+    b = make_predictor(project("openai"), None)
+    assert isinstance(b, OpenAIPredictor) and b.model == "gpt-4.1-mini-2025-04-14"

@@ -21,10 +21,22 @@ def rows() -> list[dict[str, Any]]:
     return out
 
 
-def test_every_tool_once_then_failed_ids(tmp_path: Path) -> None:
-    art = build_prompt(PROJECT, rows(), tmp_path, failed_ids=["r-7", "test-99"])
-    assert art.data["examples"] == {"demo": ["r-3", "r-1", "r-2", "r-7"]}
-    assert art.data["failed_ids_used"] == ["r-7"] and art.data["failed_ids_missing"] == ["test-99"]
+def failure(query: str, tool: str | None, row_id: str = "test-1", action: str | None = None) -> dict[str, Any]:
+    """A scored row the last evaluation got wrong."""
+    return {"id": row_id, "service": "demo", "target_tools": [tool] if tool else [],
+            "expected_action": action, "messages": [{"role": "user", "content": query}]}
+
+
+def test_every_tool_once_then_the_closest_row_to_each_failure(tmp_path: Path) -> None:
+    failed = [failure("Please cancel ORD-107 for me", "cancel_order"),
+              failure("tell me a joke", None, "test-2", action="no_tool")]
+    art = build_prompt(PROJECT, rows(), tmp_path, failed=failed)
+    # r-3/r-1/r-2 show each tool once; r-5 is cancel_order's remaining closest phrasing
+    # ("Cancel order ORD-105 please"); nothing in train is like the call-less failure.
+    assert art.data["examples"] == {"demo": ["r-3", "r-1", "r-2", "r-5"]}
+    assert art.data["failures_addressed"] == {"test-1": "r-5"}
+    assert art.data["failures_unaddressed"] == ["test-2"]
+    assert "ORD-107" not in art.data["system_prompts"]["demo"]  # the scored item never leaks
     prompt = art.data["system_prompts"]["demo"]
     assert prompt.startswith("Be precise.\n\nExamples of correct replies:\nUser: What is the weather in Cairo?\n")
     assert 'Assistant: <tool_call>{"name": "get_weather", "arguments": {"city": "Cairo"}}</tool_call>' in prompt
@@ -35,13 +47,14 @@ def test_every_tool_once_then_failed_ids(tmp_path: Path) -> None:
 def test_version_is_the_content_hash(tmp_path: Path) -> None:
     a = build_prompt(PROJECT, rows(), tmp_path / "a")
     b = build_prompt(PROJECT, list(reversed(rows())), tmp_path / "b")
-    c = build_prompt(PROJECT, rows(), tmp_path / "c", failed_ids=["r-8"])
+    c = build_prompt(PROJECT, rows(), tmp_path / "c", failed=[failure("weather in Oslo", "get_weather")])
     assert a.version == b.version != c.version
 
 
 def test_limit(tmp_path: Path) -> None:
-    art = build_prompt(PROJECT, rows(), tmp_path, failed_ids=["r-7"], max_examples_per_service=2)
-    assert art.data["examples"]["demo"] == ["r-3", "r-1"] and art.data["failed_ids_missing"] == ["r-7"]
+    art = build_prompt(PROJECT, rows(), tmp_path, failed=[failure("cancel ORD-1", "cancel_order")],
+                       max_examples_per_service=2)
+    assert art.data["examples"]["demo"] == ["r-3", "r-1"] and art.data["failures_unaddressed"] == ["test-1"]
 
 
 @pytest.mark.parametrize("template, message", [
