@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,8 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
         "computed_tokens_per_s": round(state["computed_tokens"] / max(state["train_seconds"], 1e-9), 1),
         "resumed_from": state.get("resumed_from", []),
         "runner": runner, "ray_workers": project.ray.num_workers if runner == "ray" else 0,
+        # The cluster this call ran on: None for a local instance started for the run.
+        "ray_address": (project.ray.address or os.environ.get("RAY_ADDRESS")) if runner == "ray" else None,
     }
     export_adapter(final, out_dir, tokenizer, template, project.base_model)
     if t.merge_adapter:
@@ -207,7 +210,9 @@ def merge_adapter(out_dir: Path, base_path: Path) -> Path:
 
     from mcptrain.trainer.model import load_model
 
-    merged = PeftModel.from_pretrained(load_model(str(base_path)), out_dir).merge_and_unload()
+    with warnings.catch_warnings():  # peft calls transformers' deprecated names
+        warnings.simplefilter("ignore", FutureWarning)
+        merged = PeftModel.from_pretrained(load_model(str(base_path)), out_dir).merge_and_unload()
     target = out_dir / "merged"
     tmp = out_dir / ".merged.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -79,7 +80,9 @@ class LocalPredictor:
         if self.adapter_dir is not None:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, self.adapter_dir).merge_and_unload()
+            with warnings.catch_warnings():  # peft calls transformers' deprecated names
+                warnings.simplefilter("ignore", FutureWarning)
+                model = PeftModel.from_pretrained(model, self.adapter_dir).merge_and_unload()
         self.model = model.eval()
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def run_job(*args: str) -> subprocess.CompletedProcess[str]:
+def run_job(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The driver in its own session; whatever Ray processes it leaves behind are killed."""
     proc = subprocess.Popen([sys.executable, "-m", "tests.trainer.ray_job", *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, **(env or {})})
     try:
         out, err = proc.communicate(timeout=240)
     finally:
@@ -37,16 +38,38 @@ def run_job(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def test_a_hard_killed_run_continues_from_its_last_checkpoint(tiny_model: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An existing Ray cluster (`ray start --head`), as a user's would be; stopped after."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray = str(Path(sys.executable).parent / "ray")
+    temp = tmp_path_factory.mktemp("ray")
+    subprocess.run([ray, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                    "--disable-usage-stats", f"--temp-dir={temp}", "--node-ip-address=127.0.0.1"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
+
+
+def test_a_hard_killed_run_continues_from_its_last_checkpoint_on_a_cluster(
+        tiny_model: Path, tmp_path: Path, ray_cluster: str) -> None:
     out = tmp_path / "out"
-    killed = run_job(str(tiny_model), str(out), "12", "4")
+    killed = run_job(str(tiny_model), str(out), "12", "4")  # a local Ray instance
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     on_disk = sorted(p.name for p in (out / "runs" / "run").glob("checkpoint_0*"))
     assert on_disk and not (out / "training_summary.json").exists()
 
-    done = run_job(str(tiny_model), str(out), "12")
+    # Re-run on an existing cluster (RAY_ADDRESS): it continues from the same checkpoint.
+    done = run_job(str(tiny_model), str(out), "12", env={"RAY_ADDRESS": ray_cluster})
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["ray_address"] == ray_cluster
     (resumed_at,) = summary["resumed_from"]
     assert f"checkpoint_{resumed_at:06d}" == on_disk[-1]  # the newest on disk, even if Ray's snapshot lags
     assert 4 <= resumed_at < 12 and summary["steps"] == 12
