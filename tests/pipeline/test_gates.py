@@ -64,3 +64,38 @@ def test_regression_against_production_is_per_category() -> None:
     failed = [(c.check, c.detail) for c in v.checks if not c.passed]
     assert failed == [("regression simple", "1.000 -> 0.900")]
     assert apply_gates([policy(max_regression=0.1)], now, production=prod).decision == "full"
+
+
+def test_the_base_models_outputs_are_reused_across_evaluations(tiny_project: Path, tmp_path: Path) -> None:
+    from mcptrain.commands import build
+    from mcptrain.loader import load_project
+    from mcptrain.pipeline import eval_stage
+
+    assert build.run(tiny_project) == 0
+    project, _ = load_project(tiny_project)
+    calls: dict[str, int] = {"base": 0, "candidate": 0, "built": 0}
+
+    class Echo:
+        def __init__(self, who: str) -> None:
+            self.who = who
+
+        def predict(self, rows: list[dict]) -> list[str]:
+            calls[self.who] += len(rows)
+            return ["I can't help with that."] * len(rows)
+
+    def factory(_: object, artifact: Path | None) -> Echo:
+        calls["built"] += 1
+        return Echo("base" if artifact is None else "candidate")
+
+    first = eval_stage(tiny_project, project, tmp_path, artifact_inputs="a1", out_dir=tmp_path / "e1",
+                       make_predictor=factory)
+    n = calls["base"]
+    assert n > 0 and calls["candidate"] == n and calls["built"] == 2
+    second = eval_stage(tiny_project, project, tmp_path, artifact_inputs="a2", out_dir=tmp_path / "e2",
+                        make_predictor=factory)
+    assert calls["base"] == n and calls["candidate"] == 2 * n  # the base model was not even loaded
+    assert calls["built"] == 3
+    assert second.baseline == first.baseline
+    forced = eval_stage(tiny_project, project, tmp_path, artifact_inputs="a3", out_dir=tmp_path / "e3",
+                        make_predictor=factory, force=True)
+    assert calls["base"] == 2 * n and forced.baseline == first.baseline
