@@ -293,6 +293,10 @@ class TrainingSpec(_Spec):
     checkpoint_every: int = Field(default=20, ge=1)
     precision: Literal["bf16", "fp32", "fp16"] = "bf16"
     packing: bool = True
+    prefix_gradients: bool = Field(
+        default=True,
+        description="Backpropagate through the shared tool block (exact). false: the block runs "
+                    "without gradients, ~1.6x faster steps on CPU, rows still train every LoRA matrix.")
     seed: int = 1234
     lora: LoraSpec = Field(default_factory=LoraSpec)
     merge_adapter: bool = Field(default=False, description="Also export a merged model.")

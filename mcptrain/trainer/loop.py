@@ -182,7 +182,7 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
         mine: list[Batch] = micro[rank::world]
         for b in mine:
             with precision.autocast():
-                loss, _ = batch_loss(model, b)
+                loss, _ = batch_loss(model, b, t.get("prefix_gradients", True))
             (loss / scored).backward()
             loss_sum += float(loss.detach())
         if world > 1:

@@ -7,6 +7,12 @@ Two savings over `model(input_ids, labels=...)`:
   gradients back into the prefix, so the result equals running every row in full;
 * the vocabulary projection (~20% of a small model's FLOPs) runs only on the hidden
   states whose next token is scored (~5% of them), not on every position.
+
+With `prefix_gradients=False` (`training.prefix_gradients: false`) the prefix runs without
+autograd: its keys/values are constants for the step (computed with the current LoRA
+weights), so backward covers only the rows' own tokens. That is an approximation: the
+LoRA matrices lose the gradient that flows through the tool block's keys and values, and
+keep everything the rows' tokens give them.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def expand_cache(cache: Any, size: int) -> Any:
         for layer in layers])
 
 
-def hidden_states(model: Any, batch: Batch) -> tuple[Any, Any]:
+def hidden_states(model: Any, batch: Batch, prefix_gradients: bool = True) -> tuple[Any, Any]:
     """(last hidden states [B, W, H], targets [B, W]) for the rows after the prefix."""
     import torch
     from transformers import DynamicCache
@@ -65,8 +71,9 @@ def hidden_states(model: Any, batch: Batch) -> tuple[Any, Any]:
     n = len(batch.prefix)
     if n:
         cache = DynamicCache(config=lm.config)
-        _decoder_call(decoder, cache, input_ids=torch.tensor([batch.prefix], device=device),
-                      use_cache=True)
+        with torch.set_grad_enabled(prefix_gradients and torch.is_grad_enabled()):
+            _decoder_call(decoder, cache, input_ids=torch.tensor([batch.prefix], device=device),
+                          use_cache=True)
         out = _decoder_call(
             decoder, expand_cache(cache, size), input_ids=ids,
             attention_mask=torch.cat([torch.ones((size, n), dtype=torch.long, device=device), mask], 1),
@@ -79,12 +86,12 @@ def hidden_states(model: Any, batch: Batch) -> tuple[Any, Any]:
     return out.last_hidden_state, targets
 
 
-def batch_loss(model: Any, batch: Batch) -> tuple[Any, int]:
+def batch_loss(model: Any, batch: Batch, prefix_gradients: bool = True) -> tuple[Any, int]:
     """(summed cross-entropy over scored tokens, number of scored tokens)."""
     import torch
 
     lm = unwrap(model)
-    hidden, targets = hidden_states(model, batch)
+    hidden, targets = hidden_states(model, batch, prefix_gradients)
     scored = targets != IGNORE_INDEX
     logits = lm.get_output_embeddings()(hidden[scored])
     if logits.dtype in (torch.float16, torch.bfloat16):

@@ -117,3 +117,29 @@ def test_shared_prefix_loss_and_gradients_equal_full_rows(tiny_model: Path, enco
 def test_batch_accounting() -> None:
     b = Batch((1, 2, 3), ((4, 5), (6,)), ((5, IGNORE_INDEX), (IGNORE_INDEX,)))
     assert (b.size, b.width, b.real_tokens, b.computed_tokens, b.scored_tokens) == (2, 2, 9, 7, 1)
+
+
+def test_without_prefix_gradients_the_loss_is_the_same_and_every_lora_matrix_still_learns(
+        tiny_model: Path, encoded: list[Encoded]) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from mcptrain.trainer.model import load_model
+    from mcptrain.trainer.objective import batch_loss
+
+    torch.manual_seed(0)
+    model = get_peft_model(load_model(str(tiny_model), dtype=torch.float64), LoraConfig(
+        r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+        init_lora_weights=False))
+    model.train()
+    shared = plan_epoch(encoded[:5], 8, 0, 0)[0]
+    exact, _ = batch_loss(model, shared)
+    exact.backward()
+    grads_exact = _grads(model)
+    model.zero_grad()
+    cheap, _ = batch_loss(model, shared, prefix_gradients=False)
+    cheap.backward()
+    grads_cheap = _grads(model)
+    torch.testing.assert_close(cheap, exact, rtol=1e-12, atol=1e-12)  # same forward
+    assert all(float(g.abs().sum()) > 0 for g in grads_cheap.values())
+    assert any(not torch.allclose(grads_cheap[n], grads_exact[n]) for n in grads_exact)  # an approximation
