@@ -46,15 +46,18 @@ def model_shape(config: Any) -> tuple[float, float, int, int]:
 
 
 def executed_flops(shape: tuple[float, float, int, int], prefix: int, rows: list[int], scored: int,
-                   *, all_logits: bool) -> float:
+                   *, all_logits: bool, prefix_backward: bool = True) -> float:
     """Forward + backward FLOPs of one batch (frozen weights: backward is input gradients only,
-    1x the forward matmuls; attention backward is 2x its forward)."""
+    1x the forward matmuls; attention backward is 2x its forward). Without `prefix_backward`
+    the shared prefix runs forward only."""
     linear, vocab, layers, d = shape
-    tokens = prefix + sum(rows)
-    forward = 2 * linear * tokens + 2 * vocab * (tokens if all_logits else scored)
-    attention = 2 * layers * d * prefix * prefix  # causal half of QK^T and AV
-    attention += 4 * layers * d * sum(r * (prefix + r / 2) for r in rows)
-    return 2 * forward + 3 * attention
+    prefix_linear = 2 * linear * prefix
+    rows_linear = 2 * linear * sum(rows) + 2 * vocab * ((prefix + sum(rows)) if all_logits else scored)
+    prefix_attention = 2 * layers * d * prefix * prefix  # causal half of QK^T and AV
+    rows_attention = 4 * layers * d * sum(r * (prefix + r / 2) for r in rows)
+    if prefix_backward:
+        return 2 * (prefix_linear + rows_linear) + 3 * (prefix_attention + rows_attention)
+    return prefix_linear + prefix_attention + 2 * rows_linear + 3 * rows_attention
 
 
 def shaped_matmul_flops(dtype: Any, seconds: float = 1.0) -> float:
@@ -99,7 +102,7 @@ def run_mcptrain(project: ProjectSpec, train_rows: list[dict[str, Any]], val_row
             break
         for b in micro:
             flops += executed_flops(shape, len(b.prefix), [len(r) for r in b.rows], b.scored_tokens,
-                                    all_logits=False)
+                                    all_logits=False, prefix_backward=t.prefix_gradients)
     model = PeftModel.from_pretrained(base_model.load_model(project.base_model), out)
     return {"seconds": s["train_seconds"], "real_tokens_per_s": s["tokens_per_s"],
             "computed_tokens_per_s": s["computed_tokens_per_s"], "flops": flops,
@@ -188,15 +191,22 @@ def main() -> None:
     peak_fp32 = max(matmul_flops(torch.float32, n=n, seconds=1.0) for n in (512, 1024, 2048))
     peak_fp32 = max(peak_fp32, shaped_matmul_flops(torch.float32))
     peak_bf16 = max(matmul_flops(torch.bfloat16, n=512, seconds=2.0), shaped_matmul_flops(torch.bfloat16))
-    fp32_project = project.model_copy(update={"training": project.training.model_copy(update={"precision": "fp32"})})
+    def variant(**training: Any) -> ProjectSpec:
+        return project.model_copy(update={"training": project.training.model_copy(update=training)})
+
     with tempfile.TemporaryDirectory() as tmp:
-        ours = run_mcptrain(project, train_rows, val_rows, train, val, shape, Path(tmp) / "mcptrain")
-        # The same loop in fp32 separates the two levers: precision, and not computing
-        # padding or the shared tool block more than once.
+        # The default (exact) loop; the same in fp32, which separates the precision lever
+        # from not computing padding or the shared tool block more than once; and the
+        # approximate `prefix_gradients: false` the demo uses.
+        ours = run_mcptrain(variant(prefix_gradients=True), train_rows, val_rows, train, val, shape,
+                            Path(tmp) / "mcptrain")
         ours32 = (ours if ours["precision"] == "fp32" else
-                  run_mcptrain(fp32_project, train_rows, val_rows, train, val, shape, Path(tmp) / "fp32"))
+                  run_mcptrain(variant(prefix_gradients=True, precision="fp32"), train_rows, val_rows,
+                               train, val, shape, Path(tmp) / "fp32"))
+        nograd = run_mcptrain(variant(prefix_gradients=False), train_rows, val_rows, train, val, shape,
+                              Path(tmp) / "nograd")
         base = run_baseline(project, train, val, shape, Path(tmp) / "baseline")
-    for r in (ours, ours32, base):
+    for r in (ours, ours32, nograd, base):
         r["executed_gflops_per_s"] = r["flops"] / r["seconds"] / 1e9
         r["mfu_vs_fp32_peak"] = r["flops"] / r["seconds"] / peak_fp32
         r["mfu_vs_bf16_peak"] = r["flops"] / r["seconds"] / peak_bf16
@@ -204,7 +214,8 @@ def main() -> None:
         "steps": args.steps, "batch_size": args.batch_size, "train_rows": len(train),
         "mean_row_tokens": sum(map(len, train)) / len(train), "val_rows": len(val),
         "peak_fp32_gflops": peak_fp32 / 1e9, "peak_bf16_gflops": peak_bf16 / 1e9,
-        "threads": torch.get_num_threads(), "mcptrain": ours, "mcptrain_fp32": ours32, "baseline": base,
+        "threads": torch.get_num_threads(), "mcptrain": ours, "mcptrain_fp32": ours32,
+        "mcptrain_no_prefix_gradients": nograd, "baseline": base,
         "real_tokens_per_s_ratio": ours["real_tokens_per_s"] / base["real_tokens_per_s"],
         "fp32_real_tokens_per_s_ratio": ours32["real_tokens_per_s"] / base["real_tokens_per_s"],
     }
@@ -212,7 +223,7 @@ def main() -> None:
         f"{args.steps} steps x batch {args.batch_size}, {len(train)} rows of "
         f"{result['mean_row_tokens']:.0f} tokens on average, {torch.get_num_threads()} threads",
         f"matmul peak: fp32 {peak_fp32 / 1e9:.1f} GFLOP/s, bf16 {peak_bf16 / 1e9:.1f} GFLOP/s",
-        f"{'':22}{'mcptrain':>12}{'mcptrain fp32':>15}{'HF Trainer':>12}",
+        f"{'':22}{'mcptrain':>12}{'mcptrain fp32':>15}{'no prefix grad':>16}{'HF Trainer':>12}",
     ]
     for label, key, fmt in [
         ("seconds", "seconds", "{:.1f}"), ("real tokens/s", "real_tokens_per_s", "{:.0f}"),
@@ -223,7 +234,7 @@ def main() -> None:
         ("precision", "precision", "{}"),
     ]:
         lines.append(f"{label:22}{fmt.format(ours[key]):>12}{fmt.format(ours32[key]):>15}"
-                     f"{fmt.format(base[key]):>12}")
+                     f"{fmt.format(nograd[key]):>16}{fmt.format(base[key]):>12}")
     lines.append(f"real tokens/s ratio (mcptrain / baseline): {result['real_tokens_per_s_ratio']:.2f}x "
                  f"(fp32 alone: {result['fp32_real_tokens_per_s_ratio']:.2f}x); "
                  f"baseline padding share {base['pad_share']:.0%}")
