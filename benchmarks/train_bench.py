@@ -12,7 +12,7 @@ longest in its batch. Reported, in one run:
 * model FLOPs utilisation: FLOPs actually executed per second (padding excluded) over
   the measured matmul peak of this machine, in fp32 and in bf16.
 
-    .venv/bin/python benchmarks/train_bench.py [--steps 5] [--batch-size 8] [--val-rows 24]
+    .venv/bin/python benchmarks/train_bench.py [--steps 3] [--batch-size 8] [--val-rows 24]
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def run_baseline(project: ProjectSpec, train: list[Encoded], val: list[Encoded],
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--val-rows", type=int, default=24)
     ap.add_argument("--train", type=Path, default=ROOT / "datasets" / "train.jsonl")
