@@ -23,10 +23,10 @@ from typing import Any
 from mcptrain.errors import StageError
 from mcptrain.files import write_json
 from mcptrain.specs import GatePolicySpec, ProjectSpec
+from mcptrain.splits import EVAL_SPLITS
 
 STATE_DIR = ".mcptrain"
 DATASET_DIR = "datasets"
-EVAL_SPLITS = ("test", "holdout", "zero_shot", "orchestration", "scenarios")
 STAGE_FORMAT = 1
 
 
@@ -192,8 +192,7 @@ def _failed_rows(root: Path, dataset: Dataset) -> list[dict[str, Any]]:
     except (OSError, ValueError, KeyError):
         return []
     wrong = {i["row_id"] for i in report.get("items", []) if not i["candidate"]["correct"]}
-    return [r for split in EVAL_SPLITS if dataset.path(split).is_file()
-            for r in dataset.rows(split) if r["id"] in wrong]
+    return [r for r in select_rows(dataset, EVAL_SPLITS) if r["id"] in wrong]
 
 
 def latest_artifact(root: Path) -> Path | None:

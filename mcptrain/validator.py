@@ -84,6 +84,7 @@ class _Checker:
         self.ids: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
         self.limit = specs.project_spec.max_template_expansions
         self.train_queries: dict[str, dict[str, tuple[Loaded[Any], tuple[Any, ...]]]] = defaultdict(dict)
+        self.any_train_query: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
         self.calls_per_tool: Counter[str] = Counter()
 
     def add(self, loaded: Loaded[Any], loc: tuple[Any, ...], message: str, *, key: bool = False,
@@ -109,6 +110,11 @@ class _Checker:
                     if case.tool is not None and case.tool not in self.tools:
                         self.unknown_tool(ec, ("edge_cases", i, "tool"), case.tool, key=False)
                     self.train_queries[bundle.name].setdefault(normalize_query(case.query), (ec, ("edge_cases", i, "query")))
+        # Every service's training queries in one map (first service by name wins): a
+        # scenario repeating any of them is contamination, since build would drop that row.
+        for name in sorted(self.train_queries):
+            for query, where in self.train_queries[name].items():
+                self.any_train_query.setdefault(query, where)
         for bundle in self.specs.services.values():
             for ts in bundle.tests:
                 self.check_scenarios(bundle.name, ts)
@@ -339,9 +345,8 @@ class _Checker:
             for loc, name, args in self.iter_calls(sc.expect, (*base, "expect")):
                 self.check_call(ts, loc, name, args)
             norm = normalize_query(sc.query)
-            exact = train.get(norm) or next(
-                (q[norm] for name, q in sorted(self.train_queries.items()) if norm in q), None)
-            if exact is not None:  # any service's training query: build would drop that row
+            exact = train.get(norm) or self.any_train_query.get(norm)
+            if exact is not None:
                 other, loc = exact
                 line, col = other.doc.position(loc)
                 self.add(ts, (*base, "query"),

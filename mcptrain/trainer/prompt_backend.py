@@ -22,6 +22,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mcptrain.contamination import query_of
 from mcptrain.errors import ConfigError
 from mcptrain.files import write_json
 from mcptrain.specs import ProjectSpec
@@ -80,18 +81,14 @@ def select_examples(rows: Sequence[dict[str, Any]], tools: Iterable[str],
     for item in failed:
         if len(chosen) >= limit:
             break
-        query = _query(item)
+        query = query_of(item).lower()
         like = [r for r in ordered if r not in chosen and _same_kind(r, item)]
         if not like:
             continue
-        best = max(like, key=lambda r: (fuzz.ratio(query, _query(r)), -ordered.index(r)))
+        best = max(like, key=lambda r: fuzz.ratio(query, query_of(r).lower()))  # ties: the first in order
         chosen.append(best)
         addressed[item["id"]] = best["id"]
     return chosen[:limit], addressed
-
-
-def _query(row: dict[str, Any]) -> str:
-    return next((str(m["content"]) for m in row["messages"] if m["role"] == "user"), "").lower()
 
 
 def _same_kind(row: dict[str, Any], item: dict[str, Any]) -> bool:

@@ -6,17 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from mcptrain.cli import app
+from tests.cli import mcptrain
 from tests.conftest import HERE
 
 FIXTURES = HERE / "fixtures" / "bfcl"
-
-
-def mcptrain(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_import_build_and_score_bfcl_predictions(tmp_path: Path) -> None:

@@ -3,24 +3,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from mcptrain.cli import app
 from mcptrain.pipeline import read_record
+from tests.cli import mcptrain
 
 EXTRA_EXAMPLE = """
   - id: pay-extra-1
     query: Put through a charge of 12 dollars against invoice INV-900
     call: {create_payment: {amount: 1200, currency: USD, invoice_id: INV-900}}
 """
-
-
-def mcptrain(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    err = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        err += str(result.exception)  # what `main` prints for an MCPTrainError
-    return result.exit_code, result.stdout, err
 
 
 def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(tiny_project: Path) -> None:

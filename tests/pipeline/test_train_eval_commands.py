@@ -3,17 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from mcptrain.cli import app
-
-
-def mcptrain(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    err = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        err += str(result.exception)  # what `main` prints for an MCPTrainError
-    return result.exit_code, result.stdout, err
+from tests.cli import mcptrain
 
 
 def test_eval_before_build_says_what_to_do(tiny_project: Path) -> None:
