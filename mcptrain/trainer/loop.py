@@ -136,6 +136,7 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
                 precision = Precision(t["precision"], str(state["precision"]),
                                       "kept from the run's first start", device)
             session.emit(ProgressEvent("resume", state["step"], total))
+    precision.store_frozen_weights(model)
     if state["finished"]:
         session.report({"step": state["step"], "finished": True}, None, state["step"])
         shutil.rmtree(work, ignore_errors=True)

@@ -2,9 +2,14 @@
 
 Two savings over `model(input_ids, labels=...)`:
 
-* a shared prefix runs once with batch size 1, and its key/value cache is expanded over
-  the batch (a view, no copy) before the rows after it run. Autograd sums the rows'
-  gradients back into the prefix, so the result equals running every row in full;
+* a shared prefix runs once with batch size 1, and the rows after it attend to its
+  keys/values. Autograd sums the rows' gradients back into the prefix, so the result
+  equals running every row in full. For Llama-family models the rows' attention is our
+  own (`shared_prefix_attention`): the queries of every row meet the prefix's keys in
+  one matrix product per key/value head, where expanding the cache over the batch made
+  the stock attention copy the prefix once per row and per query head, forward and
+  backward (measured: the attention over the prefix cost more than the rows' own
+  linear layers). Other architectures expand the cache (a view) and use stock attention;
 * the vocabulary projection (~20% of a small model's FLOPs) runs only on the hidden
   states whose next token is scored (~5% of them), not on every position.
 
@@ -18,6 +23,8 @@ keep everything the rows' tokens give them.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -51,6 +58,66 @@ def expand_cache(cache: Any, size: int) -> Any:
         for layer in layers])
 
 
+SHARED_PREFIX_ATTENTION = "mcptrain_shared_prefix"
+# Architectures whose attention is plain causal softmax attention (with grouped-query heads)
+# once rotary embeddings are applied: no sliding window, logit soft-capping or sinks.
+_PLAIN_ATTENTION = frozenset({"llama", "qwen2", "qwen3", "smollm3"})
+
+
+def shared_prefix_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
+                            scaling: float, dropout: float = 0.0, mcptrain_prefix: Any = None,
+                            **kwargs: Any) -> tuple[Any, None]:
+    """Causal attention of a batch of rows that all continue one shared prefix.
+
+    `query` [B, H, T, D], `key`/`value` [B, KV, T, D] are the rows' own (right-padded:
+    a real position never sees a pad, so no mask is needed beyond causality);
+    `mcptrain_prefix[layer]` holds the prefix's keys/values [1, KV, P, D]. One softmax over
+    [prefix | causal rows], as if each row had been run in full.
+    """
+    import torch
+
+    prefix_keys, prefix_values = mcptrain_prefix[module.layer_idx]
+    b, h, t, d = query.shape
+    kv = key.shape[1]
+    g = h // kv  # query heads per key/value head
+    p = prefix_keys.shape[2]
+    dtype = query.dtype
+    q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
+    to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
+    to_rows = torch.matmul(q, key.transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, T]
+    causal = torch.ones(t, t, dtype=torch.bool, device=query.device).tril().repeat(g, 1)
+    to_rows = to_rows.masked_fill(~causal, float("-inf"))
+    scores = torch.cat([to_prefix.view(kv, b, g * t, p), to_rows], -1)
+    probs = torch.softmax(scores, dim=-1, dtype=torch.promote_types(dtype, torch.float32)).to(dtype)
+    out = torch.matmul(probs[..., :p].reshape(kv, b * g * t, p), prefix_values[0].to(dtype))
+    out = out.view(kv, b, g * t, d) + torch.matmul(probs[..., p:], value.transpose(0, 1).to(dtype))
+    return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
+
+
+@cache
+def _register_attention() -> None:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(SHARED_PREFIX_ATTENTION, shared_prefix_attention)
+
+
+def _own_attention_fits(config: Any) -> bool:
+    return (getattr(config, "model_type", None) in _PLAIN_ATTENTION
+            and not getattr(config, "use_sliding_window", False)
+            and not getattr(config, "attn_logit_softcapping", None)
+            and not getattr(config, "attention_dropout", 0.0))
+
+
+@contextmanager
+def _attention(config: Any, name: str) -> Iterator[None]:
+    saved = config._attn_implementation
+    config._attn_implementation = name
+    try:
+        yield
+    finally:
+        config._attn_implementation = saved
+
+
 def hidden_states(model: Any, batch: Batch, prefix_gradients: bool = True) -> tuple[Any, Any]:
     """(last hidden states [B, W, H], targets [B, W]) for the rows after the prefix."""
     import torch
@@ -74,11 +141,18 @@ def hidden_states(model: Any, batch: Batch, prefix_gradients: bool = True) -> tu
         with torch.set_grad_enabled(prefix_gradients and torch.is_grad_enabled()):
             _decoder_call(decoder, cache, input_ids=torch.tensor([batch.prefix], device=device),
                           use_cache=True)
+        positions = torch.arange(n, n + width, device=device).expand(size, width)
+        if _own_attention_fits(lm.config):
+            _register_attention()
+            layers: list[Any] = list(cache.layers)
+            with _attention(lm.config, SHARED_PREFIX_ATTENTION):
+                out = _decoder_call(decoder, None, input_ids=ids, position_ids=positions, use_cache=False,
+                                    mcptrain_prefix=[(layer.keys, layer.values) for layer in layers])
+            return out.last_hidden_state, targets
         out = _decoder_call(
             decoder, expand_cache(cache, size), input_ids=ids,
             attention_mask=torch.cat([torch.ones((size, n), dtype=torch.long, device=device), mask], 1),
-            position_ids=torch.arange(n, n + width, device=device).expand(size, width),
-            use_cache=True)
+            position_ids=positions, use_cache=True)
     else:
         out = _decoder_call(decoder, None, input_ids=ids, attention_mask=mask,
                             position_ids=torch.arange(width, device=device).expand(size, width),

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.tiny import build_tiny_model
+from mcptrain.trainer.prompt import HERMES, Encoded, encode_row
+from tests.trainer.tiny import build_tiny_model, make_row, multi_turn_row
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,12 @@ def smollm2(smollm2_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setenv("MCPTRAIN_CACHE", str(smollm2_cache))
     return resolve_base_model(EMBEDDED)
+
+
+@pytest.fixture
+def encoded(tiny_tokenizer) -> list[Encoded]:  # type: ignore[no-untyped-def]
+    """Ten one-call rows and a multi-turn row of one service, one row of another."""
+    rows = [make_row(i) for i in range(10)] + [multi_turn_row()]
+    other = make_row(50)
+    other["messages"][0] = {"role": "system", "content": "Another service."}
+    return [encode_row(tiny_tokenizer, HERMES, r) for r in [*rows, other]]

@@ -6,16 +6,7 @@ from typing import Any
 import pytest
 
 from mcptrain.trainer.batches import Batch, iterate_steps, plan_epoch, shareable, split_example
-from mcptrain.trainer.prompt import HERMES, IGNORE_INDEX, Encoded, encode_row
-from tests.trainer.tiny import make_row, multi_turn_row
-
-
-@pytest.fixture
-def encoded(tiny_tokenizer: Any) -> list[Encoded]:
-    rows = [make_row(i) for i in range(10)] + [multi_turn_row()]
-    other = make_row(50)
-    other["messages"][0] = {"role": "system", "content": "Another service."}
-    return [encode_row(tiny_tokenizer, HERMES, r) for r in [*rows, other]]
+from mcptrain.trainer.prompt import IGNORE_INDEX, Encoded
 
 
 def test_rows_sharing_a_system_turn_share_a_batch_prefix(encoded: list[Encoded]) -> None:
@@ -63,13 +54,28 @@ def _grads(model: Any) -> dict[str, Any]:
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def test_shared_prefix_loss_and_gradients_equal_full_rows(tiny_model: Path, encoded: list[Encoded]) -> None:
-    """Running the prefix once and expanding its cache is exact, not an approximation."""
+@pytest.mark.parametrize("own_attention", [True, False], ids=["shared-prefix-attention", "expanded-cache"])
+def test_shared_prefix_loss_and_gradients_equal_full_rows(
+        tiny_model: Path, encoded: list[Encoded], own_attention: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Running the prefix once is exact, not an approximation: with mcptrain's own attention
+    over the prefix (Llama-family models) and with the stock attention over an expanded cache."""
     import torch
     from peft import LoraConfig, get_peft_model
 
+    from mcptrain.trainer import objective
     from mcptrain.trainer.model import load_model
     from mcptrain.trainer.objective import batch_loss
+
+    calls: list[int] = []
+    own = objective.shared_prefix_attention
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return own(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "shared_prefix_attention", counted)
+    objective._register_attention.cache_clear()
+    monkeypatch.setattr(objective, "_own_attention_fits", lambda config: own_attention)
 
     torch.manual_seed(0)
     # float64: what is left of a difference is the arithmetic, not float32 rounding.
@@ -102,6 +108,7 @@ def test_shared_prefix_loss_and_gradients_equal_full_rows(tiny_model: Path, enco
     grads_ref = _grads(model)
 
     assert n_a == n_b == count
+    assert bool(calls) == own_attention
     torch.testing.assert_close(loss_a, ref, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(loss_b, ref, rtol=1e-10, atol=1e-10)
     # Llama's RMSNorm computes in float32 even in a float64 model, so gradients agree to
