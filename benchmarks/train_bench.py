@@ -2,8 +2,10 @@
 
 Same model (the embedded SmolLM2-135M by default), same rows (the demo dataset), same
 tokenisation and loss mask, same LoRA, optimiser settings, batch size and number of
-steps. The baseline is what one writes first: fp32, every row in full, padded to the
-longest in its batch. Reported, in one run:
+steps, and the same rows in every step: the baseline's data loader replays mcptrain's
+batch plan (rows of one service, grouped by length), so the losses compare the loops,
+not two draws of batches. The baseline is what one writes first: fp32, every row in
+full, padded to the longest in its batch. Reported, in one run:
 
 * real tokens/s: non-pad tokens of the rows trained on, per second of training steps
   (mcptrain runs a shared system turn once per batch, so it computes far fewer tokens
@@ -110,10 +112,25 @@ def run_mcptrain(project: ProjectSpec, train_rows: list[dict[str, Any]], val_row
             "train_loss_last": s["history"][-1]["loss"]}
 
 
+def planned_batches(train: list[Encoded], project: ProjectSpec) -> list[list[int]]:
+    """mcptrain's batches for the run's steps, as indices into `train`."""
+    t = project.training
+    where: dict[tuple[int, ...], list[int]] = {}
+    for i, e in enumerate(train):
+        where.setdefault(tuple(e.input_ids), []).append(i)
+    batches: list[list[int]] = []
+    for step, _, micro in iterate_steps(train, t.batch_size, 1, t.seed, packing=True):
+        if step >= t.max_steps:
+            break
+        batches.append([where[b.prefix + row][0] for b in micro for row in b.rows])
+    return batches
+
+
 def run_baseline(project: ProjectSpec, train: list[Encoded], val: list[Encoded], shape: Any,
                  out: Path) -> dict[str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model
+    from torch.utils.data import DataLoader
     from transformers import Trainer, TrainingArguments
 
     t = project.training
@@ -137,6 +154,7 @@ def run_baseline(project: ProjectSpec, train: list[Encoded], val: list[Encoded],
         seen["flops"] += executed_flops(shape, 0, rows, scored, all_logits=True)
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
+    torch.manual_seed(t.seed)  # as the loop does: the same LoRA initialisation
     model = get_peft_model(base_model.load_model(project.base_model), LoraConfig(
         r=t.lora.r, lora_alpha=t.lora.alpha, lora_dropout=t.lora.dropout,
         target_modules=list(t.lora.target_modules), task_type="CAUSAL_LM"))
@@ -147,7 +165,13 @@ def run_baseline(project: ProjectSpec, train: list[Encoded], val: list[Encoded],
         save_strategy="no", report_to=[], disable_tqdm=True, logging_steps=1,
         remove_unused_columns=False, dataloader_num_workers=0)
     dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in train]
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collate)
+    plan = planned_batches(train, project)
+
+    class SameBatches(Trainer):
+        def get_train_dataloader(self) -> DataLoader:  # type: ignore[type-arg]
+            return DataLoader(dataset, batch_sampler=plan, collate_fn=collate)  # type: ignore[arg-type]
+
+    trainer = SameBatches(model=model, args=args, train_dataset=dataset, data_collator=collate)
     started = time.perf_counter()
     metrics = trainer.train().metrics
     seconds = time.perf_counter() - started

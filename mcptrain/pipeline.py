@@ -24,6 +24,7 @@ from mcptrain.errors import StageError
 from mcptrain.files import write_json
 from mcptrain.specs import GatePolicySpec, ProjectSpec
 from mcptrain.splits import EVAL_SPLITS
+from mcptrain.trainer.batches import PLAN_VERSION
 
 STATE_DIR = ".mcptrain"
 DATASET_DIR = "datasets"
@@ -133,6 +134,7 @@ def train_inputs(project: ProjectSpec, dataset: Dataset) -> str:
                                 "data": dataset.content_hash, "system_prompt": project.system_prompt}
     if project.backend == "lora":
         settings["training"] = project.training.model_dump(mode="json")
+        settings["batch_plan"] = PLAN_VERSION  # which rows each step sees
     elif project.backend == "openai":
         settings["openai"] = project.openai.model_dump(mode="json", exclude={"base_url"})
     return inputs_hash(settings)

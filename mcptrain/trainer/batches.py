@@ -21,6 +21,10 @@ from dataclasses import dataclass
 
 from mcptrain.trainer.prompt import IGNORE_INDEX, Encoded
 
+# Part of a run's fingerprint: a change to which rows go into which step (or how they are
+# laid out) must start a new run, not resume an old one or reuse its adapter.
+PLAN_VERSION = 2
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -79,8 +83,10 @@ def plan_epoch(examples: Sequence[Encoded], batch_size: int, seed: int, epoch: i
     for prefix in sorted(groups):  # sorted: the plan never depends on dict order
         members = groups[prefix]
         rng.shuffle(members)
-        # Length grouping in windows of a few batches: little padding, still shuffled.
-        window = batch_size * 8
+        # Length grouping in windows of 50 batches (transformers' LengthGroupedSampler uses
+        # the same megabatch): rare long rows (multi-turn) find long neighbours. Windows of
+        # 8 batches left 17.6% of the demo's row compute as padding, 50 leave 8.4%.
+        window = batch_size * 50
         for w in range(0, len(members), window):
             chunk = sorted(members[w : w + window], key=lambda m: len(m[0]))
             for b in range(0, len(chunk), batch_size):

@@ -26,6 +26,7 @@ from mcptrain.errors import StageError
 from mcptrain.files import write_json
 from mcptrain.specs import ProjectSpec
 from mcptrain.trainer import checkpoint as ckpt
+from mcptrain.trainer.batches import PLAN_VERSION
 from mcptrain.trainer.progress import OnProgress, ProgressEvent
 
 SUMMARY = "training_summary.json"
@@ -56,6 +57,7 @@ def run_fingerprint(project: ProjectSpec, data_sha256: str, template: str) -> st
         "base_model": project.base_model, "data": data_sha256,
         "training": project.training.model_dump(mode="json"),
         "template": hashlib.sha256(template.encode()).hexdigest(),
+        "batch_plan": PLAN_VERSION,
     }, sort_keys=True).encode()).hexdigest()
 
 
