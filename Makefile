@@ -30,7 +30,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check mcptrain tests
+	$(BIN)/ruff check mcptrain tests benchmarks
+	$(BIN)/mypy mcptrain
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/validate_bench.py

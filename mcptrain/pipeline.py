@@ -376,7 +376,8 @@ class _Lazy:
     """A predictor built on first use: a fully cached baseline never loads its model."""
 
     def __init__(self, build: Callable[[], Any]) -> None:
-        self.build, self.predictor = build, None
+        self.build = build
+        self.predictor: Any = None
 
     def predict(self, rows: Any) -> Any:
         if self.predictor is None:

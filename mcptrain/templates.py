@@ -61,8 +61,8 @@ def expand_queries(template: str, variables: dict[str, list[Any]], limit: int) -
     names = list(variables)
     out = []
     for i, combo in enumerate(itertools.product(*(variables[n] for n in names))):
-        values = dict(zip(names, combo, strict=True))
-        out.append(Expansion(i, _render(compiled, values, ("template",)).strip(), values))
+        bound: dict[str, Any] = dict(zip(names, combo, strict=True))
+        out.append(Expansion(i, _render(compiled, bound, ("template",)).strip(), bound))
     return out
 
 

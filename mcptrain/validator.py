@@ -116,8 +116,8 @@ class _Checker:
             for query, where in self.train_queries[name].items():
                 self.any_train_query.setdefault(query, where)
         for bundle in self.specs.services.values():
-            for ts in bundle.tests:
-                self.check_scenarios(bundle.name, ts)
+            for scenarios in bundle.tests:
+                self.check_scenarios(bundle.name, scenarios)
         self.check_balance()
 
     # ------------------------------------------------------------ services and tools
@@ -394,8 +394,8 @@ def _schema_message(err: Any) -> str:
         return f"{inst!r} is not a valid {err.validator_value}"
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
              "minItems", "maxItems"):
-        return err.message
-    return err.message
+        return str(err.message)
+    return str(err.message)
 
 
 def _did_you_mean(word: str, options: list[str]) -> str | None:

@@ -21,7 +21,7 @@ try:  # the C loader is what makes validation fast; fall back only where libyaml
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-class _SpecLoader(_Loader):  # type: ignore[misc,valid-type]
+class _SpecLoader(_Loader):
     """libyaml's composer with a memoised implicit-tag resolver.
 
     Plain scalars resolve by value alone (specs use no path resolvers), and keys and
@@ -35,11 +35,11 @@ class _SpecLoader(_Loader):  # type: ignore[misc,valid-type]
         if kind is pyyaml.ScalarNode and implicit[0]:
             tag = self._tags.get(value)
             if tag is None:
-                tag = super().resolve(kind, value, implicit)
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
                 if len(self._tags) < 200_000:
                     self._tags[value] = tag
             return tag
-        return super().resolve(kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         return None

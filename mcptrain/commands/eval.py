@@ -15,7 +15,8 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
         answers: Sequence[Path], endpoint: str | None, endpoint_model: str | None, chart: bool,
         force: bool) -> int:
     from mcptrain.loader import load_project
-    from mcptrain.pipeline import EVAL_SPLITS, open_dataset
+    from mcptrain.pipeline import open_dataset
+    from mcptrain.splits import EVAL_SPLITS
 
     project, diags = load_project(root)
     if diags:
@@ -116,7 +117,7 @@ def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None) -> N
         return "-" if not score or not score["n"] else f"{100 * score['accuracy']:.1f}%"
 
     def rows(dim: str) -> list[tuple[str, ...]]:
-        out = []
+        out: list[tuple[str, ...]] = []
         for key, score in candidate["by"][dim].items():
             base = (baseline or {}).get("by", {}).get(dim, {}).get(key)
             delta = "" if not base else f"{100 * (score['accuracy'] - base['accuracy']):+.1f}"

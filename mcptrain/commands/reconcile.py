@@ -27,7 +27,6 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
     from mcptrain.commands import build
     from mcptrain.loader import load_specs
     from mcptrain.pipeline import (
-        EVAL_SPLITS,
         apply_gates,
         eval_inputs,
         inputs_hash,
@@ -36,6 +35,7 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         train_inputs,
         up_to_date,
     )
+    from mcptrain.splits import EVAL_SPLITS
 
     started = time.perf_counter()
     output.note("[bold]1/4 build[/bold]")

@@ -164,7 +164,8 @@ class LocalPredictor:
                 break
             if len(keep) < len(active):
                 idx = torch.tensor(keep)
-                for layer in cache.layers:
+                layers: list[Any] = list(cache.layers)
+                for layer in layers:
                     layer.keys = layer.keys.index_select(0, idx)
                     layer.values = layer.values.index_select(0, idx)
                 mask, chosen = mask.index_select(0, idx), chosen.index_select(0, idx)
