@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/build_bench.py
 	$(BIN)/mcptrain build --no-dvc    # train_bench and eval_bench read the demo dataset
 	$(BIN)/python benchmarks/train_bench.py --steps 3   # 5 steps of the padded baseline hit 24 GiB here
+	$(BIN)/python benchmarks/step_bench.py
 	$(BIN)/python benchmarks/eval_bench.py --items 16
 
 clean:

@@ -296,7 +296,7 @@ class TrainingSpec(_Spec):
     prefix_gradients: bool = Field(
         default=True,
         description="Backpropagate through the shared tool block (exact). false: the block runs "
-                    "without gradients, ~1.6x faster steps on CPU, rows still train every LoRA matrix.")
+                    "without gradients, ~1.5x faster steps on CPU, rows still train every LoRA matrix.")
     seed: int = 1234
     lora: LoraSpec = Field(default_factory=LoraSpec)
     merge_adapter: bool = Field(default=False, description="Also export a merged model.")

@@ -44,8 +44,9 @@ class Precision:
         """Keep the frozen linear layers' weights in the compute dtype; returns how many.
 
         Under autocast every matmul casts its fp32 weight to bf16, on every call, forward
-        and backward: ~0.7 GB of copies per SmolLM2 step. The cast result is the same
-        either way, so storing the frozen weights in bf16 once changes no number. The
+        and backward. The cast result is the same either way, so storing the frozen
+        weights in bf16 once changes no number and halves their memory (the step-time
+        gain is within this VM's noise, `benchmarks/step_bench.py`). The
         trainable (LoRA) weights stay fp32, and so do embeddings and norms (the residual
         stream stays fp32 under autocast).
         """

@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from mcptrain import pipeline
 from mcptrain.pipeline import read_record
 from tests.cli import mcptrain
 
@@ -13,7 +16,8 @@ EXTRA_EXAMPLE = """
 """
 
 
-def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(tiny_project: Path) -> None:
+def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
+        tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = str(tiny_project)
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
@@ -36,6 +40,13 @@ def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(tiny_project: Pa
     assert code == 0, err
     assert "mcptrain: nothing to do" in out and "2/4 train" not in out
     assert read_record(tiny_project, "train") == train  # not run again
+
+    # A trainer whose batch plan changed (which rows each step sees) trains anew.
+    monkeypatch.setattr(pipeline, "PLAN_VERSION", pipeline.PLAN_VERSION + 1)
+    code, out, err = mcptrain("reconcile", root, "--dry-run")
+    assert code == 0, err
+    assert "training settings changed" in out and "dry run" in out
+    monkeypatch.undo()
 
     examples = tiny_project / "specs" / "payment" / "examples" / "charges.yaml"
     examples.write_text(examples.read_text() + EXTRA_EXAMPLE)

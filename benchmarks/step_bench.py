@@ -1,0 +1,105 @@
+"""The two levers inside one training step, switched on and off side by side in one run.
+
+Same model (the embedded SmolLM2-135M), same LoRA, the same first `--batches` batches of
+the demo's training plan, bf16 autocast, forward + backward of `batch_loss` (no optimizer
+step, so every variant sees the same weights):
+
+* attention over the shared prefix: stock attention over the prefix's key/value cache
+  expanded to the batch, or mcptrain's `shared_prefix_attention`;
+* frozen linear weights: fp32 (autocast casts them on every call) or stored in bf16 once.
+
+Variants run interleaved for `--repeats` rounds (this VM's speed drifts within minutes)
+and the fastest round of each is reported, with the summed loss of the batches, which
+must agree across variants to bf16 rounding (the attention changes the order of a sum).
+
+    .venv/bin/python benchmarks/step_bench.py [--batches 6] [--repeats 2] [--exact]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]  # see train_bench.py
+
+from mcptrain.trainer import model as base_model  # noqa: E402
+from mcptrain.trainer import objective  # noqa: E402
+from mcptrain.trainer.batches import plan_epoch  # noqa: E402
+from mcptrain.trainer.precision import Precision  # noqa: E402
+from mcptrain.trainer.prompt import choose_template, encode_row  # noqa: E402
+
+EMBEDDED = "embedded:smollm2-135m-instruct"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--exact", action="store_true",
+                    help="backward through the shared prefix too (prefix_gradients: true)")
+    ap.add_argument("--train", type=Path, default=ROOT / "datasets" / "train.jsonl")
+    args = ap.parse_args()
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    rows = [json.loads(line) for line in args.train.read_text(encoding="utf-8").splitlines()]
+    tokenizer = base_model.load_tokenizer(EMBEDDED)
+    template = choose_template(tokenizer)
+    plan = plan_epoch([encode_row(tokenizer, template, r) for r in rows], args.batch_size, 1234, 0)
+    plan = plan[: args.batches]
+    bf16 = Precision("bf16", "bf16", "benchmark")
+
+    def build(store: bool) -> Any:
+        torch.manual_seed(0)
+        model = get_peft_model(base_model.load_model(EMBEDDED), LoraConfig(
+            r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            task_type="CAUSAL_LM"))
+        if store:
+            bf16.store_frozen_weights(model)
+        model.train()
+        return model
+
+    models = {False: build(False), True: build(True)}
+    fits = objective._own_attention_fits
+    variants = [(own, store) for own in (False, True) for store in (False, True)]
+    seconds: dict[tuple[bool, bool], list[float]] = {v: [] for v in variants}
+    losses: dict[tuple[bool, bool], float] = {}
+    try:
+        for _ in range(args.repeats):
+            for own, store in variants:
+                objective._own_attention_fits = fits if own else (lambda config: False)  # type: ignore[assignment]
+                model = models[store]
+                total = 0.0
+                started = time.perf_counter()
+                for b in plan:
+                    with bf16.autocast():
+                        loss, n = objective.batch_loss(model, b, args.exact)
+                    (loss / n).backward()
+                    model.zero_grad(set_to_none=True)
+                    total += float(loss.detach())
+                seconds[(own, store)].append(time.perf_counter() - started)
+                losses[(own, store)] = total
+    finally:
+        objective._own_attention_fits = fits  # type: ignore[assignment]
+
+    tokens = sum(b.real_tokens for b in plan)
+    reference = min(seconds[(False, False)])
+    out = [f"{len(plan)} batches of the demo plan ({tokens} real tokens), bf16 autocast, "
+           f"{'exact' if args.exact else 'no'} prefix gradients, {torch.get_num_threads()} threads, "
+           f"best of {args.repeats}",
+           f"{'attention':>10} {'frozen weights':>15} {'seconds':>8} {'speed-up':>9} {'summed loss':>12}"]
+    for own, store in variants:
+        best = min(seconds[(own, store)])
+        out.append(f"{'mcptrain' if own else 'stock':>10} {'bf16' if store else 'fp32':>15} {best:8.1f} "
+                   f"{reference / best:8.2f}x {losses[(own, store)]:12.2f}")
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
