@@ -392,10 +392,7 @@ def _schema_message(err: Any) -> str:
         return f"{inst!r} does not match {err.validator_value!r}"
     if v == "format":
         return f"{inst!r} is not a valid {err.validator_value}"
-    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-             "minItems", "maxItems"):
-        return str(err.message)
-    return str(err.message)
+    return str(err.message)  # bounds (minimum, maxLength, ...) and the rest: jsonschema's own
 
 
 def _did_you_mean(word: str, options: list[str]) -> str | None:

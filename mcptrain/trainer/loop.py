@@ -136,11 +136,11 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
                 precision = Precision(t["precision"], str(state["precision"]),
                                       "kept from the run's first start", device)
             session.emit(ProgressEvent("resume", state["step"], total))
-    precision.store_frozen_weights(model)
     if state["finished"]:
         session.report({"step": state["step"], "finished": True}, None, state["step"])
         shutil.rmtree(work, ignore_errors=True)
         return
+    precision.store_frozen_weights(model)  # once the precision is final (a resume may change it)
     if state["step"] == 0:
         session.emit(ProgressEvent("start", 0, total, metrics={
             "examples": float(len(train)), "validation_examples": float(len(val))},
@@ -183,7 +183,7 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
         mine: list[Batch] = micro[rank::world]
         for b in mine:
             with precision.autocast():
-                loss, _ = batch_loss(model, b, t.get("prefix_gradients", True))
+                loss, _ = batch_loss(model, b, t["prefix_gradients"])
             (loss / scored).backward()
             loss_sum += float(loss.detach())
         if world > 1:

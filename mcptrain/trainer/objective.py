@@ -9,7 +9,8 @@ Two savings over `model(input_ids, labels=...)`:
   one matrix product per key/value head, where expanding the cache over the batch made
   the stock attention copy the prefix once per row and per query head, forward and
   backward (profiled on the demo: the stock attention's backward was a third of a step;
-  side by side a whole step is ~1.1x faster, `benchmarks/step_bench.py`). Other architectures expand the cache (a view) and use stock attention;
+  side by side a whole step is ~1.1x faster, `benchmarks/step_bench.py`). Other
+  architectures expand the cache (a view) and use stock attention;
 * the vocabulary projection (~20% of a small model's FLOPs) runs only on the hidden
   states whose next token is scored (~5% of them), not on every position.
 

@@ -56,7 +56,8 @@ def _grads(model: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("own_attention", [True, False], ids=["shared-prefix-attention", "expanded-cache"])
 def test_shared_prefix_loss_and_gradients_equal_full_rows(
-        tiny_model: Path, encoded: list[Encoded], own_attention: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        tiny_model: Path, encoded: list[Encoded], own_attention: bool, monkeypatch: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest) -> None:
     """Running the prefix once is exact, not an approximation: with mcptrain's own attention
     over the prefix (Llama-family models) and with the stock attention over an expanded cache."""
     import torch
@@ -75,6 +76,8 @@ def test_shared_prefix_loss_and_gradients_equal_full_rows(
 
     monkeypatch.setattr(objective, "shared_prefix_attention", counted)
     objective._register_attention.cache_clear()
+    # Afterwards the next use registers the real function again, not this counting wrapper.
+    request.addfinalizer(objective._register_attention.cache_clear)
     monkeypatch.setattr(objective, "_own_attention_fits", lambda config: own_attention)
 
     torch.manual_seed(0)
