@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.generate_org import generate_org  # noqa: E402
-from mcptrain.dataset import build_dataset  # noqa: E402
-from mcptrain.validator import validate_repository  # noqa: E402
+from mcptrain.dataset.build import build_dataset  # noqa: E402
+from mcptrain.specs.validator import validate_repository  # noqa: E402
 
 
 def timed(fn: object) -> tuple[float, object]:

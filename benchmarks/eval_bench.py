@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]  # see train_bench.py
 
-from mcptrain.report import eval_items  # noqa: E402
-from mcptrain.trainer.model import EMBEDDED  # noqa: E402
-from mcptrain.trainer.predictor import LocalPredictor  # noqa: E402
+from mcptrain.evaluation.report import eval_items  # noqa: E402
+from mcptrain.training.model import EMBEDDED  # noqa: E402
+from mcptrain.training.predictor import LocalPredictor  # noqa: E402
 
 
 def main() -> None:

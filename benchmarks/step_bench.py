@@ -27,11 +27,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]  # see train_bench.py
 
-from mcptrain.trainer import model as base_model  # noqa: E402
-from mcptrain.trainer import objective  # noqa: E402
-from mcptrain.trainer.batches import plan_epoch  # noqa: E402
-from mcptrain.trainer.precision import Precision  # noqa: E402
-from mcptrain.trainer.prompt import choose_template, encode_row  # noqa: E402
+from mcptrain.training import model as base_model  # noqa: E402
+from mcptrain.training import objective  # noqa: E402
+from mcptrain.training.batches import plan_epoch  # noqa: E402
+from mcptrain.training.precision import Precision  # noqa: E402
+from mcptrain.training.prompt import choose_template, encode_row  # noqa: E402
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 

@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # package that transformers' Trainer probes for (mcptrain is installed in the venv).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
 
-from mcptrain.specs import ProjectSpec  # noqa: E402
-from mcptrain.trainer import model as base_model  # noqa: E402
-from mcptrain.trainer.batches import iterate_steps, plan_epoch  # noqa: E402
-from mcptrain.trainer.precision import matmul_flops  # noqa: E402
-from mcptrain.trainer.prompt import IGNORE_INDEX, Encoded, choose_template, encode_row  # noqa: E402
+from mcptrain.specs.models import ProjectSpec  # noqa: E402
+from mcptrain.training import model as base_model  # noqa: E402
+from mcptrain.training.batches import iterate_steps, plan_epoch  # noqa: E402
+from mcptrain.training.precision import matmul_flops  # noqa: E402
+from mcptrain.training.prompt import IGNORE_INDEX, Encoded, choose_template, encode_row  # noqa: E402
 
 
 def model_shape(config: Any) -> tuple[float, float, int, int]:
@@ -78,7 +78,7 @@ def shaped_matmul_flops(dtype: Any, seconds: float = 1.0) -> float:
 def val_loss(model: Any, val: list[Encoded]) -> float:
     import torch
 
-    from mcptrain.trainer.objective import batch_loss
+    from mcptrain.training.objective import batch_loss
 
     model.eval()
     total, count = 0.0, 0
@@ -93,7 +93,7 @@ def run_mcptrain(project: ProjectSpec, train_rows: list[dict[str, Any]], val_row
                  train: list[Encoded], val: list[Encoded], shape: Any, out: Path) -> dict[str, Any]:
     from peft import PeftModel
 
-    from mcptrain.trainer.lora import train_lora
+    from mcptrain.training.lora import train_lora
 
     result = train_lora(project, train_rows, val_rows, out, "bench", runner="inline")
     s = result.summary

@@ -17,8 +17,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.generate_org import generate_org  # noqa: E402
-from mcptrain.loader import find_spec_files  # noqa: E402
-from mcptrain.validator import validate_repository  # noqa: E402
+from mcptrain.specs.loader import find_spec_files  # noqa: E402
+from mcptrain.specs.validator import validate_repository  # noqa: E402
 
 
 def best_of(n: int, fn: object) -> float:

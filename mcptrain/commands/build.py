@@ -8,10 +8,10 @@ from mcptrain.errors import SpecError
 
 
 def run(root: Path, *, push: bool = False, no_dvc: bool = False) -> int:
-    from mcptrain.dataset import build_dataset
-    from mcptrain.loader import load_project
-    from mcptrain.manifest import CATEGORIES, quality_table
-    from mcptrain.splits import SPLITS
+    from mcptrain.dataset.build import build_dataset
+    from mcptrain.dataset.manifest import CATEGORIES, quality_table
+    from mcptrain.dataset.splits import SPLITS
+    from mcptrain.specs.loader import load_project
 
     if push and no_dvc:
         output.error("--push needs DVC; drop --no-dvc")
@@ -61,7 +61,7 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False) -> int:
             return 1
         output.info(f"{done}; DVC skipped; next: mcptrain train")
         return 0
-    from mcptrain.dataset_store import track_dataset
+    from mcptrain.dataset.store import track_dataset
 
     tracked = track_dataset(root, project.dvc, push=push)
     where = f"pushed to remote '{tracked.remote}'" if tracked.pushed else "not pushed (mcptrain build --push)"

@@ -6,8 +6,8 @@ from mcptrain import output
 
 
 def run(root: Path) -> int:
-    from mcptrain.dataset_store import pull_dataset
-    from mcptrain.loader import load_project
+    from mcptrain.dataset.store import pull_dataset
+    from mcptrain.specs.loader import load_project
 
     project, diags = load_project(root)
     if diags:

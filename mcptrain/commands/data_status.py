@@ -12,8 +12,8 @@ _NEXT = {
 
 
 def run(root: Path, *, json_out: bool = False) -> int:
-    from mcptrain.dataset_store import dataset_status
-    from mcptrain.loader import load_project
+    from mcptrain.dataset.store import dataset_status
+    from mcptrain.specs.loader import load_project
 
     project, diags = load_project(root)
     if diags:

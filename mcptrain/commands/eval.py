@@ -14,9 +14,9 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
         baseline: bool, limit: int | None, predictions: Path | None, baseline_predictions: Path | None,
         answers: Sequence[Path], endpoint: str | None, endpoint_model: str | None, chart: bool,
         force: bool) -> int:
-    from mcptrain.loader import load_project
-    from mcptrain.pipeline import open_dataset
-    from mcptrain.splits import EVAL_SPLITS
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.dataset.splits import EVAL_SPLITS
+    from mcptrain.specs.loader import load_project
 
     project, diags = load_project(root)
     if diags:
@@ -34,14 +34,15 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
     if services:
         raise ConfigError("--service filters a --predictions run; a model run covers every service")
     open_dataset(root)  # a clear error before any model is loaded
-    from mcptrain.pipeline import eval_stage, latest_artifact, read_record
+    from mcptrain.reconciler.records import read_record
+    from mcptrain.reconciler.stages import eval_stage, latest_artifact
 
     candidate = None
     artifact_inputs: str | None = None
     if endpoint is not None:
         if not endpoint_model:
             raise ConfigError("--endpoint needs --endpoint-model (the model name the server serves)")
-        from mcptrain.trainer.predictor import OpenAIPredictor
+        from mcptrain.training.predictor import OpenAIPredictor
 
         def candidate() -> Any:
             return OpenAIPredictor(endpoint_model, base_url=endpoint,
@@ -74,8 +75,8 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
 
 def _score_file(root: Path, splits: Sequence[str], services: Sequence[str], predictions: Path,
                 baseline_predictions: Path | None, answers: Sequence[Path], out: Path, chart: bool) -> int:
-    from mcptrain.commands.eval_predictions import score_predictions_file
-    from mcptrain.pipeline import open_dataset
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.evaluation.scoring import score_predictions_file
 
     dataset = open_dataset(root)
     found = sorted((root / "specs").glob("*/bfcl_answers.json")) if not answers else list(answers)
@@ -93,7 +94,7 @@ def _score_file(root: Path, splits: Sequence[str], services: Sequence[str], pred
 
 
 def _baseline_of(report: Any) -> dict[str, Any] | None:
-    from mcptrain.report import summarize
+    from mcptrain.evaluation.report import summarize
 
     return summarize(report.baseline) if report.baseline is not None else None
 

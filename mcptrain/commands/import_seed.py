@@ -14,7 +14,7 @@ from mcptrain.errors import Diagnostic
 from mcptrain.files import write_new_file
 from mcptrain.importers.json_document import JsonDocument, read_json
 from mcptrain.importers.seed import plan_import
-from mcptrain.loader import PROJECT_FILE, load_specs
+from mcptrain.specs.loader import PROJECT_FILE, load_specs
 
 
 def run(files: list[Path], root: Path) -> int:

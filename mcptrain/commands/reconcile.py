@@ -25,17 +25,12 @@ BLOCKED_EXIT = 4
 def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = False, inline: bool = False,
         limit: int | None = None, fail_on_block: bool = False) -> int:
     from mcptrain.commands import build
-    from mcptrain.loader import load_specs
-    from mcptrain.pipeline import (
-        apply_gates,
-        eval_inputs,
-        inputs_hash,
-        open_dataset,
-        read_record,
-        train_inputs,
-        up_to_date,
-    )
-    from mcptrain.splits import EVAL_SPLITS
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.dataset.splits import EVAL_SPLITS
+    from mcptrain.gates import apply_gates
+    from mcptrain.reconciler.records import inputs_hash, read_record, up_to_date
+    from mcptrain.reconciler.stages import eval_inputs, train_inputs
+    from mcptrain.specs.loader import load_specs
 
     started = time.perf_counter()
     output.note("[bold]1/4 build[/bold]")
@@ -83,7 +78,8 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
 
     from mcptrain.commands.eval import show_report
     from mcptrain.commands.train import show_training, training_progress
-    from mcptrain.pipeline import eval_stage, train_stage, write_record
+    from mcptrain.reconciler.records import write_record
+    from mcptrain.reconciler.stages import eval_stage, train_stage
 
     output.note("[bold]2/4 train[/bold]")
     with training_progress(project.training.max_steps if project.backend == "lora" else 0) as on_progress:

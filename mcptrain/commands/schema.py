@@ -13,7 +13,7 @@ from typing import Any
 
 from mcptrain import output
 from mcptrain.files import replace_file
-from mcptrain.specs import KINDS
+from mcptrain.specs.models import KINDS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -16,7 +16,7 @@ def training_progress(total: int) -> Iterator[Callable[[Any], None]]:
 
     Without a terminal (CI logs) every tenth step is printed as a line instead.
     """
-    from mcptrain.trainer.progress import describe
+    from mcptrain.training.progress import describe
 
     interactive = output.err_console.is_terminal
     with output.progress("training", total or None) as advance:
@@ -36,8 +36,8 @@ def training_progress(total: int) -> Iterator[Callable[[Any], None]]:
 
 def run(root: Path, *, out: Path | None = None, run_name: str | None = None, inline: bool = False,
         force: bool = False) -> int:
-    from mcptrain.loader import load_project
-    from mcptrain.pipeline import train_stage
+    from mcptrain.reconciler.stages import train_stage
+    from mcptrain.specs.loader import load_project
 
     project, diags = load_project(root)
     if diags:

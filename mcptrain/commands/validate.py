@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 from mcptrain import output
-from mcptrain.validator import validate_repository
+from mcptrain.specs.validator import validate_repository
 
 
 def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:

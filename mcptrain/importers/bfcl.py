@@ -28,10 +28,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
-from mcptrain import specs as s
 from mcptrain.errors import MCPTrainError
 from mcptrain.files import write_new_file
-from mcptrain.yaml import dump_yaml
+from mcptrain.specs import models as s
+from mcptrain.specs.yaml import dump_yaml
 
 ANSWERS_FILE = "bfcl_answers.json"
 ANSWERS_FORMAT = "mcptrain-bfcl-answers/1"

@@ -26,14 +26,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mcptrain import specs as s
 from mcptrain.errors import Diagnostic
 from mcptrain.importers import seed_shapes as shapes
 from mcptrain.importers.json_document import JsonDocument, Loc, describe, dotted
 from mcptrain.importers.seed_shapes import SeedItemError
-from mcptrain.loader import Specs
-from mcptrain.validator import normalize_query
-from mcptrain.yaml import dump_yaml
+from mcptrain.specs import models as s
+from mcptrain.specs.loader import Specs
+from mcptrain.specs.validator import normalize_query
+from mcptrain.specs.yaml import dump_yaml
 
 CHUNK = 1000  # items per written file: keeps each far below the loader's size limit
 KNOWN_TOP = {"service", "version", "metadata", "owners", "owner", "team", "description", "critical",

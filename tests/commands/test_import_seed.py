@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from mcptrain.cli import app
-from mcptrain.validator import validate_repository
+from mcptrain.specs.validator import validate_repository
 from tests.conftest import HERE
 
 FIXTURES = HERE / "fixtures" / "seed"

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from mcptrain.cli import app
 from mcptrain.commands.init import model_name
-from mcptrain.specs import KINDS
-from mcptrain.validator import validate_repository
-from mcptrain.yaml import load_document, parse_document
+from mcptrain.specs.models import KINDS
+from mcptrain.specs.validator import validate_repository
+from mcptrain.specs.yaml import load_document, parse_document
 from tests.conftest import PROJECTS, REPO
 
 SCAFFOLD = [

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from mcptrain.cli import app
 from mcptrain.commands.schema import write_schemas
-from mcptrain.loader import find_spec_files
-from mcptrain.specs import KINDS
-from mcptrain.yaml import load_document
+from mcptrain.specs.loader import find_spec_files
+from mcptrain.specs.models import KINDS
+from mcptrain.specs.yaml import load_document
 from tests.conftest import PROJECTS, REPO
 
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$", re.M)

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from mcptrain.calls import Expected, load_bfcl_answers
-from mcptrain.checker import check_output
+from mcptrain.evaluation.calls import Expected, load_bfcl_answers
+from mcptrain.evaluation.checker import check_output
+from mcptrain.evaluation.parsing import parse_output
 from mcptrain.importers.bfcl import BfclImportError, import_bfcl
-from mcptrain.parsing import parse_output
-from mcptrain.validator import validate_repository
-from mcptrain.yaml import load_document
+from mcptrain.specs.validator import validate_repository
+from mcptrain.specs.yaml import load_document
 from tests.conftest import HERE
 
 FIXTURES = HERE / "fixtures" / "bfcl"

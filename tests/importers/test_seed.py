@@ -10,8 +10,8 @@ from mcptrain.errors import Diagnostic
 from mcptrain.importers import seed
 from mcptrain.importers.json_document import JsonDocument, read_json
 from mcptrain.importers.seed import SeedImport, document_kind, plan_import
-from mcptrain.loader import Specs, load_specs
-from mcptrain.yaml import parse_document
+from mcptrain.specs.loader import Specs, load_specs
+from mcptrain.specs.yaml import parse_document
 from tests.conftest import HERE
 
 FIXTURES = HERE / "fixtures" / "seed"

@@ -1,0 +1,1 @@
+"""The dataset: specs compiled into canonical rows, split, checked, exported and versioned."""

@@ -1,0 +1,112 @@
+"""`datasets/manifest.json`: what a build holds, where it came from, how good it is.
+
+No timestamps and sorted keys: the same specs give the same manifest bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from typing import Any
+
+from mcptrain.dataset.compiler import Row
+from mcptrain.dataset.contamination import query_of
+from mcptrain.dataset.splits import SPLITS
+from mcptrain.specs.validator import normalize_query
+
+MANIFEST_FORMAT = 1
+CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "relevance", "multi_turn", "edge_case")
+_WORD = re.compile(r"\w+")
+
+
+def count_rows(rows: list[Row]) -> dict[str, Any]:
+    """Rows per split, and per split within each service, tool and BFCL category."""
+    splits: Counter[str] = Counter()
+    by: dict[str, dict[str, Counter[str]]] = {k: defaultdict(Counter) for k in ("services", "tools", "categories")}
+    for row in rows:
+        split = row["split"]
+        splits[split] += 1
+        by["services"][row["service"]][split] += 1
+        by["categories"][row["category"]][split] += 1
+        for tool in row["target_tools"]:
+            by["tools"][tool][split] += 1
+    out: dict[str, Any] = {"splits": {s: splits.get(s, 0) for s in SPLITS}}
+    for key, table in by.items():
+        out[key] = {name: dict(sorted(c.items())) for name, c in sorted(table.items())}
+    return out
+
+
+def quality_report(rows: list[Row], tools_by_service: dict[str, list[str]], zero_shot: set[str]) -> dict[str, Any]:
+    """The seed's data-quality figures, over the training data (examples and edge cases)."""
+    data = [r for r in rows if r["kind"] != "scenario"]
+    examples = [r for r in data if r["kind"] == "example"]
+    per_tool = {t: 0 for names in tools_by_service.values() for t in names}
+    for row in examples:
+        for tool in row["target_tools"]:
+            per_tool[tool] = per_tool.get(tool, 0) + 1
+    queries = [query_of(r) for r in data]
+    words = [w for q in queries for w in _WORD.findall(q.lower())]
+    counts = sorted(per_tool.values()) or [0]
+    trained = {t for r in data if r["split"] == "train" for t in r["target_tools"]}
+    covered = [t for t, n in per_tool.items() if n]
+    return {
+        "tools": len(per_tool),
+        "tools_covered": len(covered),
+        "tools_uncovered": sorted(t for t, n in per_tool.items() if not n),
+        # examples, yet by the luck of the hash none in train (and not held out on purpose)
+        "tools_without_train_rows": sorted(t for t in covered if t not in trained and t not in zero_shot),
+        "examples_per_tool": dict(sorted(per_tool.items())),
+        "balance": {"min": counts[0], "max": counts[-1],
+                    "mean": round(sum(counts) / len(counts), 2),
+                    "min_over_max": round(counts[0] / counts[-1], 4) if counts[-1] else 0.0},
+        "queries": {"total": len(queries), "unique": len({normalize_query(q) for q in queries})},
+        "diversity": {"distinct_word_ratio": round(len(set(words)) / len(words), 4) if words else 0.0,
+                      "distinct_words": len(set(words)), "words": len(words)},
+        "source_mix": dict(sorted(Counter(r["source"] for r in data).items())),
+        "quality_mix": dict(sorted(Counter(r["quality"] for r in data).items())),
+        "edge_case_coverage": _edge_coverage(data, tools_by_service),
+    }
+
+
+def _edge_coverage(data: list[Row], tools_by_service: dict[str, list[str]]) -> dict[str, Any]:
+    by_service: dict[str, list[Row]] = defaultdict(list)
+    for row in data:
+        if row["kind"] == "edge_case":
+            by_service[row["service"]].append(row)
+    out = {}
+    for service, names in sorted(tools_by_service.items()):
+        edges = by_service.get(service, [])
+        about = {t for r in edges for t in r["target_tools"]}
+        out[service] = {
+            "edge_cases": len(edges),
+            "by_action": dict(sorted(Counter(r["expected_action"] for r in edges).items())),
+            "tools_with_edge_cases": len(about),
+            "tools": len(names),
+        }
+    return out
+
+
+def quality_table(quality: dict[str, Any]) -> list[tuple[str, str]]:
+    """The quality report as (figure, value) rows for a table."""
+    b, q, d = quality["balance"], quality["queries"], quality["diversity"]
+    edges = quality["edge_case_coverage"]
+    return [
+        ("tools covered", f"{quality['tools_covered']}/{quality['tools']}"),
+        ("examples per tool (min/mean/max)", f"{b['min']}/{b['mean']}/{b['max']}"),
+        ("balance (min/max)", f"{b['min_over_max']:.2f}"),
+        ("unique queries", f"{q['unique']}/{q['total']}"),
+        ("diversity (distinct-word ratio)", f"{d['distinct_word_ratio']:.3f}"),
+        ("source mix", _mix(quality["source_mix"])),
+        ("quality mix", _mix(quality["quality_mix"])),
+        ("services with edge cases", f"{sum(1 for e in edges.values() if e['edge_cases'])}/{len(edges)}"),
+        ("edge cases per service (min/max)", _min_max([e["edge_cases"] for e in edges.values()])),
+    ]
+
+
+def _min_max(values: list[int]) -> str:
+    return f"{min(values)}/{max(values)}" if values else "0/0"
+
+
+def _mix(counter: dict[str, int]) -> str:
+    total = sum(counter.values()) or 1
+    return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in counter.items()) or "none"

@@ -1,0 +1,119 @@
+"""Deterministic, stable, per-tool split assignment.
+
+Order of the rules, first match wins:
+1. test scenarios (kind `scenario`) -> `scenarios`; never trained on;
+2. rows about a zero-shot tool (it is called, or the edge case names it) -> `zero_shot`;
+3. `created_at` after `splits.time_holdout_after` -> `holdout`;
+4. otherwise the row's *stratum* is split by the configured shares (the per-tool phrasing
+   split): a stratum is one tool of one service (rows keyed by the first tool they call),
+   a service's multi-step sequences, or a service's rows of one call-less category (edge
+   cases, relevance). Within it the unit is the example: template expansions share their
+   example's `source_id`, so the paraphrases of one example never straddle train and
+   test. Examples are taken in the order of a seeded hash of their id and each goes to the
+   split furthest below its share (by rows), so every tool's first example trains and
+   every tool's rows follow the shares as closely as whole examples allow;
+5. multi-step sequences that land in test or holdout go to `orchestration` instead
+   (those in train/validation stay: the model must see tool results to learn to use them).
+
+Stability: a row's split depends only on the seed and the rows of its own stratum, so
+adding, removing or editing an example moves no row of any other tool or service (the
+examples of its own tool may rebalance). Hashing each example independently would be
+stabler still, but one template expanding to 18 rows made that lumpy: tools ended with
+one or two training rows and the rest in test.
+
+Zero-shot tools are chosen per service, so an edit in one service never changes another
+service's choice: the `floor(share * n + 0.5)` tools with the lowest seeded hash of their
+name, keeping at least one tool of every service in training. Critical services
+(`critical: true`) hold out none: their scenarios gate at the critical threshold, and a
+model never taught their tools would be gated on guesses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+
+from mcptrain.dataset.compiler import Row
+from mcptrain.specs import models as s
+
+TRAIN_SPLITS = ("train", "validation", "test", "holdout")
+SPLITS = (*TRAIN_SPLITS, "zero_shot", "orchestration", "scenarios")
+# The splits a model is scored on; none of their queries may appear in train.
+EVAL_SPLITS = ("test", "holdout", "zero_shot", "orchestration", "scenarios")
+
+
+def unit_hash(seed: int, key: str) -> float:
+    """A uniform number in [0, 1) from the seed and a key (stable across runs and machines)."""
+    digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def choose_zero_shot_tools(tools_by_service: dict[str, list[str]], config: s.SplitsSpec,
+                           critical: Iterable[str] = ()) -> set[str]:
+    chosen: set[str] = set()
+    exempt = set(critical)
+    for service, names in tools_by_service.items():
+        if not names or service in exempt:
+            continue
+        k = math.floor(config.zero_shot_tools * len(names) + 0.5)
+        if config.zero_shot_tools < 1:
+            k = min(k, len(names) - 1)
+        ranked = sorted(names, key=lambda n: (unit_hash(config.seed, f"tool:{n}"), n))
+        chosen.update(ranked[:k])
+    return chosen
+
+
+def fixed_split(row: Row, config: s.SplitsSpec, zero_shot: set[str]) -> str | None:
+    """Rules 1-3: the split a row gets regardless of the other rows, or None."""
+    if row["kind"] == "scenario":
+        return "scenarios"
+    if zero_shot and not zero_shot.isdisjoint(row["target_tools"]):
+        return "zero_shot"
+    cutoff = config.time_holdout_after
+    if cutoff is not None and row["created_at"] is not None and row["created_at"] > cutoff.isoformat():
+        return "holdout"
+    return None
+
+
+def stratum(row: Row) -> tuple[str, str]:
+    service = str(row.get("service") or "")
+    if row["category"] == "multi_turn":
+        return service, "multi_turn"
+    tools = row["target_tools"]
+    return service, f"tool:{min(tools)}" if tools else f"category:{row['category']}"
+
+
+def balance(groups: dict[str, int], config: s.SplitsSpec) -> dict[str, str]:
+    """Whole groups (id -> row count) to splits, in seeded-hash order, each to the split
+    furthest below its share of the rows assigned so far (ties: train first)."""
+    shares = {name: float(getattr(config, name)) for name in TRAIN_SPLITS}
+    assigned = dict.fromkeys(TRAIN_SPLITS, 0)
+    total = 0
+    out: dict[str, str] = {}
+    for key in sorted(groups, key=lambda k: (unit_hash(config.seed, k), k)):
+        weight = groups[key]
+        total += weight
+        choice = max(TRAIN_SPLITS, key=lambda n: (shares[n] * total - assigned[n], shares[n]))
+        assigned[choice] += weight
+        out[key] = choice
+    return out
+
+
+def assign_splits(rows: Iterable[Row], config: s.SplitsSpec, zero_shot: set[str]) -> None:
+    strata: dict[tuple[str, str], dict[str, int]] = {}
+    pending: list[Row] = []
+    for row in rows:
+        split = fixed_split(row, config, zero_shot)
+        if split is not None:
+            row["split"] = "orchestration" if split == "holdout" and row["category"] == "multi_turn" else split
+            continue
+        groups = strata.setdefault(stratum(row), {})
+        groups[row["source_id"]] = groups.get(row["source_id"], 0) + 1
+        pending.append(row)
+    chosen = {key: balance(groups, config) for key, groups in strata.items()}
+    for row in pending:
+        split = chosen[stratum(row)][row["source_id"]]
+        if row["category"] == "multi_turn" and split in ("test", "holdout"):
+            split = "orchestration"
+        row["split"] = split

@@ -1,0 +1,1 @@
+"""Evaluation: parse model output, check calls against the expected ones, score, report."""

@@ -1,0 +1,268 @@
+"""Score canonical rows and write the evaluation report (JSON, Markdown, a chart).
+
+A row becomes one scored item, or one per assistant step for `multi_turn` rows
+(`<row id>@step<n>`, each scored given the true history before it). `eval_items`
+gives the prompts a Predictor answers; `score_rows` checks the outputs; `write_report`
+writes `report.json`, `report.md` and `accuracy.png`, each atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mcptrain.evaluation.calls import Expected
+from mcptrain.evaluation.checker import CATEGORIES, Match, categorize, check_output
+from mcptrain.evaluation.parsing import parse_output
+from mcptrain.files import replace_file
+
+REPORT_FORMAT = 1
+DIMENSIONS = ("category", "service", "split", "priority", "scenario")  # ItemResult fields
+Raw = str | Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One step to score: the prompt a model sees and the answer it should give."""
+
+    id: str
+    row: Mapping[str, Any]
+    prompt: list[dict[str, Any]]
+    expected: Expected
+    category: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    id: str
+    row_id: str
+    category: str
+    service: str
+    split: str
+    priority: str
+    scenario: str | None  # the scenario id, for TestScenarios rows
+    min_accuracy_required: float | None
+    outcome: str
+    correct: bool
+    reason: str
+
+
+def eval_items(rows: Sequence[Mapping[str, Any]],
+               answers: Mapping[str, Expected] | None = None) -> list[EvalItem]:
+    """The scored steps of `rows`; `answers` (by row or source id) replaces a row's own answer,
+    e.g. BFCL's acceptable values from a `bfcl_answers.json` sidecar."""
+    items: list[EvalItem] = []
+    for row in rows:
+        messages = list(row["messages"])
+        steps = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+        if not steps:
+            raise ValueError(f"row {row['id']!r} has no assistant turn to score")
+        category = categorize(row)
+        override = (answers or {}).get(row["id"]) or (answers or {}).get(row.get("source_id", ""))
+        if row.get("expected_action"):
+            expected = Expected.behaviour(row["expected_action"], row.get("required_fields") or ())
+            items.append(EvalItem(row["id"], row, messages[: steps[0]], override or expected, category))
+        elif len(steps) == 1:
+            expected = override or Expected.from_message(messages[steps[0]])
+            items.append(EvalItem(row["id"], row, messages[: steps[0]], expected, category))
+        else:
+            for n, i in enumerate(steps, 1):
+                items.append(EvalItem(f"{row['id']}@step{n}", row, messages[:i],
+                                      Expected.from_message(messages[i]), category))
+    return items
+
+
+def score_rows(rows: Sequence[Mapping[str, Any]], outputs: Mapping[str, Raw],
+               answers: Mapping[str, Expected] | None = None) -> list[ItemResult]:
+    """Check each item's output (by item id); an item without one is a malformed failure."""
+    results = []
+    for item in eval_items(rows, answers):
+        if item.id in outputs:
+            match = check_output(parse_output(outputs[item.id]), item.expected, item.row.get("tools") or ())
+        else:
+            match = Match("malformed", False, "no output for this item")
+        results.append(result_of(item, match))
+    return results
+
+
+def result_of(item: EvalItem, match: Match) -> ItemResult:
+    row = item.row
+    return ItemResult(
+        id=item.id, row_id=str(row["id"]), category=item.category,
+        service=str(row.get("service") or "-"), split=str(row.get("split") or "-"),
+        priority=str(row.get("priority") or "normal"),
+        scenario=str(row.get("source_id") or row["id"]) if row.get("kind") == "scenario" else None,
+        min_accuracy_required=row.get("min_accuracy_required"),
+        outcome=match.outcome, correct=match.correct, reason=match.reason,
+    )
+
+
+def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
+    """Accuracy overall and per category, service, split, priority and scenario."""
+    groups: dict[str, dict[str, list[bool]]] = {d: defaultdict(list) for d in DIMENSIONS}
+    for r in results:
+        for dim in DIMENSIONS:
+            key = getattr(r, dim)
+            if key is not None:
+                groups[dim][key].append(r.correct)
+        if r.split == "zero_shot" and r.category != "zero_shot":  # tools never seen in training
+            groups["category"]["zero_shot"].append(r.correct)
+    return {
+        "overall": _score([r.correct for r in results]),
+        "by": {dim: {k: _score(v) for k, v in sorted(g.items(), key=lambda kv: _order(dim, kv[0]))}
+               for dim, g in groups.items()},
+        "outcomes": dict(sorted(Counter(r.outcome for r in results).items())),
+        "scenario_checks": scenario_checks(results),
+    }
+
+
+def scenario_checks(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
+    """Each scenario with `min_accuracy_required`: its accuracy and whether it passes."""
+    by: dict[str, list[ItemResult]] = defaultdict(list)
+    for r in results:
+        if r.scenario is not None and r.min_accuracy_required is not None:
+            by[r.scenario].append(r)
+    out = []
+    for scenario, items in sorted(by.items()):
+        accuracy = sum(r.correct for r in items) / len(items)
+        required = float(items[0].min_accuracy_required or 0.0)
+        out.append({"scenario": scenario, "service": items[0].service, "priority": items[0].priority,
+                    "required": required, "accuracy": accuracy, "passed": accuracy >= required,
+                    "n": len(items)})
+    return out
+
+
+def _score(flags: Sequence[bool]) -> dict[str, Any]:
+    n = len(flags)
+    return {"n": n, "correct": sum(flags), "accuracy": sum(flags) / n if n else 0.0}
+
+
+def _order(dim: str, key: str) -> tuple[int, str]:
+    if dim == "category" and key in CATEGORIES:
+        return CATEGORIES.index(key), key
+    if dim == "priority" and key in ("critical", "high", "normal"):
+        return ("critical", "high", "normal").index(key), key
+    return len(CATEGORIES), key
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    json: Path
+    markdown: Path
+    chart: Path | None  # None when matplotlib is not installed or the chart was not asked for
+    summary: dict[str, Any]
+
+
+def write_report(out_dir: Path, candidate: Sequence[ItemResult],
+                 baseline: Sequence[ItemResult] | None = None, *, chart: bool = True) -> WrittenReport:
+    """Write report.json, report.md and accuracy.png (base vs candidate) into `out_dir`."""
+    data = report_data(candidate, baseline)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    replace_file(out_dir / "report.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    replace_file(out_dir / "report.md", render_markdown(data).encode())
+    png = _chart(data) if chart else None
+    if png is not None:
+        replace_file(out_dir / "accuracy.png", png)
+    return WrittenReport(out_dir / "report.json", out_dir / "report.md",
+                         out_dir / "accuracy.png" if png is not None else None, data["candidate"])
+
+
+def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] | None = None) -> dict[str, Any]:
+    base_by_id = {r.id: r for r in baseline or ()}
+    items = []
+    for r in candidate:
+        item = {k: v for k, v in asdict(r).items() if k not in ("outcome", "correct", "reason")}
+        item["candidate"] = {"outcome": r.outcome, "correct": r.correct, "reason": r.reason}
+        if r.id in base_by_id:
+            b = base_by_id[r.id]
+            item["baseline"] = {"outcome": b.outcome, "correct": b.correct, "reason": b.reason}
+        items.append(item)
+    return {"format": REPORT_FORMAT, "candidate": summarize(candidate),
+            "baseline": summarize(baseline) if baseline is not None else None, "items": items}
+
+
+def render_markdown(data: Mapping[str, Any]) -> str:
+    """Markdown tables a pull-request body can embed."""
+    cand, base = data["candidate"], data["baseline"]
+    lines = ["## Evaluation", ""]
+    o = cand["overall"]
+    head = f"Overall: **{_pct(o['accuracy'])}** ({o['correct']}/{o['n']})"
+    if base is not None:
+        b = base["overall"]
+        head += f" · base {_pct(b['accuracy'])} ({b['correct']}/{b['n']}) · Δ {_delta(b, o)}"
+    lines += [head, ""]
+    for dim in DIMENSIONS:
+        if dim == "scenario" or not cand["by"][dim]:
+            continue
+        lines += [f"| {dim} | base | candidate | Δ | n |", "|---|---:|---:|---:|---:|"]
+        for key, c in cand["by"][dim].items():
+            b = (base or {}).get("by", {}).get(dim, {}).get(key)
+            lines.append(f"| {_cell(key)} | {_pct(b['accuracy']) if b else '—'} | {_pct(c['accuracy'])} "
+                         f"| {_delta(b, c) if b else '—'} | {c['n']} |")
+        lines.append("")
+    if cand["scenario_checks"]:
+        lines += ["| scenario | priority | required | accuracy | status |", "|---|---|---:|---:|---|"]
+        for s in cand["scenario_checks"]:
+            status = "pass" if s["passed"] else "**FAIL**"
+            lines.append(f"| {_cell(s['scenario'])} | {s['priority']} | {_pct(s['required'])} "
+                         f"| {_pct(s['accuracy'])} | {status} |")
+        lines.append("")
+    failures = [i for i in data["items"] if not i["candidate"]["correct"]]
+    if failures:
+        lines += [f"<details><summary>{len(failures)} failing items</summary>", "",
+                  "| id | category | outcome | reason |", "|---|---|---|---|"]
+        for i in failures[:50]:
+            c = i["candidate"]
+            lines.append(f"| {_cell(i['id'])} | {i['category']} | {c['outcome']} | {_cell(c['reason'])} |")
+        if len(failures) > 50:
+            lines.append(f"| … | | | and {len(failures) - 50} more in report.json |")
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def _delta(base: Mapping[str, Any], cand: Mapping[str, Any]) -> str:
+    return f"{100 * (cand['accuracy'] - base['accuracy']):+.1f} pp"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _chart(data: Mapping[str, Any]) -> bytes | None:
+    try:  # the `report` extra; imported here so scoring never pays for it
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    cand, base = data["candidate"]["by"]["category"], (data["baseline"] or {}).get("by", {}).get("category", {})
+    names = list(cand)
+    fig = Figure(figsize=(max(5.0, 1.2 * len(names) + 2), 3.6))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    width = 0.4 if base else 0.6
+    xs = range(len(names))
+    if base:
+        ax.bar([x - width / 2 for x in xs], [100 * base.get(n, {}).get("accuracy", 0.0) for n in names],
+               width, label="base", color="#9aa5b1")
+    ax.bar([x + (width / 2 if base else 0) for x in xs], [100 * cand[n]["accuracy"] for n in names],
+           width, label="candidate", color="#2f6fde")
+    ax.set_xticks(list(xs), names, rotation=20, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy by category")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.subplots_adjust(bottom=0.28, top=0.9, right=0.82)  # fixed margins: tight_layout costs 0.3 s
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+

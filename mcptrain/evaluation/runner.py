@@ -1,0 +1,97 @@
+"""Generating a model's outputs for the scored items: in chunks, with an output cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def predict_items(predictor: Any, rows: Sequence[dict[str, Any]], description: str = "generating",
+                  chunk: int = 64, cache: OutputCache | None = None) -> dict[str, str]:
+    """The predictor's raw output for every scored item of `rows` (by item id).
+
+    Items go to the predictor in chunks (a progress bar advances per chunk), ordered by
+    service so the rows of a chunk share their system turn and its cached prefix. With a
+    `cache`, items whose exact prompt it holds are not generated again.
+    """
+    from mcptrain import output
+    from mcptrain.evaluation.report import eval_items
+
+    items = sorted(eval_items(rows), key=lambda i: str(i.row.get("service", "")))
+    outputs: dict[str, str] = {}
+    if cache is not None:
+        for item in items:
+            hit = cache.get(item)
+            if hit is not None:
+                outputs[item.id] = hit
+        items = [i for i in items if i.id not in outputs]
+    if cache is not None and outputs:
+        output.info(f"mcptrain: {len(outputs)} {description} outputs reused from {cache.path.name}, "
+                    f"{len(items)} to generate")
+    with output.progress(description, len(items)) as advance:
+        for start in range(0, len(items), chunk):
+            part = items[start : start + chunk]
+            texts = predictor.predict([{**item.row, "messages": item.prompt} for item in part])
+            outputs.update((item.id, text) for item, text in zip(part, texts, strict=True))
+            if cache is not None:
+                cache.put(zip(part, texts, strict=True))
+            advance(len(part))
+    return outputs
+
+
+class OutputCache:
+    """A model's outputs by prompt content, kept across evaluations (the base model's, so a
+    retrained candidate does not pay for the baseline again). One JSON line per prompt:
+    `{"key": sha256 of the prompt and tools, "output": ...}`, rewritten atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, str] = {}
+        try:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                self.entries[str(entry["key"])] = str(entry["output"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self.entries = {}  # absent or damaged: a cache, so start over
+
+    @staticmethod
+    def key(item: Any) -> str:
+        blob = json.dumps({"messages": item.prompt, "tools": item.row.get("tools")}, sort_keys=True,
+                          ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def get(self, item: Any) -> str | None:
+        return self.entries.get(self.key(item))
+
+    def put(self, pairs: Any) -> None:
+        from mcptrain.files import replace_file
+
+        for item, text in pairs:
+            self.entries[self.key(item)] = text
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(self.path, "".join(json.dumps({"key": k, "output": v}, ensure_ascii=False) + "\n"
+                                        for k, v in sorted(self.entries.items())))
+
+
+class LazyPredictor:
+    """A predictor built on first use: a fully cached baseline never loads its model."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self.build = build
+        self.predictor: Any = None
+
+    def predict(self, rows: Any) -> Any:
+        if self.predictor is None:
+            self.predictor = self.build()
+        return self.predictor.predict(rows)
+
+
+def write_outputs(path: Path, outputs: dict[str, str]) -> None:
+    """The raw outputs, in the format `mcptrain eval --predictions` reads back."""
+    from mcptrain.files import replace_file
+
+    replace_file(path, "".join(json.dumps({"id": k, "output": v}, ensure_ascii=False) + "\n"
+                               for k, v in outputs.items()))

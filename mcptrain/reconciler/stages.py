@@ -1,0 +1,205 @@
+"""The stages after `build`: train, evaluate, gate — each keyed by the hash of its inputs.
+
+Every stage records what it consumed and produced (`records`).
+A stage whose recorded inputs equal the current ones, and whose outputs are still on
+disk, is up to date and is not run again; that is what makes `mcptrain reconcile`
+idempotent and lets a run that died part-way continue from the last finished stage
+(training itself also resumes from its last checkpoint).
+
+Artifacts live under `.mcptrain/artifacts/<backend>-<inputs hash>/`, so two different
+configurations never share a folder and the same configuration always finds its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcptrain.dataset.handle import Dataset, open_dataset, select_rows
+from mcptrain.dataset.splits import EVAL_SPLITS
+from mcptrain.errors import StageError
+from mcptrain.evaluation.runner import LazyPredictor, OutputCache, predict_items, write_outputs
+from mcptrain.reconciler.records import (
+    STATE_DIR,
+    inputs_hash,
+    read_record,
+    rel_path,
+    up_to_date,
+    write_record,
+)
+from mcptrain.specs.models import ProjectSpec
+from mcptrain.training.batches import PLAN_VERSION
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    artifact: Path
+    backend: str
+    inputs: str
+    summary: dict[str, Any]
+    reused: bool  # up to date: nothing ran
+
+
+def train_inputs(project: ProjectSpec, dataset: Dataset) -> str:
+    """Everything a training result depends on."""
+    settings: dict[str, Any] = {"backend": project.backend, "base_model": project.base_model,
+                                "data": dataset.content_hash, "system_prompt": project.system_prompt}
+    if project.backend == "lora":
+        settings["training"] = project.training.model_dump(mode="json")
+        settings["batch_plan"] = PLAN_VERSION  # which rows each step sees
+    elif project.backend == "openai":
+        settings["openai"] = project.openai.model_dump(mode="json", exclude={"base_url"})
+    return inputs_hash(settings)
+
+
+def artifact_dir(root: Path, project: ProjectSpec, inputs: str) -> Path:
+    return root / STATE_DIR / "artifacts" / f"{project.backend}-{inputs[:12]}"
+
+
+def train_stage(root: Path, project: ProjectSpec, *, out: Path | None = None, run_name: str | None = None,
+                runner: str = "ray", on_progress: Callable[[Any], None] | None = None,
+                force: bool = False) -> TrainOutcome:
+    """Train with the project's backend on the built dataset (see the module docstring)."""
+    dataset = open_dataset(root)
+    inputs = train_inputs(project, dataset)
+    target = Path(out) if out is not None else artifact_dir(root, project, inputs)
+    record = up_to_date(root, "train", inputs, "artifact")
+    if record is not None and not force and (out is None or (root / record["outputs"]["artifact"]).resolve() == target.resolve()):
+        return TrainOutcome(root / record["outputs"]["artifact"], project.backend, inputs,
+                            record["outputs"].get("summary", {}), reused=True)
+    name = run_name or f"{project.name}-{inputs[:12]}"
+    summary: dict[str, Any]
+    if project.backend == "lora":
+        from mcptrain.training.lora import train_lora
+
+        result = train_lora(project, dataset.rows("train"), dataset.rows("validation"), target, name,
+                            on_progress=on_progress, runner="inline" if runner == "inline" else "ray")
+        summary = {k: result.summary.get(k) for k in (
+            "steps", "train_loss_final", "val_loss_final", "tokens_per_s", "train_seconds",
+            "wall_seconds", "stopped_early", "best_step", "resumed_from", "precision")}
+    elif project.backend == "openai":
+        from mcptrain.training.backends.openai import train_openai
+
+        validation = dataset.path("validation", "openai")
+        job = train_openai(project, dataset.path("train", "openai"), target, inputs[:8],
+                           validation_jsonl=validation if validation.stat().st_size else None,
+                           on_progress=on_progress)
+        summary = {"job_id": job.job_id, "fine_tuned_model": job.fine_tuned_model, "status": job.status}
+    else:
+        from mcptrain.training.backends.prompt import build_prompt
+
+        artifact = build_prompt(project, dataset.rows("train"), target, failed=_failed_rows(root, dataset))
+        summary = {"version": artifact.version, "examples": sum(len(v) for v in artifact.data["examples"].values())}
+    write_record(root, "train", inputs, {"artifact": rel_path(root, target), "backend": project.backend,
+                                         "run_name": name, "data": dataset.content_hash, "summary": summary})
+    return TrainOutcome(target, project.backend, inputs, summary, reused=False)
+
+
+def _failed_rows(root: Path, dataset: Dataset) -> list[dict[str, Any]]:
+    """The scored rows the last evaluation got wrong (the prompt backend shows the training
+    rows closest to them)."""
+    record = read_record(root, "eval")
+    if record is None:
+        return []
+    try:
+        report = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return []
+    wrong = {i["row_id"] for i in report.get("items", []) if not i["candidate"]["correct"]}
+    return [r for r in select_rows(dataset, EVAL_SPLITS) if r["id"] in wrong]
+
+
+def latest_artifact(root: Path) -> Path | None:
+    record = read_record(root, "train")
+    if record is None:
+        return None
+    path = root / record["outputs"]["artifact"]
+    return path if path.exists() else None
+
+
+@dataclass(frozen=True)
+class EvalOutcome:
+    out_dir: Path
+    summary: dict[str, Any]  # the candidate's
+    baseline: dict[str, Any] | None
+    items: int
+    seconds: dict[str, float]
+    reused: bool
+
+
+def baseline_cache(root: Path, project: ProjectSpec) -> OutputCache:
+    """Where the base model's outputs are kept: keyed by everything that shapes them."""
+    key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
+                       "openai": project.openai.model_dump(mode="json") if project.backend == "openai" else None,
+                       "evaluation": project.evaluation.model_dump(mode="json"),
+                       "precision": project.training.precision})
+    return OutputCache(root / ".mcptrain" / "cache" / "baseline" / f"{key[:16]}.jsonl")
+
+
+def eval_inputs(dataset: Dataset, artifact_inputs: str | None, splits: Sequence[str], baseline: bool,
+                limit: int | None, project: ProjectSpec) -> str:
+    return inputs_hash({"data": dataset.content_hash, "artifact": artifact_inputs, "splits": list(splits),
+                        "baseline": baseline, "limit": limit, "base_model": project.base_model,
+                        "evaluation": project.evaluation.model_dump(mode="json")})
+
+
+def eval_stage(root: Path, project: ProjectSpec, artifact: Path | None, *, artifact_inputs: str | None,
+               out_dir: Path, splits: Sequence[str] = EVAL_SPLITS, baseline: bool = True,
+               limit: int | None = None, chart: bool = True, force: bool = False,
+               make_predictor: Callable[[ProjectSpec, Path | None], Any] | None = None,
+               candidate: Callable[[], Any] | None = None, candidate_label: str | None = None,
+               notify: Callable[[str], None] | None = None) -> EvalOutcome:
+    """Run the candidate (and the base model) over `splits`, score, write the report.
+
+    The candidate is `make_predictor(project, artifact)`, or `candidate()` when given (an
+    OpenAI-compatible endpoint, say); the baseline is `make_predictor(project, None)`: the base
+    model the backend starts from.
+    """
+    import time
+
+    from mcptrain.evaluation.report import score_rows, write_report
+
+    say = notify or (lambda m: None)
+    dataset = open_dataset(root)
+    inputs = eval_inputs(dataset, artifact_inputs, splits, baseline, limit, project)
+    record = up_to_date(root, "eval", inputs, "report")
+    if (record is not None and not force and artifact_inputs is not None
+            and (root / record["outputs"]["report"]).resolve() == (out_dir / "report.json").resolve()):
+        data = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
+        return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(data["items"]),
+                           record["outputs"].get("seconds", {}), reused=True)
+    if make_predictor is None:
+        from mcptrain.training.predictor import make_predictor as default
+
+        make_predictor = default
+    rows = select_rows(dataset, splits, limit)
+    if not rows:
+        raise StageError(f"eval: the splits {', '.join(splits)} hold no rows")
+    seconds: dict[str, float] = {}
+    base_results = None
+    if baseline:
+        say(f"generating with the base model ({project.base_model})")
+        started = time.perf_counter()
+        cache = None if force else baseline_cache(root, project)
+        base_outputs = predict_items(LazyPredictor(lambda: make_predictor(project, None)), rows, "base model",
+                                     cache=cache)
+        seconds["baseline"] = round(time.perf_counter() - started, 2)
+        base_results = score_rows(rows, base_outputs)
+    label = candidate_label or (rel_path(root, artifact) if artifact else "the base model")
+    say(f"generating with the candidate ({label})")
+    started = time.perf_counter()
+    outputs = predict_items(candidate() if candidate else make_predictor(project, artifact), rows, "candidate")
+    seconds["candidate"] = round(time.perf_counter() - started, 2)
+    results = score_rows(rows, outputs)
+    written = write_report(out_dir, results, base_results, chart=chart)
+    write_outputs(out_dir / "predictions.jsonl", outputs)
+    if base_results is not None:
+        write_outputs(out_dir / "baseline_predictions.jsonl", base_outputs)
+    data = json.loads(written.json.read_text(encoding="utf-8"))
+    if artifact_inputs is not None:
+        write_record(root, "eval", inputs, {"report": rel_path(root, written.json), "seconds": seconds,
+                                            "artifact": rel_path(root, artifact) if artifact else None})
+    return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(results), seconds, reused=False)

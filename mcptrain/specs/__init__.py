@@ -1,0 +1,1 @@
+"""Specs: the YAML a team commits, read with file:line, validated before anything runs."""

@@ -1,0 +1,144 @@
+"""Backend `prompt`: no training, a versioned system prompt with few-shot examples.
+
+Per service, examples are chosen so that every tool is shown once (gold before silver
+before bronze, single-turn before multi-step, then by id: deterministic), then, for each
+item the last evaluation got wrong, the training row closest to it: same service, same
+target tools (or, for a call-less item, the same expected action), the most similar
+query (rapidfuzz ratio), up to a cap. The failed item itself is a scored row and never
+becomes a few-shot example, or evaluation would be graded on its own answers. The system
+prompt is rendered by a sandboxed jinja2 template and written to `prompt.json` with the
+hash of its content; `PromptPredictor` puts it in front of any model for evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from mcptrain.dataset.contamination import query_of
+from mcptrain.errors import ConfigError
+from mcptrain.files import write_json
+from mcptrain.specs.models import ProjectSpec
+from mcptrain.training.predictor import hermes_calls
+
+PROMPT_FILE = "prompt.json"
+MAX_PROMPT_CHARS = 100_000
+DEFAULT_TEMPLATE = """\
+{{ system_prompt }}
+{% if examples %}
+
+Examples of correct replies:
+{% for ex in examples %}
+User: {{ ex.query }}
+Assistant: {{ ex.answer }}
+{% endfor %}
+{% endif %}"""
+_QUALITY = {"gold": 0, "silver": 1, "bronze": 2}
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                     trim_blocks=True, keep_trailing_newline=False)
+_ENV.globals.pop("range", None)  # no huge strings from range()
+_ENV.globals.pop("lipsum", None)
+
+
+@dataclass(frozen=True)
+class PromptArtifact:
+    path: Path
+    version: str
+    data: dict[str, Any]
+
+
+def example_of(row: dict[str, Any]) -> dict[str, str]:
+    """The row's first user message and first assistant reply, as the prompt shows them."""
+    query = next(m["content"] for m in row["messages"] if m["role"] == "user")
+    reply = next(m for m in row["messages"] if m["role"] == "assistant")
+    calls = [(c["function"]["name"], c["function"]["arguments"]) for c in reply.get("tool_calls") or []]
+    parts = [reply.get("content") or "", hermes_calls(calls)]
+    return {"id": row["id"], "query": query, "answer": "\n".join(p for p in parts if p)}
+
+
+def select_examples(rows: Sequence[dict[str, Any]], tools: Iterable[str],
+                    failed: Sequence[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The few-shot rows, and which failed item (id) each closest-match row was added for."""
+    from rapidfuzz import fuzz
+
+    def rank(r: dict[str, Any]) -> tuple[int, int, str]:
+        return (_QUALITY.get(r.get("quality", "gold"), 3), r.get("category") == "multi_turn", r["id"])
+
+    ordered = sorted(rows, key=rank)
+    chosen: list[dict[str, Any]] = []
+    for tool in tools:
+        pick = next((r for r in ordered if tool in r.get("target_tools", []) and r not in chosen), None)
+        if pick is not None:
+            chosen.append(pick)
+    addressed: dict[str, str] = {}
+    for item in failed:
+        if len(chosen) >= limit:
+            break
+        query = query_of(item).lower()
+        like = [r for r in ordered if r not in chosen and _same_kind(r, item)]
+        if not like:
+            continue
+        best = max(like, key=lambda r: fuzz.ratio(query, query_of(r).lower()))  # ties: the first in order
+        chosen.append(best)
+        addressed[item["id"]] = best["id"]
+    return chosen[:limit], addressed
+
+
+def _same_kind(row: dict[str, Any], item: dict[str, Any]) -> bool:
+    if item.get("target_tools") and set(row.get("target_tools", [])) & set(item["target_tools"]):
+        return True
+    action = item.get("expected_action")
+    return not item.get("target_tools") and action is not None and row.get("expected_action") == action
+
+
+def render_system_prompt(template: str, system_prompt: str, examples: list[dict[str, str]],
+                         service: str) -> str:
+    try:
+        text = _ENV.from_string(template).render(system_prompt=system_prompt, examples=examples,
+                                                 service=service)
+    except TemplateError as e:
+        raise ConfigError(f"prompt template: {e}") from None
+    if len(text) > MAX_PROMPT_CHARS:
+        raise ConfigError(f"prompt template: the rendered prompt has {len(text)} characters "
+                          f"(the limit is {MAX_PROMPT_CHARS})")
+    return text.strip()
+
+
+def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out_dir: Path, *,
+                 failed: Sequence[dict[str, Any]] = (), template: str = DEFAULT_TEMPLATE,
+                 max_examples_per_service: int = 12) -> PromptArtifact:
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for row in rows_train:
+        by_service.setdefault(row["service"], []).append(row)
+    prompts: dict[str, str] = {}
+    picked: dict[str, list[str]] = {}
+    addressed: dict[str, str] = {}
+    for service in sorted(by_service):
+        rows = by_service[service]
+        tool_names = [t["function"]["name"] for t in rows[0].get("tools") or []]
+        mine = sorted((f for f in failed if f.get("service") == service), key=lambda f: str(f["id"]))
+        chosen, added = select_examples(rows, tool_names, mine, max_examples_per_service)
+        addressed.update(added)
+        examples = [example_of(r) for r in chosen]
+        prompts[service] = render_system_prompt(template, project.system_prompt, examples, service)
+        picked[service] = [e["id"] for e in examples]
+    content = {"default_system_prompt": project.system_prompt, "system_prompts": prompts}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    data = {
+        "format": 1, "backend": "prompt", "name": project.name, "base_model": project.base_model,
+        **content, "sha256": digest, "version": digest[:12], "examples": picked,
+        "failures_addressed": dict(sorted(addressed.items())),  # failed item -> training row shown
+        "failures_unaddressed": sorted(str(f["id"]) for f in failed if f["id"] not in addressed),
+        "template_sha256": hashlib.sha256(template.encode()).hexdigest(),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / PROMPT_FILE
+    write_json(path, data)
+    return PromptArtifact(path, digest[:12], data)

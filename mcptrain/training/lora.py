@@ -1,0 +1,225 @@
+"""`train_lora`: canonical rows in, a LoRA adapter directory out.
+
+The caller's process tokenises (so the prompt format is fixed before any worker starts),
+the loop runs on Ray Train (or inline), and the final checkpoint is exported to
+`out_dir`: the peft adapter, the tokenizer, `chat_template.jinja` (the exact format
+trained on, for serving) and `training_summary.json`; optionally a merged model.
+
+Re-running with the same `out_dir` and `run_name` continues from the last checkpoint;
+re-running a finished run with the same inputs does nothing and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mcptrain.errors import StageError
+from mcptrain.files import write_json
+from mcptrain.specs.models import ProjectSpec
+from mcptrain.training import checkpoint as ckpt
+from mcptrain.training.batches import PLAN_VERSION
+from mcptrain.training.progress import OnProgress, ProgressEvent
+
+SUMMARY = "training_summary.json"
+TEMPLATE_FILE = "chat_template.jinja"
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+SUMMARY_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    out_dir: Path
+    summary: dict[str, Any]
+    reused: bool  # out_dir already held this exact training; nothing ran
+
+
+def rows_sha256(*splits: Sequence[dict[str, Any]]) -> str:
+    h = hashlib.sha256()
+    for rows in splits:
+        for row in rows:
+            h.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+            h.update(b"\n")
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def run_fingerprint(project: ProjectSpec, data_sha256: str, template: str) -> str:
+    return hashlib.sha256(json.dumps({
+        "base_model": project.base_model, "data": data_sha256,
+        "training": project.training.model_dump(mode="json"),
+        "template": hashlib.sha256(template.encode()).hexdigest(),
+        "batch_plan": PLAN_VERSION,
+    }, sort_keys=True).encode()).hexdigest()
+
+
+def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
+               rows_val: Sequence[dict[str, Any]], out_dir: Path, run_name: str, *,
+               on_progress: OnProgress | None = None,
+               runner: Literal["ray", "inline"] = "ray") -> TrainingResult:
+    """Train a LoRA adapter for `project` on canonical rows; see the module docstring."""
+    from mcptrain.training.model import load_tokenizer, resolve_base_model
+    from mcptrain.training.prompt import choose_template, encode_row
+
+    started = time.time()
+    emit = on_progress or (lambda e: None)
+    if not rows_train:
+        raise StageError("train: the training split is empty; add examples or change splits")
+    out_dir = Path(out_dir).resolve()
+    data_sha = rows_sha256(rows_train, rows_val)
+    base_path = resolve_base_model(project.base_model,
+                                   notify=lambda m: emit(ProgressEvent("info", message=m)))
+    tokenizer = load_tokenizer(str(base_path))
+    template = choose_template(tokenizer)
+    fingerprint = run_fingerprint(project, data_sha, template)
+    if (done := _finished_summary(out_dir, fingerprint)) is not None:
+        return TrainingResult(out_dir, done, reused=True)
+
+    t = project.training
+    encoded: dict[str, list[list[Any]]] = {"train": [], "validation": []}
+    dropped = 0
+    for split, rows in (("train", rows_train), ("validation", rows_val)):
+        for row in rows:
+            e = encode_row(tokenizer, template, row)
+            if len(e) > t.max_seq_len:
+                dropped += 1
+                continue
+            encoded[split].append([e.input_ids, e.labels, e.shared])
+    if not encoded["train"]:
+        raise StageError(f"train: every training row is longer than max_seq_len={t.max_seq_len} "
+                         "tokens\n    hint: raise training.max_seq_len in mcptrain.yaml")
+    if dropped:
+        emit(ProgressEvent("info", message=(
+            f"{dropped} rows are longer than max_seq_len={t.max_seq_len} tokens and are left out")))
+
+    storage = project.ray.storage_path or str(out_dir / "runs")
+    config: dict[str, Any] = {
+        "base_model": str(base_path), "training": t.model_dump(mode="json"),
+        "train": encoded["train"], "validation": encoded["validation"],
+        "fingerprint": fingerprint, "run_dir": None, "threads": None,
+    }
+    if runner == "inline":
+        from mcptrain.training.loop import InlineSession, train_loop
+
+        run_dir = Path(storage) / run_name
+        _check_run(run_dir, fingerprint)
+        train_loop(config, InlineSession(run_dir, on_progress))
+        final = ckpt.latest_checkpoint(run_dir=run_dir)
+    else:
+        from mcptrain.training.ray_runner import local_run_dir, run_on_ray
+
+        local = local_run_dir(storage, run_name)
+        _check_run(local, fingerprint)
+        config["run_dir"] = str(local) if local is not None else None
+        config["threads"] = int(project.ray.cpus_per_worker) or None
+        config["use_gpu"] = project.ray.use_gpu
+        try:
+            final = run_on_ray(config, project.ray, storage, run_name, on_progress)
+        except Exception as e:
+            if type(e).__module__.startswith("ray."):
+                raise StageError(f"train: the Ray training run failed: {e}") from e
+            raise
+    state = ckpt.read_state(final) if final is not None else None
+    if final is None or state is None or not state.get("finished"):
+        raise StageError(f"train: the run {run_name!r} ended without a final checkpoint")
+    summary = {
+        "format": SUMMARY_FORMAT, "backend": "lora", "run_name": run_name,
+        "base_model": project.base_model, "base_model_dir": base_path.name,
+        "data_sha256": data_sha, "fingerprint": fingerprint,
+        "template": "native" if template == getattr(tokenizer, "chat_template", None) else "hermes",
+        "examples": {"train": len(encoded["train"]), "validation": len(encoded["validation"]),
+                     "dropped_too_long": dropped},
+        "hyperparameters": t.model_dump(mode="json"),
+        "steps": state["step"], "epochs_started": state.get("epoch", 0) + 1,
+        "stopped_early": state["stopped_early"], "best_step": state["best_step"],
+        "adapter": "best" if (final / ckpt.BEST).is_dir() else "last",
+        "train_loss_final": state.get("train_loss_final"),
+        "val_loss_final": state.get("val_loss_final"),
+        "val_loss_last": next((h["val_loss"] for h in reversed(state["history"]) if "val_loss" in h), None),
+        "history": state["history"], "precision": state.get("precision"),
+        "train_seconds": round(state["train_seconds"], 2),
+        "tokens_per_s": round(state["real_tokens"] / max(state["train_seconds"], 1e-9), 1),
+        "computed_tokens_per_s": round(state["computed_tokens"] / max(state["train_seconds"], 1e-9), 1),
+        "resumed_from": state.get("resumed_from", []),
+        "runner": runner, "ray_workers": project.ray.num_workers if runner == "ray" else 0,
+        # The cluster this call ran on: None for a local instance started for the run.
+        "ray_address": (project.ray.address or os.environ.get("RAY_ADDRESS")) if runner == "ray" else None,
+    }
+    export_adapter(final, out_dir, tokenizer, template, project.base_model)
+    if t.merge_adapter:
+        merge_adapter(out_dir, base_path)
+    summary["wall_seconds"] = round(time.time() - started, 2)
+    write_json(out_dir / SUMMARY, summary)
+    emit(ProgressEvent("done", state["step"], t.max_steps, message=f"adapter written to {out_dir}",
+                       metrics={"train_seconds": state["train_seconds"]}))
+    return TrainingResult(out_dir, summary, reused=False)
+
+
+def _finished_summary(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:
+    try:
+        summary = json.loads((out_dir / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("fingerprint") != fingerprint:
+        return None
+    if not all((out_dir / f).is_file() for f in (*ADAPTER_FILES, TEMPLATE_FILE)):
+        return None
+    return summary
+
+
+def _check_run(run_dir: Path | None, fingerprint: str) -> None:
+    """Refuse to continue a run folder that was started with other inputs."""
+    if run_dir is None:
+        return
+    found = ckpt.latest_checkpoint(run_dir=run_dir)
+    state = ckpt.read_state(found) if found is not None else None
+    if state is not None and state.get("fingerprint") != fingerprint:
+        raise StageError(
+            f"train: {run_dir} holds a run started with other data, base model or "
+            "hyperparameters, so it cannot be continued"
+            "\n    hint: use a new run name, or delete that folder to start over")
+
+
+def export_adapter(final: Path, out_dir: Path, tokenizer: Any, template: str, base_model: str) -> None:
+    """Adapter (best by validation loss when there was validation), tokenizer, template."""
+    source = final / ckpt.BEST if (final / ckpt.BEST).is_dir() else final
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ADAPTER_FILES:
+        shutil.copyfile(source / name, out_dir / (name + ".tmp"))
+        os.replace(out_dir / (name + ".tmp"), out_dir / name)
+    config_path = out_dir / "adapter_config.json"
+    adapter_config = json.loads(config_path.read_text(encoding="utf-8"))
+    # The cache path a worker loaded from means nothing elsewhere; the project's name does.
+    adapter_config["base_model_name_or_path"] = base_model
+    write_json(config_path, adapter_config)
+    tokenizer.chat_template = template
+    tokenizer.save_pretrained(out_dir)
+    (out_dir / TEMPLATE_FILE).write_text(template, encoding="utf-8")
+
+
+def merge_adapter(out_dir: Path, base_path: Path) -> Path:
+    """A full model with the adapter merged in, at `out_dir/merged`."""
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    from mcptrain.training.model import load_model
+
+    with warnings.catch_warnings():  # peft calls transformers' deprecated names
+        warnings.simplefilter("ignore", FutureWarning)
+        merged = PeftModel.from_pretrained(load_model(str(base_path)), out_dir).merge_and_unload()
+    target = out_dir / "merged"
+    tmp = out_dir / ".merged.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(out_dir).save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target

@@ -1,0 +1,272 @@
+"""Predictors: a model's raw assistant output for each row's prompt.
+
+A row's prompt is its messages before the first assistant turn (`prompt_messages`).
+Output is text in the training format: tool calls as hermes
+`<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks, or a plain reply.
+
+* `LocalPredictor`: a transformers model plus an optional peft adapter (merged in
+  memory), batched greedy decoding with a KV cache. Rows that share a system turn share
+  its key/value cache: it is computed once and expanded over each batch, so the ~650
+  tokens of tool block are not recomputed per row. Prompts are left-padded *after* the
+  shared prefix; positions come from the attention mask, so padding changes nothing.
+  A row leaves the batch (and its cache rows are dropped) as soon as it has finished its
+  turn, so the long tail of one verbose row does not keep the whole batch decoding.
+* `OpenAIPredictor`: any OpenAI-compatible chat endpoint (`base_url`), tools passed
+  natively or rendered into the prompt.
+* `PromptPredictor`: a prompt artifact's system prompt in front of any predictor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from mcptrain.errors import ConfigError
+from mcptrain.specs.models import ProjectSpec
+from mcptrain.training.prompt import (
+    END_OF_TURN,
+    HERMES,
+    choose_template,
+    prompt_messages,
+    render,
+    segments,
+)
+
+
+class Predictor(Protocol):
+    def predict(self, rows: list[dict[str, Any]]) -> list[str]: ...
+
+
+def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
+    """`(name, arguments)` pairs as hermes blocks (arguments: an object or JSON text)."""
+    blocks = []
+    for name, arguments in calls:
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except ValueError:
+                pass  # kept as text: the evaluator reports it as malformed
+        args = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+        blocks.append(f'<tool_call>{{"name": {json.dumps(name)}, "arguments": {args}}}</tool_call>')
+    return "\n".join(blocks)
+
+
+class LocalPredictor:
+    def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 16,
+                 max_new_tokens: int = 160, precision: str = "bf16") -> None:
+        from mcptrain.training.model import load_model, load_tokenizer
+        from mcptrain.training.precision import choose_precision
+
+        self.adapter_dir = Path(adapter_dir) if adapter_dir else None
+        has_tokenizer = self.adapter_dir is not None and (self.adapter_dir / "tokenizer_config.json").is_file()
+        if has_tokenizer:
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(self.adapter_dir)
+        else:
+            self.tokenizer = load_tokenizer(base_model)
+        template_file = self.adapter_dir / "chat_template.jinja" if self.adapter_dir else None
+        if template_file is not None and template_file.is_file():
+            self.template = template_file.read_text(encoding="utf-8")
+        else:
+            self.template = choose_template(self.tokenizer)
+        model = load_model(base_model)
+        if self.adapter_dir is not None:
+            from peft import PeftModel
+
+            with warnings.catch_warnings():  # peft calls transformers' deprecated names
+                warnings.simplefilter("ignore", FutureWarning)
+                model = PeftModel.from_pretrained(model, self.adapter_dir).merge_and_unload()
+        self.model = model.eval()
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self.precision = choose_precision(precision)
+        vocab = self.tokenizer.get_vocab()
+        self.stop_id = vocab.get(END_OF_TURN, self.tokenizer.eos_token_id)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
+
+    def encode(self, row: dict[str, Any]) -> tuple[tuple[int, ...], list[int]]:
+        """(shared system-turn ids, the rest of the prompt's ids), tokenised as in training."""
+        messages = [*prompt_messages(row), {"role": "assistant", "content": ""}]
+        pieces = segments(self.template, {"messages": messages, "tools": row.get("tools")})
+        ids = [self.tokenizer(p.text, add_special_tokens=False)["input_ids"] for p in pieces]
+        trained = next(i for i, p in enumerate(pieces) if p.trained)
+        shared = tuple(ids[0]) if messages[0]["role"] == "system" and trained > 1 else ()
+        rest = [t for chunk in ids[1 if shared else 0 : trained] for t in chunk]
+        return shared, rest
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[str]:
+        import torch
+
+        groups: dict[tuple[int, ...], list[tuple[int, list[int]]]] = defaultdict(list)
+        for i, row in enumerate(rows):
+            shared, rest = self.encode(row)
+            groups[shared].append((i, rest))
+        out = [""] * len(rows)
+        with torch.no_grad(), self.precision.autocast():
+            for shared, members in groups.items():
+                members.sort(key=lambda m: len(m[1]))
+                prefix_cache = self._prefill(shared) if shared else None
+                for b in range(0, len(members), self.batch_size):
+                    part = members[b : b + self.batch_size]
+                    texts = self._generate(shared, prefix_cache, [m[1] for m in part])
+                    for (i, _), text in zip(part, texts, strict=True):
+                        out[i] = text
+        return out
+
+    def _prefill(self, shared: tuple[int, ...]) -> Any:
+        import torch
+        from transformers import DynamicCache
+
+        from mcptrain.training.objective import _decoder_call
+
+        cache = DynamicCache(config=self.model.config)
+        _decoder_call(self.model.get_decoder(), cache, input_ids=torch.tensor([shared]), use_cache=True)
+        return cache
+
+    def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]]) -> list[str]:
+        """Greedy decoding of one batch with a KV cache; a row that has produced its stop
+        token leaves the batch (its cache rows are dropped), so a few long answers do not
+        make every finished row keep computing."""
+        import torch
+        from transformers import DynamicCache
+
+        from mcptrain.training.objective import _cache_keyword, expand_cache
+
+        size, width, n = len(prompts), max(len(p) for p in prompts), len(shared)
+        ids = torch.full((size, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((size, n + width), dtype=torch.long)
+        mask[:, :n] = 1
+        for i, p in enumerate(prompts):  # left padding between the prefix and the prompt
+            ids[i, width - len(p) :] = torch.tensor(p)
+            mask[i, n + width - len(p) :] = 1
+        cache = (expand_cache(prefix_cache, size) if prefix_cache is not None
+                 else DynamicCache(config=self.model.config))
+        keyword = _cache_keyword(type(self.model).forward)
+        # Positions count real tokens only, so padding changes nothing (as in generate()).
+        step_ids, step_pos = ids, (mask.cumsum(-1) - 1).clamp(min=0)[:, n:]
+        active = list(range(size))
+        tokens: list[list[int]] = [[] for _ in range(size)]
+        for _ in range(self.max_new_tokens):
+            logits = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
+                                use_cache=True, logits_to_keep=1, **{keyword: cache}).logits[:, -1]
+            chosen = logits.argmax(-1)
+            keep = [j for j, t in enumerate(chosen.tolist()) if t != self.stop_id]
+            for j in keep:
+                tokens[active[j]].append(int(chosen[j]))
+            if not keep:
+                break
+            if len(keep) < len(active):
+                idx = torch.tensor(keep)
+                layers: list[Any] = list(cache.layers)
+                for layer in layers:
+                    layer.keys = layer.keys.index_select(0, idx)
+                    layer.values = layer.values.index_select(0, idx)
+                mask, chosen = mask.index_select(0, idx), chosen.index_select(0, idx)
+                active = [active[j] for j in keep]
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], 1)
+            step_ids, step_pos = chosen[:, None], mask.sum(-1, keepdim=True) - 1
+        return [str(self.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
+
+
+class OpenAIPredictor:
+    """Any OpenAI-compatible chat endpoint. Key from OPENAI_API_KEY unless given."""
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 tools: Literal["native", "prompt"] = "native", max_tokens: int = 160,
+                 concurrency: int = 4, client: Any = None) -> None:
+        if client is None:
+            try:
+                from openai import OpenAI
+            except ImportError:
+                raise ConfigError("the OpenAI predictor needs the openai package"
+                                  "\n    hint: pip install 'mcptrain[openai]'") from None
+            key = api_key or os.environ.get("OPENAI_API_KEY")
+            if not key:
+                raise ConfigError("OPENAI_API_KEY is not set"
+                                  "\n    hint: export OPENAI_API_KEY (any value for a local server)")
+            client = OpenAI(api_key=key, base_url=base_url)
+        self.client, self.model, self.tools = client, model, tools
+        self.max_tokens, self.concurrency = max_tokens, concurrency
+
+    def messages(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        from mcptrain.dataset.exporters import openai_example
+
+        prompt = prompt_messages(row)
+        messages: list[dict[str, Any]] = openai_example(
+            {**row, "messages": prompt}, row.get("tools") or [])["messages"]
+        if self.tools == "prompt" and row.get("tools"):
+            system = render(HERMES, prompt[:1] if prompt[0]["role"] == "system" else [], row["tools"])
+            text = system.removeprefix("<|im_start|>system\n").removesuffix(f"{END_OF_TURN}\n")
+            rest = messages[1:] if messages[0]["role"] == "system" else messages
+            messages = [{"role": "system", "content": text}, *rest]
+        return messages
+
+    def predict_one(self, row: dict[str, Any]) -> str:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": self.messages(row),
+                                  "temperature": 0, "max_tokens": self.max_tokens}
+        if self.tools == "native" and row.get("tools"):
+            kwargs["tools"] = row["tools"]
+        message = self.client.chat.completions.create(**kwargs).choices[0].message
+        calls = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]
+        parts = [message.content or "", hermes_calls(calls)]
+        return "\n".join(p for p in parts if p)
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[str]:
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            return list(pool.map(self.predict_one, rows))
+
+
+class PromptPredictor:
+    """Puts a prompt artifact's system prompt (per service) in front of `inner`."""
+
+    def __init__(self, inner: Predictor, artifact: dict[str, Any] | Path) -> None:
+        data: dict[str, Any] = (json.loads(artifact.read_text(encoding="utf-8"))
+                                if isinstance(artifact, Path) else artifact)
+        self.inner = inner
+        self.prompts: dict[str, str] = data["system_prompts"]
+        self.default: str = data["default_system_prompt"]
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[str]:
+        swapped = []
+        for row in rows:
+            system = {"role": "system", "content": self.prompts.get(row.get("service", ""), self.default)}
+            messages = row["messages"][1:] if row["messages"][0]["role"] == "system" else row["messages"]
+            swapped.append({**row, "messages": [system, *messages]})
+        return self.inner.predict(swapped)
+
+
+def make_predictor(project: ProjectSpec, artifact_dir: Path | None) -> Predictor:
+    """The predictor for what a backend produced in `artifact_dir` (None: the base model).
+
+    lora: base model + the adapter; openai: the fine-tuned model recorded in
+    `openai_job.json`; prompt: the base model behind the `prompt.json` system prompts.
+    The base model of the `openai` backend is `openai.model` (what was fine-tuned), on the
+    same endpoint; of the others, `base_model`.
+    """
+    def local(adapter: Path | None) -> LocalPredictor:
+        return LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
+                              max_new_tokens=project.evaluation.max_new_tokens,
+                              precision=project.training.precision)
+
+    if artifact_dir is None:
+        if project.backend == "openai":
+            return OpenAIPredictor(project.openai.model, base_url=project.openai.base_url,
+                                   max_tokens=project.evaluation.max_new_tokens)
+        return local(None)
+    if project.backend == "lora":
+        return local(artifact_dir)
+    if project.backend == "prompt":
+        return PromptPredictor(local(None), artifact_dir / "prompt.json")
+    job = json.loads((artifact_dir / "openai_job.json").read_text(encoding="utf-8"))
+    if not job.get("fine_tuned_model"):
+        raise ConfigError(f"{artifact_dir / 'openai_job.json'} names no fine-tuned model yet"
+                          "\n    hint: run the training again to finish watching the job")
+    return OpenAIPredictor(job["fine_tuned_model"], base_url=project.openai.base_url,
+                           max_tokens=project.evaluation.max_new_tokens)

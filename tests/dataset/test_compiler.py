@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mcptrain.dataset.compiler import behaviour_reply, category_of, compile_service, row_settings
+from mcptrain.specs import models as s
+from mcptrain.specs.validator import validate_repository
+from tests.builders import write, write_project, write_service
+from tests.conftest import PROJECTS, REPO
+
+SYSTEM = {"role": "system", "content": "You are a helpful assistant that calls the organisation's tools."}
+# docs/rows.md is the contract with the trainer and the evaluator: every key it shows, no other.
+DOCUMENTED_KEYS = set(re.findall(r'^\s+"(\w+)":', (REPO / "docs" / "rows.md").read_text(), re.M)) - {
+    "role", "content", "type", "function", "name", "arguments", "tool_calls", "description", "parameters"}
+
+
+def compiled_good() -> dict[str, dict]:
+    result = validate_repository(PROJECTS / "good")
+    cs = compile_service(result.specs.services["payment-service"], result.specs.project_spec)
+    return {row["id"]: row for row in cs.rows}
+
+
+def call(tool: str, /, **args: object) -> dict:
+    return {"role": "assistant", "content": None,
+            "tool_calls": [{"type": "function", "function": {"name": tool, "arguments": args}}]}
+
+
+def test_rows_have_exactly_the_documented_keys_but_split_and_tools() -> None:
+    rows = compiled_good()
+    assert {"split", "tools", "target_tools", "source", "quality", "created_at", "tags"} <= DOCUMENTED_KEYS
+    for row in rows.values():
+        assert set(row) == DOCUMENTED_KEYS - {"split", "tools"}, row["id"]
+
+
+def test_a_single_call() -> None:
+    row = compiled_good()["pay-001"]
+    assert row["messages"] == [
+        SYSTEM,
+        {"role": "user", "content": "Charge customer $50 for invoice INV-123"},
+        call("create_payment", amount=5000, currency="USD", invoice_id="INV-123"),
+    ]
+    assert (row["kind"], row["category"], row["source_id"], row["target_tools"]) == (
+        "example", "simple", "pay-001", ["create_payment"])
+
+
+def test_a_sequence_feeds_each_result_to_the_next_call() -> None:
+    row = compiled_good()["pay-002"]
+    assert row["messages"][2:] == [
+        call("get_customer_by_name", name="John"),
+        {"role": "tool", "name": "get_customer_by_name", "content": '{"customer_id": "C-17"}'},
+        call("get_latest_order", customer_id="C-17"),
+        {"role": "tool", "name": "get_latest_order", "content": '{"order_id": "O-9", "order_total": 4200}'},
+        call("create_payment", amount=4200, customer_id="C-17"),
+    ]
+    assert row["category"] == "multi_turn"
+    assert row["target_tools"] == ["create_payment", "get_customer_by_name", "get_latest_order"]
+
+
+def test_template_expansions_share_their_source_id() -> None:
+    rows = compiled_good()
+    expansions = [r for r in rows.values() if r["source_id"] == "pay-003"]
+    assert [r["id"] for r in expansions] == [f"pay-003#{i}" for i in range(12)]
+    last = rows["pay-003#11"]
+    assert last["messages"][1:] == [
+        {"role": "user", "content": "Take a payment of $99.5 for invoice INV-88"},
+        call("create_payment", amount=9950, currency="USD", invoice_id="INV-88"),
+    ]
+
+
+def test_parallel_calls_go_in_one_assistant_turn() -> None:
+    row = compiled_good()["pay-004"]
+    assert row["category"] == "parallel"
+    assert [tc["function"]["arguments"] for tc in row["messages"][2]["tool_calls"]] == [
+        {"payment_id": "P-1"}, {"payment_id": "P-2"}]
+
+
+def test_a_call_among_look_alike_tools_is_multiple() -> None:
+    # get_payments, get_payment_status, get_customer_by_name, get_latest_order share the verb
+    assert compiled_good()["pay-005"]["category"] == "multiple"
+
+
+def test_edge_cases_are_text_replies() -> None:
+    rows = compiled_good()
+    clarify, details = rows["pay-edge-001"], rows["pay-edge-002"]
+    assert clarify["messages"][2] == {"role": "assistant", "content": "Did you mean $20.00?"}
+    assert (clarify["kind"], clarify["category"], clarify["expected_action"]) == ("edge_case", "edge_case", "clarify")
+    assert details["messages"][2]["content"] == (
+        "I can do that, but I need a few more details first: the amount and customer id. Could you provide them?")
+    assert details["required_fields"] == ["amount", "customer_id"]
+
+
+def test_scenarios_carry_priority_and_threshold() -> None:
+    row = compiled_good()["PAY-T-001"]
+    assert (row["kind"], row["priority"], row["min_accuracy_required"], row["category"]) == (
+        "scenario", "critical", 0.98, "simple")
+
+
+@pytest.mark.parametrize(("expect", "reply"), [
+    ({"action": "refuse", "response": "No."}, "No."),
+    ({"action": "refuse", "reason": "it is unsafe"}, "I can't help with that: it is unsafe"),
+    ({"action": "refuse"}, "I can't help with that request."),
+    ({"action": "no_tool"}, "I can answer that directly; it doesn't need any of the tools."),
+    ({"action": "clarify"}, "Could you tell me a bit more about what you need?"),
+    ({"action": "ask_for_details", "required_fields": ["amount"]},
+     "I can do that, but I need a few more details first: the amount. Could you provide them?"),
+    ({"action": "ask_for_details", "required_fields": ["a", "b", "c"], "question": "Which a, b, c?"}, "Which a, b, c?"),
+])
+def test_behaviour_replies(expect: dict, reply: str) -> None:
+    assert behaviour_reply(s.ExpectSpec.model_validate(expect)) == reply
+
+
+def test_categories() -> None:
+    one, two = ("t_get", {}), ("t_list", {})
+    assert category_of([one], sequence=False, shared_verbs=set()) == "simple"
+    assert category_of([one], sequence=False, shared_verbs={"t"}) == "multiple"
+    assert category_of([one, one], sequence=False, shared_verbs=set()) == "parallel"
+    assert category_of([one, two], sequence=False, shared_verbs=set()) == "parallel_multiple"
+    assert category_of([one, two], sequence=True, shared_verbs=set()) == "multi_turn"
+
+
+def test_no_tool_is_relevance_and_scenario_category_overrides(tmp_path: Path) -> None:
+    write_project(tmp_path, system_prompt="Be brief.")
+    write_service(tmp_path, "alpha", tools=2, examples_per_tool=1,
+                  edge_cases=[{"id": "e1", "query": "Tell me a joke", "expect": {"action": "no_tool"},
+                               "tool": "alpha_get", "created_at": "2025-01-02"}],
+                  scenarios=[{"id": "s1", "query": "Fetch R-1 please", "category": "multiple", "tags": ["x"],
+                              "expect": {"call": {"alpha_get": {"ref": "R-1"}}}}])
+    write(tmp_path / "specs" / "alpha" / "examples" / "more.yaml", {
+        "kind": "Examples", "service": "alpha", "examples": [
+            {"id": "m1", "query": "Make R-5 and fetch R-6", "source": "production", "quality": "silver",
+             "calls": [{"alpha_create": {"ref": "R-5"}}, {"alpha_get": {"ref": "R-6"}}]}]})
+    result = validate_repository(tmp_path)
+    assert result.errors == []
+    rows = {r["id"]: r for r in compile_service(result.specs.services["alpha"], result.specs.project_spec).rows}
+    assert (rows["e1"]["category"], rows["e1"]["target_tools"], rows["e1"]["created_at"]) == (
+        "relevance", ["alpha_get"], "2025-01-02")
+    assert (rows["s1"]["category"], rows["s1"]["tags"]) == ("multiple", ["x"])
+    assert (rows["m1"]["category"], rows["m1"]["source"], rows["m1"]["quality"]) == (
+        "parallel_multiple", "production", "silver")
+    assert rows["m1"]["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+def test_row_settings_are_what_the_cache_key_needs() -> None:
+    project = s.ProjectSpec.model_validate({"apiVersion": "mcptrain/v1", "kind": "Project", "name": "x"})
+    assert sorted(row_settings(project)) == ["max_template_expansions", "rows_format", "system_prompt"]

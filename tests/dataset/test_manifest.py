@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from mcptrain.dataset.manifest import count_rows, quality_report, quality_table
+
+
+def row(row_id: str, split: str, tools: list[str], *, kind: str = "example", query: str = "a b c",
+        category: str = "simple", service: str = "svc", **kw: object) -> dict:
+    return {"id": row_id, "split": split, "target_tools": tools, "kind": kind, "category": category,
+            "service": service, "source": kw.get("source", "human"), "quality": kw.get("quality", "gold"),
+            "expected_action": kw.get("action"),
+            "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": query}]}
+
+
+ROWS = [
+    row("e1", "train", ["t_get"], query="Get order O-1"),
+    row("e2", "test", ["t_get"], query="get order o-1!", source="synthetic", quality="silver"),
+    row("e3", "train", ["t_list", "t_get"], query="List orders then get one", category="parallel_multiple"),
+    row("e4", "zero_shot", ["t_new"], query="Make a new thing"),
+    row("c1", "validation", ["t_get"], kind="edge_case", category="edge_case", action="clarify", query="Get it"),
+    row("s1", "scenarios", ["t_get"], kind="scenario", query="Scenario words here"),
+]
+TOOLS = {"svc": ["t_get", "t_list", "t_new", "t_unused"], "empty": []}
+
+
+def test_counts_per_split_service_tool_and_category() -> None:
+    counts = count_rows(ROWS)
+    assert counts["splits"] == {"train": 2, "validation": 1, "test": 1, "holdout": 0, "zero_shot": 1,
+                                "orchestration": 0, "scenarios": 1}
+    assert counts["services"] == {"svc": {"scenarios": 1, "test": 1, "train": 2, "validation": 1, "zero_shot": 1}}
+    assert counts["tools"]["t_get"] == {"scenarios": 1, "test": 1, "train": 2, "validation": 1}
+    assert counts["categories"]["parallel_multiple"] == {"train": 1}
+
+
+def test_quality_report() -> None:
+    q = quality_report(ROWS, TOOLS, zero_shot={"t_new"})
+    assert q["tools"] == 4 and q["tools_covered"] == 3
+    assert q["tools_uncovered"] == ["t_unused"]
+    assert q["tools_without_train_rows"] == []
+    assert q["examples_per_tool"] == {"t_get": 3, "t_list": 1, "t_new": 1, "t_unused": 0}
+    assert q["balance"] == {"min": 0, "max": 3, "mean": 1.25, "min_over_max": 0.0}
+    assert q["queries"] == {"total": 5, "unique": 4}  # the scenario is not training data
+    assert q["diversity"] == {"distinct_word_ratio": 0.6842, "distinct_words": 13, "words": 19}
+    assert q["source_mix"] == {"human": 4, "synthetic": 1}
+    assert q["quality_mix"] == {"gold": 4, "silver": 1}
+    assert q["edge_case_coverage"] == {
+        "empty": {"edge_cases": 0, "by_action": {}, "tools_with_edge_cases": 0, "tools": 0},
+        "svc": {"edge_cases": 1, "by_action": {"clarify": 1}, "tools_with_edge_cases": 1, "tools": 4}}
+    assert quality_table(q) == [
+        ("tools covered", "3/4"),
+        ("examples per tool (min/mean/max)", "0/1.25/3"),
+        ("balance (min/max)", "0.00"),
+        ("unique queries", "4/5"),
+        ("diversity (distinct-word ratio)", "0.684"),
+        ("source mix", "human 80%, synthetic 20%"),
+        ("quality mix", "gold 80%, silver 20%"),
+        ("services with edge cases", "1/2"),
+        ("edge cases per service (min/max)", "0/1"),
+    ]
+
+
+def test_a_tool_with_examples_but_none_in_train_is_named() -> None:
+    rows = [row("e1", "holdout", ["t_get"]), row("e2", "train", ["t_list"])]
+    assert quality_report(rows, TOOLS, zero_shot=set())["tools_without_train_rows"] == ["t_get"]

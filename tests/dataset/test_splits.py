@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mcptrain.dataset.build import build_dataset
+from mcptrain.dataset.splits import (
+    EVAL_SPLITS,
+    SPLITS,
+    assign_splits,
+    balance,
+    choose_zero_shot_tools,
+    fixed_split,
+    unit_hash,
+)
+from mcptrain.specs import models as s
+from tests.builders import add_example, all_rows, write_project, write_service
+
+
+def config(**kw: object) -> s.SplitsSpec:
+    return s.SplitsSpec.model_validate(kw)
+
+
+def row(source_id: str = "x-1", **kw: object) -> dict:
+    return {"kind": "example", "category": "simple", "target_tools": ["t_get"], "created_at": None,
+            "source_id": source_id, "service": "svc", **kw}
+
+
+def split_of(one: dict, cfg: s.SplitsSpec, zero_shot: set[str]) -> str:
+    assign_splits([one], cfg, zero_shot)
+    return str(one["split"])
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Path:
+    write_project(tmp_path)
+    write_service(tmp_path, "alpha", tools=5, examples_per_tool=8)
+    write_service(tmp_path, "beta", tools=5, examples_per_tool=8)
+    write_service(tmp_path, "gamma", tools=5, examples_per_tool=8, critical=True)
+    return tmp_path
+
+
+def splits_by_id(root: Path) -> dict[str, str]:
+    return {r["id"]: r["split"] for r in all_rows(root / "datasets")}
+
+
+def test_the_hash_is_pinned() -> None:
+    # Changing it re-splits every user's dataset: a deliberate, announced change only.
+    assert unit_hash(42, "pay-001") == 0.37692370358840516
+    assert unit_hash(42, "tool:create_payment") == 0.516830343829195
+
+
+def test_balance_follows_the_shares_by_rows() -> None:
+    cfg = config()
+    groups = {f"id-{i}": 1 + i % 5 for i in range(1000)}
+    chosen = balance(groups, cfg)
+    rows = Counter()
+    for key, split in chosen.items():
+        rows[split] += groups[key]
+    total = sum(groups.values())
+    assert {k: round(v / total, 2) for k, v in rows.items()} == {
+        "train": 0.6, "validation": 0.1, "test": 0.1, "holdout": 0.2}
+
+
+def test_balance_trains_first_and_keeps_big_templates_whole() -> None:
+    cfg = config()
+    # One template of 18 expansions and four single examples: wherever the template lands,
+    # the tool keeps rows in train, and no example is split.
+    for seed in range(30):
+        chosen = balance({"tpl": 18, "a": 1, "b": 1, "c": 1, "d": 1}, config(seed=seed))
+        assert "train" in chosen.values(), seed
+    assert balance({"only": 7}, cfg) == {"only": "train"}
+
+
+def test_every_trainable_tool_is_trained_on_and_follows_the_shares() -> None:
+    cfg = config()
+    rows = [row(f"{t}-{i}", target_tools=[t]) for t in ("a", "b", "c") for i in range(20)]
+    rows += [row(f"tpl-{t}", target_tools=[t]) for t in ("a", "b", "c") for _ in range(18)]
+    assign_splits(rows, cfg, set())
+    for tool in ("a", "b", "c"):
+        mine = Counter(r["split"] for r in rows if r["target_tools"] == [tool])
+        assert mine["train"] / 38 >= 0.5, (tool, mine)
+        assert mine["train"] + mine["validation"] + mine["test"] + mine["holdout"] == 38
+    assert len({r["split"] for r in rows if r["source_id"] == "tpl-a"}) == 1
+
+
+def test_adding_an_example_moves_no_other_row(org: Path) -> None:
+    build_dataset(org)
+    before = splits_by_id(org)
+    add_example(org, "beta", {"id": "beta-new", "query": "an entirely new request about nothing else",
+                              "call": {"beta_get": {"ref": "R-new"}}})
+    build_dataset(org)
+    after = splits_by_id(org)
+    assert set(after) - set(before) == {"beta-new"}
+    # Only rows of the tool that got the example (beta_get) may rebalance; every other tool and
+    # every other service keeps its split.
+    assert {k: after[k] for k in before if not k.startswith("beta-1-")} == {
+        k: v for k, v in before.items() if not k.startswith("beta-1-")}
+
+
+def test_zero_shot_tools_never_reach_train(org: Path) -> None:
+    report = build_dataset(org)
+    chosen = report.manifest["zero_shot_tools"]
+    assert {k: len(v) for k, v in chosen.items()} == {"alpha": 1, "beta": 1, "gamma": 0}
+    zero = {t for names in chosen.values() for t in names}
+    rows = all_rows(org / "datasets")
+    assert all(not zero & set(r["target_tools"]) for r in rows if r["split"] in ("train", "validation"))
+    assert {r["split"] for r in rows if zero & set(r["target_tools"])} == {"zero_shot"}
+    assert len([r for r in rows if r["split"] == "zero_shot"]) == 16
+
+
+def test_zero_shot_share_is_per_service_and_keeps_one_tool() -> None:
+    tools = {"a": [f"a{i}" for i in range(10)], "b": ["b0"], "c": ["c0", "c1"]}
+    assert len(choose_zero_shot_tools(tools, config(zero_shot_tools=0.2))) == 2
+    assert choose_zero_shot_tools(tools, config(zero_shot_tools=0.2), critical=["a"]) == set()
+    every = choose_zero_shot_tools(tools, config(zero_shot_tools=0.99))
+    assert len(every) == 9 + 0 + 1
+    assert len(choose_zero_shot_tools(tools, config(zero_shot_tools=1.0))) == 13
+    assert choose_zero_shot_tools(tools, config(zero_shot_tools=0.0)) == set()
+
+
+def test_first_matching_rule_wins() -> None:
+    cfg = config(time_holdout_after=dt.date(2025, 6, 30))
+    assert split_of(row(kind="scenario", target_tools=["z"]), cfg, {"z"}) == "scenarios"
+    assert split_of(row(target_tools=["z"], created_at="2026-01-01"), cfg, {"z"}) == "zero_shot"
+    assert split_of(row(created_at="2025-07-01"), cfg, set()) == "holdout"
+    assert split_of(row(created_at="2025-07-01", category="multi_turn"), cfg, set()) == "orchestration"
+    assert fixed_split(row(created_at="2025-06-30"), cfg, set()) is None
+    assert split_of(row(created_at="2025-06-30"), cfg, set()) == "train"  # alone in its stratum
+
+
+def test_sequences_are_scored_only_in_orchestration() -> None:
+    cfg = config()
+    rows = [row(f"seq-{i}", category="multi_turn", target_tools=["a", "b"]) for i in range(200)]
+    assign_splits(rows, cfg, set())
+    assert Counter(r["split"] for r in rows) == {"train": 120, "validation": 20, "orchestration": 60}
+
+
+def test_time_holdout_in_a_build(tmp_path: Path) -> None:
+    write_project(tmp_path, splits={"time_holdout_after": "2025-01-31", "zero_shot_tools": 0})
+    write_service(tmp_path, "alpha", tools=2, examples_per_tool=3, extra_examples=[
+        {"id": "late", "query": "late example for the holdout", "created_at": "2025-02-01",
+         "call": {"alpha_get": {"ref": "R-9"}}}])
+    build_dataset(tmp_path)
+    assert splits_by_id(tmp_path)["late"] == "holdout"
+
+
+def test_every_split_file_exists_even_when_empty(org: Path) -> None:
+    build_dataset(org)
+    for split in SPLITS:
+        assert (org / "datasets" / f"{split}.jsonl").is_file()
+    assert set(EVAL_SPLITS) < set(SPLITS)

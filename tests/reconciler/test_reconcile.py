@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mcptrain.reconciler import stages
+from mcptrain.reconciler.records import read_record
+from tests.cli import mcptrain
+
+EXTRA_EXAMPLE = """
+  - id: pay-extra-1
+    query: Put through a charge of 12 dollars against invoice INV-900
+    call: {create_payment: {amount: 1200, currency: USD, invoice_id: INV-900}}
+"""
+
+
+def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
+        tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = str(tiny_project)
+    code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
+    assert code == 0, err
+    for stage in ("train", "eval", "gate"):
+        assert read_record(tiny_project, stage) is not None, stage
+    train = read_record(tiny_project, "train")
+    assert train is not None
+    artifact = tiny_project / train["outputs"]["artifact"]
+    assert (artifact / "adapter_model.safetensors").is_file()
+    assert json.loads((artifact / "training_summary.json").read_text())["steps"] == 4
+    report = json.loads((tiny_project / read_record(tiny_project, "eval")["outputs"]["report"]).read_text())
+    assert report["baseline"] is not None and report["candidate"]["overall"]["n"] > 0
+    assert {i["split"] for i in report["items"]} <= {"test", "holdout", "zero_shot", "orchestration", "scenarios"}
+    gate = read_record(tiny_project, "gate")["outputs"]["verdict"]
+    assert gate["decision"] in {"full", "partial", "blocked"}
+    assert f"mcptrain: verdict {gate['decision']}" in out
+    assert "accuracy by category" in out
+
+    code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
+    assert code == 0, err
+    assert "mcptrain: nothing to do" in out and "2/4 train" not in out
+    assert read_record(tiny_project, "train") == train  # not run again
+
+    # A trainer whose batch plan changed (which rows each step sees) trains anew.
+    monkeypatch.setattr(stages, "PLAN_VERSION", stages.PLAN_VERSION + 1)
+    code, out, err = mcptrain("reconcile", root, "--dry-run")
+    assert code == 0, err
+    assert "training settings changed" in out and "dry run" in out
+    monkeypatch.undo()
+
+    examples = tiny_project / "specs" / "payment" / "examples" / "charges.yaml"
+    examples.write_text(examples.read_text() + EXTRA_EXAMPLE)
+    code, out, err = mcptrain("reconcile", root, "--dry-run")
+    assert code == 0, err
+    assert "the dataset changed" in out and "dry run" in out
+    assert read_record(tiny_project, "train") == train
+
+
+def test_reconcile_asks_before_training_and_ci_must_say_yes(tiny_project: Path) -> None:
+    code, _, err = mcptrain("reconcile", str(tiny_project))
+    assert code == 1
+    assert "pass --yes in CI" in err
+    assert read_record(tiny_project, "train") is None
+
+
+def test_reconcile_stops_at_invalid_specs(tiny_project: Path) -> None:
+    tools = tiny_project / "specs" / "payment" / "tools.yaml"
+    tools.write_text(tools.read_text().replace("inputSchema", "input_schema", 1))
+    code, _, err = mcptrain("reconcile", str(tiny_project), "--yes", "--inline")
+    assert code == 1
+    assert "tools.yaml:" in err and "the dataset was not built" in err
+    assert read_record(tiny_project, "train") is None
+
+
+def test_fail_on_block_exits_4_when_the_gates_block(tiny_project: Path) -> None:
+    policy = tiny_project / "policies" / "default.yaml"
+    policy.write_text(policy.read_text().replace("min_overall_accuracy: 0.5", "min_overall_accuracy: 1.0")
+                      .replace("critical_services: [payment-service]", "critical_services: [payment-service]\n"
+                               "partial_deploy: {min_accuracy: 1.0}"))
+    code, out, err = mcptrain("reconcile", str(tiny_project), "--yes", "--inline", "--fail-on-block")
+    assert code == 4, err
+    assert "mcptrain: verdict blocked" in out
+    assert "failed gate checks" in out

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli import mcptrain
+
+
+def test_eval_before_build_says_what_to_do(tiny_project: Path) -> None:
+    code, _, err = mcptrain("eval", str(tiny_project))
+    assert code == 1
+    assert "the dataset has not been built" in err and "mcptrain build" in err
+
+
+def test_train_eval_and_rescoring_the_saved_predictions_agree(tiny_project: Path, tmp_path: Path) -> None:
+    root = str(tiny_project)
+    assert mcptrain("build", root)[0] == 0
+    code, out, err = mcptrain("eval", root)
+    assert code == 1 and "run `mcptrain train` first" in err
+    code, out, err = mcptrain("train", root, "--inline")
+    assert code == 0, err
+    assert "mcptrain: trained 4 steps" in out and "next: mcptrain eval" in out
+    code, out, err = mcptrain("train", root, "--inline")
+    assert code == 0 and "training is up to date" in out
+
+    out_dir = tmp_path / "report"
+    code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "holdout", "--split", "scenarios")
+    assert code == 0, err
+    report = json.loads((out_dir / "report.json").read_text())
+    assert report["baseline"] is not None
+    assert {i["split"] for i in report["items"]} == {"holdout", "scenarios"}
+    assert (out_dir / "report.md").is_file() and (out_dir / "accuracy.png").is_file()
+    assert "accuracy by category" in out
+
+    code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "holdout", "--split", "scenarios")
+    assert code == 0 and "evaluation is up to date" in out
+
+    # The saved raw outputs, scored without a model, give the same numbers.
+    again = tmp_path / "again"
+    code, out, err = mcptrain("eval", root, "--out", str(again), "--split", "holdout", "--split", "scenarios",
+                              "--predictions", str(out_dir / "predictions.jsonl"),
+                              "--baseline-predictions", str(out_dir / "baseline_predictions.jsonl"))
+    assert code == 0, err
+    rescored = json.loads((again / "report.json").read_text())
+    assert rescored["candidate"] == report["candidate"]
+    assert rescored["baseline"] == report["baseline"]
+
+
+def test_eval_rejects_unknown_splits(tiny_project: Path) -> None:
+    code, _, err = mcptrain("eval", str(tiny_project), "--split", "nonsense")
+    assert code == 1 and "unknown split nonsense" in err
+
+
+def test_prompt_backend_shows_the_rows_closest_to_last_evaluations_failures(tiny_project: Path) -> None:
+    from mcptrain.reconciler.records import read_record
+
+    yaml_path = tiny_project / "mcptrain.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("kind: Project", "kind: Project\nbackend: prompt"))
+    root = str(tiny_project)
+    code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
+    assert code == 0, err
+    first = json.loads((tiny_project / read_record(tiny_project, "train")["outputs"]["artifact"]
+                        / "prompt.json").read_text())
+    assert first["failures_addressed"] == {}  # nothing evaluated before the first prompt
+    report = json.loads((tiny_project / read_record(tiny_project, "eval")["outputs"]["report"]).read_text())
+    wrong = {i["row_id"] for i in report["items"] if not i["candidate"]["correct"]}
+    assert wrong  # a random-weight model gets things wrong
+
+    examples = tiny_project / "specs" / "payment" / "examples" / "charges.yaml"
+    examples.write_text(examples.read_text() + """
+  - id: pay-extra-1
+    query: Put through a charge of 12 dollars against invoice INV-900
+    call: {create_payment: {amount: 1200, currency: USD, invoice_id: INV-900}}
+""")
+    code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
+    assert code == 0, err
+    second = json.loads((tiny_project / read_record(tiny_project, "train")["outputs"]["artifact"]
+                         / "prompt.json").read_text())
+    addressed = second["failures_addressed"]
+    assert addressed and set(addressed) <= wrong
+    assert set(addressed) | set(second["failures_unaddressed"]) == wrong
+    shown = {i for ids in second["examples"].values() for i in ids}
+    assert set(addressed.values()) <= shown and not wrong & shown

@@ -1,0 +1,130 @@
+"""e2e: the real CLI over the example projects; exact output checked.
+
+Each `tests/projects/broken_*` (and `hostile`) holds its expected diagnostics in
+`expected.txt`; together they document every check `mcptrain validate` makes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECTS, REPO
+
+MCPTRAIN = [sys.executable, "-m", "mcptrain"]
+BROKEN = sorted(p.name for p in PROJECTS.iterdir() if (p / "expected.txt").exists())
+
+
+def run_validate(path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MCPTRAIN, "validate", ".", *args], cwd=path, capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_project_reports_exact_errors(name: str) -> None:
+    project = PROJECTS / name
+    proc = run_validate(project)
+    assert proc.stderr == (project / "expected.txt").read_text()
+    assert proc.returncode == int((project / "expected_rc.txt").read_text())
+    assert proc.returncode == 1
+
+
+@pytest.mark.e2e
+def test_good_project_is_valid() -> None:
+    proc = run_validate(PROJECTS / "good")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("mcptrain: 8 files valid (1 service, 5 tools, 3 warnings) in ")
+    assert proc.stdout.rstrip().endswith("next: mcptrain build")
+
+
+@pytest.mark.e2e
+def test_strict_turns_warnings_into_errors() -> None:
+    proc = run_validate(PROJECTS / "good", "--strict")
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == "mcptrain: 3 errors in 1 file"
+
+
+@pytest.mark.e2e
+def test_github_actions_annotations() -> None:
+    import os
+
+    env = dict(os.environ, GITHUB_ACTIONS="true")
+    proc = run_validate(PROJECTS / "broken_ids", env=env)
+    assert proc.stdout.splitlines() == [
+        "::error file=specs/pay/edge_cases.yaml,line=5,col=9::edge_cases[0].id: duplicate id 'pay-001' (first used at specs/pay/examples.yaml:5:9)",
+        "::error file=specs/pay/examples.yaml,line=8,col=9::examples[1].id: duplicate id 'pay-001' (first used at specs/pay/examples.yaml:5:9)",
+    ]
+
+
+@pytest.mark.e2e
+def test_json_output() -> None:
+    import json
+
+    proc = run_validate(PROJECTS / "broken_sequence", "--json")
+    data = json.loads(proc.stdout)
+    assert data["valid"] is False
+    assert [d["where"] for d in data["diagnostics"]] == [
+        "examples[0].sequence[0].call.get_payments.customer_id"
+    ]
+
+
+def test_shipped_specs_validate() -> None:
+    """Meta-test: the demo organisation that ships in the repo validates cleanly."""
+    from mcptrain.specs.validator import validate_repository
+
+    if not (REPO / "specs").is_dir():
+        pytest.skip("no demo specs yet")
+    result = validate_repository(REPO)
+    assert [d.format() for d in result.errors] == []
+    assert len(result.specs.services) >= 4
+    assert len(result.tools) >= 20
+
+
+def test_balance_warnings_name_the_thin_tools() -> None:
+    """The seed's balance check: a tool under half the average number of example calls."""
+    from mcptrain.specs.validator import validate_repository
+
+    result = validate_repository(PROJECTS / "good")
+    assert [d.format() for d in result.diagnostics if d.severity == "warning"] == [
+        f"specs/payment/tools.yaml:{line}:11: warning: tools[{i}].name: tool '{name}' has 1 example calls, "
+        "under half the average (4.0)"
+        for i, line, name in [(2, 22, "get_payments"), (3, 28, "get_customer_by_name"), (4, 35, "get_latest_order")]
+    ]
+
+
+def test_the_demo_organisation_is_big_enough_to_train_on(tmp_path: Path) -> None:
+    """What issue 2 asks of the demo: per-tool volume, sequences, parallel calls, critical
+    scenarios on payments, security and data deletion, and no warnings."""
+    import shutil
+    from collections import Counter
+
+    from mcptrain.dataset.build import build_dataset
+    from mcptrain.specs.validator import validate_repository
+
+    result = validate_repository(REPO)
+    assert [d.format() for d in result.diagnostics if d.severity == "warning"] == []
+    for part in ("mcptrain.yaml", "specs", "policies"):
+        src = REPO / part
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / part)
+    build_dataset(tmp_path)  # datasets/ only; DVC is a separate step
+    rows = [r for f in sorted((tmp_path / "datasets").glob("*.jsonl")) for r in read_jsonl(f)]
+    examples = [r for r in rows if r["kind"] == "example"]
+    per_tool = Counter(t for r in examples for t in set(r["target_tools"]))
+    assert len(per_tool) == len(result.tools) >= 20
+    assert min(per_tool.values()) >= 15, per_tool.most_common()[-3:]
+    assert len({r["source_id"] for r in examples if r["category"] == "multi_turn"}) >= 5
+    assert len({r["source_id"] for r in examples if r["category"].startswith("parallel")}) >= 3
+    critical = [r for r in rows if r["kind"] == "scenario" and r["priority"] == "critical"]
+    assert {r["service"] for r in critical} >= {"payment-service", "identity-service"}
+    assert any("request_data_deletion" in r["target_tools"] for r in critical)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

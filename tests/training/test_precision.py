@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import pytest
+
+from mcptrain.training import precision as p
+
+
+def probe(bf16: float, fp32: float):  # type: ignore[no-untyped-def]
+    import torch
+
+    return lambda dtype, **_: bf16 if dtype == torch.bfloat16 else fp32
+
+
+def test_fp32_is_used_as_asked_without_probing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(p, "matmul_flops", lambda *a, **k: pytest.fail("probed"))
+    assert p.choose_precision("fp32").used == "fp32"
+
+
+@pytest.mark.parametrize(("bf16", "fp32", "used", "reason"), [
+    (2e9, 95e9, "fp32", "measured slower than fp32"),          # AVX2-only host
+    (100e9, 95e9, "fp32", "not clearly faster than fp32"),     # a near tie: no flip-flopping
+    (400e9, 100e9, "bf16", "4.0x faster than fp32"),           # native bf16
+])
+def test_bf16_only_when_clearly_faster(monkeypatch: pytest.MonkeyPatch, bf16: float, fp32: float,
+                                       used: str, reason: str) -> None:
+    monkeypatch.setattr(p, "matmul_flops", probe(bf16, fp32))
+    chosen = p.choose_precision("bf16")
+    assert chosen.used == used and reason in chosen.reason
+
+
+def test_autocast_only_for_low_precision() -> None:
+    import torch
+
+    with p.Precision("bf16", "bf16", "x").autocast():
+        assert torch.is_autocast_enabled("cpu")
+    with p.Precision("bf16", "fp32", "x").autocast():
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def test_frozen_weights_stored_in_bf16_change_no_number(tiny_model, encoded) -> None:  # type: ignore[no-untyped-def]
+    """Storing frozen linear weights in bf16 is what autocast does to them anyway: the loss and
+    the LoRA gradients are bit-identical; LoRA weights, embeddings and norms stay fp32."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from mcptrain.training.batches import plan_epoch
+    from mcptrain.training.model import load_model
+    from mcptrain.training.objective import batch_loss
+
+    bf16 = p.Precision("bf16", "bf16", "test")
+    results = []
+    for store in (False, True):
+        torch.manual_seed(0)
+        model = get_peft_model(load_model(str(tiny_model)), LoraConfig(
+            r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            init_lora_weights=False))
+        if store:
+            assert bf16.store_frozen_weights(model) == 2 * 7  # q k v o gate up down, per layer
+            dtypes = {n: prm.dtype for n, prm in model.named_parameters()}
+            assert all(d == torch.float32 for n, d in dtypes.items() if "lora_" in n or "norm" in n
+                       or "embed" in n)
+            assert dtypes["base_model.model.model.layers.0.mlp.up_proj.weight"] == torch.bfloat16
+        batch = plan_epoch(encoded[:4], 8, 0, 0)[0]
+        with bf16.autocast():
+            loss, _ = batch_loss(model, batch)
+        loss.backward()
+        grads = {n: prm.grad.clone() for n, prm in model.named_parameters() if prm.requires_grad}
+        results.append((loss.detach(), grads))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert torch.equal(loss_a, loss_b)
+    assert all(torch.equal(grads_a[n], grads_b[n]) for n in grads_a)
+
+
+def test_fp32_stores_nothing() -> None:
+    assert p.Precision("fp32", "fp32", "test").store_frozen_weights(object()) == 0

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcptrain.training.predictor import (
+    LocalPredictor,
+    OpenAIPredictor,
+    PromptPredictor,
+    hermes_calls,
+)
+from tests.training.openai_emulator import running
+from tests.training.tiny import make_row, multi_turn_row
+
+ROWS = [make_row(i) for i in range(7)] + [
+    {**multi_turn_row(), "messages": multi_turn_row()["messages"][:4]}]  # a later step
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model: Path) -> LocalPredictor:
+    return LocalPredictor(str(tiny_model), batch_size=3, max_new_tokens=12, precision="fp32")
+
+
+def test_batched_generation_equals_one_row_at_a_time(predictor: LocalPredictor) -> None:
+    batched = predictor.predict(ROWS)
+    predictor.batch_size = 1
+    try:
+        single = predictor.predict(ROWS)
+    finally:
+        predictor.batch_size = 3
+    assert batched == single
+    assert len(set(batched)) > 1  # the outputs differ per prompt: the check has teeth
+
+
+def test_prefix_cache_equals_plain_generation(predictor: LocalPredictor) -> None:
+    """The shared system-turn cache changes nothing: compare with generate() on the whole prompt."""
+    import torch
+
+    from mcptrain.training.prompt import encode_prompt, prompt_messages
+
+    for row in ROWS[:3]:
+        ids = encode_prompt(predictor.tokenizer, predictor.template, prompt_messages(row), row["tools"])
+        out = predictor.model.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False,
+                                       eos_token_id=predictor.stop_id, pad_token_id=predictor.pad_id)
+        seq = out[0, len(ids):].tolist()
+        if predictor.stop_id in seq:
+            seq = seq[: seq.index(predictor.stop_id)]
+        assert predictor.predict([row]) == [predictor.tokenizer.decode(seq)]
+
+
+def test_adapter_and_template_come_from_the_adapter_dir(tiny_model: Path, tmp_path: Path) -> None:
+    from mcptrain.specs.models import ProjectSpec
+    from mcptrain.training.lora import train_lora
+
+    p = ProjectSpec.model_validate({"apiVersion": "mcptrain/v1", "kind": "Project", "name": "t",
+                                    "base_model": str(tiny_model), "training": {"max_steps": 1}})
+    train_lora(p, ROWS[:4], [], tmp_path / "out", "run", runner="inline")
+    (tmp_path / "out" / "chat_template.jinja").write_text(
+        "{% for m in messages %}{{ m.role }}: {{ m.content }}<|im_end|>{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}", encoding="utf-8")
+    local = LocalPredictor(str(tiny_model), tmp_path / "out", max_new_tokens=4, precision="fp32")
+    assert local.template.startswith("{% for m in messages %}{{ m.role }}")
+    assert len(local.predict(ROWS[:2])) == 2
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def predict(self, rows: list[dict[str, Any]]) -> list[str]:
+        self.rows = rows
+        return ["x"] * len(rows)
+
+
+def test_prompt_predictor_swaps_the_system_prompt() -> None:
+    inner = Recorder()
+    artifact = {"system_prompts": {"demo": "Use tools well."}, "default_system_prompt": "Default."}
+    other = {**make_row(1), "service": "other"}
+    assert PromptPredictor(inner, artifact).predict([make_row(0), other]) == ["x", "x"]
+    assert inner.rows[0]["messages"][0] == {"role": "system", "content": "Use tools well."}
+    assert inner.rows[1]["messages"][0] == {"role": "system", "content": "Default."}
+    assert inner.rows[0]["messages"][1:] == make_row(0)["messages"][1:]
+
+
+def _tool_reply(body: dict[str, Any]) -> dict[str, Any]:
+    return {"tool_calls": [{"id": "call_9", "type": "function", "function": {
+        "name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]}
+
+
+def test_openai_predictor_native_tools() -> None:
+    with running() as (emu, url):
+        emu.chat = _tool_reply
+        p = OpenAIPredictor("my-model", base_url=url, api_key="k")
+        out = p.predict([make_row(0), ROWS[-1]])
+    assert out == ['<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'] * 2
+    first, later = sorted(emu.chat_requests, key=lambda r: len(r["messages"]))
+    assert first["tools"] == make_row(0)["tools"] and first["temperature"] == 0
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    assert [m["role"] for m in later["messages"]] == ["system", "user", "assistant", "tool"]
+    assert later["messages"][3]["tool_call_id"] == later["messages"][2]["tool_calls"][0]["id"]
+
+
+def test_openai_predictor_tools_in_prompt() -> None:
+    with running() as (emu, url):
+        emu.chat = lambda body: {"content": "Which city?"}
+        p = OpenAIPredictor("my-model", base_url=url, api_key="k", tools="prompt")
+        assert p.predict([make_row(0)]) == ["Which city?"]
+    (req,) = emu.chat_requests
+    assert "tools" not in req
+    system = req["messages"][0]["content"]
+    assert system.startswith("You call tools.\n\n# Tools\n") and '{"name":"get_weather"' in system
+
+
+def test_hermes_calls() -> None:
+    assert hermes_calls([("a", {"x": 1}), ("b", '{"y": 2}'), ("c", "not json")]) == (
+        '<tool_call>{"name": "a", "arguments": {"x": 1}}</tool_call>\n'
+        '<tool_call>{"name": "b", "arguments": {"y": 2}}</tool_call>\n'
+        '<tool_call>{"name": "c", "arguments": not json}</tool_call>')
+
+
+def test_make_predictor_per_backend(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcptrain.errors import ConfigError
+    from mcptrain.specs.models import ProjectSpec
+    from mcptrain.training.predictor import make_predictor
+
+    def project(backend: str) -> ProjectSpec:
+        return ProjectSpec.model_validate({
+            "apiVersion": "mcptrain/v1", "kind": "Project", "name": "t", "backend": backend,
+            "base_model": str(tiny_model), "evaluation": {"batch_size": 5, "max_new_tokens": 9},
+            "openai": {"base_url": "http://127.0.0.1:9/v1"}})
+
+    base = make_predictor(project("lora"), None)
+    assert isinstance(base, LocalPredictor) and base.adapter_dir is None
+    assert (base.batch_size, base.max_new_tokens) == (5, 9)
+    (tmp_path / "prompt.json").write_text(json.dumps(
+        {"system_prompts": {}, "default_system_prompt": "S"}), encoding="utf-8")
+    assert isinstance(make_predictor(project("prompt"), tmp_path), PromptPredictor)
+    (tmp_path / "openai_job.json").write_text(json.dumps({"job_id": "j", "fine_tuned_model": None}))
+    with pytest.raises(ConfigError, match="names no fine-tuned model yet"):
+        make_predictor(project("openai"), tmp_path)
+    (tmp_path / "openai_job.json").write_text(json.dumps({"job_id": "j", "fine_tuned_model": "ft:x"}))
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    p = make_predictor(project("openai"), tmp_path)
+    assert isinstance(p, OpenAIPredictor) and p.model == "ft:x" and p.max_tokens == 9
+    # The base model of an OpenAI fine-tune is the model it was tuned from, on the same endpoint.
+    b = make_predictor(project("openai"), None)
+    assert isinstance(b, OpenAIPredictor) and b.model == "gpt-4.1-mini-2025-04-14"

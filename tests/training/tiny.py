@@ -1,0 +1,93 @@
+"""A tiny random-weight Llama and a tiny BPE tokenizer, built in-process (no downloads,
+no GGUF), plus canonical rows of a 3-tool synthetic task."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+SYSTEM = "You call tools."
+TOOLS = [
+    {"type": "function", "function": {"name": name, "description": desc, "parameters": {
+        "type": "object", "properties": {arg: {"type": "string"}}, "required": [arg]}}}
+    for name, desc, arg in (
+        ("get_weather", "Weather for a city.", "city"),
+        ("find_user", "Find a user by email.", "email"),
+        ("cancel_order", "Cancel an order.", "order_id"),
+    )
+]
+SMOL_TEMPLATE = (  # SmolLM2's own template: no tools
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
+    " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant\n' }}{% endif %}")
+CITIES = ["Paris", "Oslo", "Lima", "Cairo", "Quito", "Dakar", "Hanoi", "Sofia"]
+NAMES = ["ana", "bo", "cy", "di", "ed", "fay", "gus", "hal"]
+
+
+def make_row(i: int, kind: int | None = None, service: str = "demo") -> dict[str, Any]:
+    kind = i % 3 if kind is None else kind
+    if kind == 0:
+        city = CITIES[i % len(CITIES)]
+        query, call = f"What is the weather in {city}?", ("get_weather", {"city": city})
+    elif kind == 1:
+        email = f"{NAMES[i % len(NAMES)]}@acme.io"
+        query, call = f"Look up {email}", ("find_user", {"email": email})
+    else:
+        order = f"ORD-{100 + i}"
+        query, call = f"Cancel order {order} please", ("cancel_order", {"order_id": order})
+    return {
+        "id": f"r-{i}", "source_id": f"r-{i}", "service": service, "kind": "example",
+        "category": "simple", "split": "train", "target_tools": [call[0]], "tools": TOOLS,
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": query},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"type": "function", "function": {"name": call[0], "arguments": call[1]}}]},
+        ],
+    }
+
+
+def multi_turn_row() -> dict[str, Any]:
+    row = make_row(1, kind=1)
+    row["id"] = row["source_id"] = "mt-1"
+    row["category"] = "multi_turn"
+    row["messages"] += [
+        {"role": "tool", "name": "find_user", "content": json.dumps({"user_id": "U-1"})},
+        {"role": "assistant", "content": "Found user U-1."},
+    ]
+    return row
+
+
+def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
+    """A 2-layer Llama (hidden 64) with a byte-level BPE trained on the synthetic rows."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from mcptrain.training.prompt import HERMES, render
+
+    corpus = [render(HERMES, r["messages"], r["tools"]) for r in [*map(make_row, range(60)), multi_turn_row()]]
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=600, special_tokens=specials, show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>",
+        unk_token="<|endoftext|>", pad_token="<|im_end|>")
+    tokenizer.chat_template = SMOL_TEMPLATE
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(folder)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+        tie_word_embeddings=True, initializer_range=0.3, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    random.seed(seed)
+    return folder
