@@ -82,7 +82,9 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
     from mcptrain.reconciler.stages import eval_stage, train_stage
 
     output.note("[bold]2/4 train[/bold]")
-    with training_progress(project.training.max_steps if project.backend == "lora" else 0) as on_progress:
+    from mcptrain.training.backends import get_backend
+
+    with training_progress(get_backend(project.backend).progress_total(project)) as on_progress:
         trained = train_stage(root, project, runner="inline" if inline else "ray", on_progress=on_progress)
     show_training(trained)
 

@@ -43,7 +43,9 @@ def run(root: Path, *, out: Path | None = None, run_name: str | None = None, inl
     if diags:
         output.diagnostics(diags)
         return 1
-    total = project.training.max_steps if project.backend == "lora" else 0
+    from mcptrain.training.backends import get_backend
+
+    total = get_backend(project.backend).progress_total(project)
     with training_progress(total) as on_progress:
         result = train_stage(root, project, out=out, run_name=run_name,
                              runner="inline" if inline else "ray", on_progress=on_progress, force=force)
@@ -57,18 +59,8 @@ def show_training(result: Any) -> None:
     if result.reused:
         output.info(f"mcptrain: training is up to date ({where}); nothing to do")
         return
-    if result.backend == "lora":
-        early = f", stopped early at best step {s['best_step']}" if s.get("stopped_early") else ""
-        resumed = f", resumed from step {s['resumed_from'][-1]}" if s.get("resumed_from") else ""
-        output.info(f"mcptrain: trained {s['steps']} steps in {s['train_seconds']:.0f}s "
-                    f"({s['tokens_per_s']:.0f} tokens/s, {s.get('precision')}){early}{resumed}; "
-                    f"train loss {_f(s['train_loss_final'])}, validation loss {_f(s['val_loss_final'])}")
-    elif result.backend == "openai":
-        output.info(f"mcptrain: fine-tuning job {s['job_id']} {s['status']}: model {s['fine_tuned_model']}")
-    else:
-        output.info(f"mcptrain: prompt artifact {s['version']} with {s['examples']} few-shot examples")
+    from mcptrain.training.backends import get_backend
+
+    output.info(get_backend(result.backend).describe(s))
     output.info(f"mcptrain: artifact in {where}; next: mcptrain eval")
 
-
-def _f(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4f}"

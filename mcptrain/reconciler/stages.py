@@ -31,7 +31,8 @@ from mcptrain.reconciler.records import (
     write_record,
 )
 from mcptrain.specs.models import ProjectSpec
-from mcptrain.training.batches import PLAN_VERSION
+from mcptrain.training.backends import TrainJob, get_backend
+from mcptrain.training.backends import make_predictor as default_predictor
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,7 @@ def train_inputs(project: ProjectSpec, dataset: Dataset) -> str:
     """Everything a training result depends on."""
     settings: dict[str, Any] = {"backend": project.backend, "base_model": project.base_model,
                                 "data": dataset.content_hash, "system_prompt": project.system_prompt}
-    if project.backend == "lora":
-        settings["training"] = project.training.model_dump(mode="json")
-        settings["batch_plan"] = PLAN_VERSION  # which rows each step sees
-    elif project.backend == "openai":
-        settings["openai"] = project.openai.model_dump(mode="json", exclude={"base_url"})
+    settings.update(get_backend(project.backend).fingerprint(project))
     return inputs_hash(settings)
 
 
@@ -71,28 +68,9 @@ def train_stage(root: Path, project: ProjectSpec, *, out: Path | None = None, ru
         return TrainOutcome(root / record["outputs"]["artifact"], project.backend, inputs,
                             record["outputs"].get("summary", {}), reused=True)
     name = run_name or f"{project.name}-{inputs[:12]}"
-    summary: dict[str, Any]
-    if project.backend == "lora":
-        from mcptrain.training.lora import train_lora
-
-        result = train_lora(project, dataset.rows("train"), dataset.rows("validation"), target, name,
-                            on_progress=on_progress, runner="inline" if runner == "inline" else "ray")
-        summary = {k: result.summary.get(k) for k in (
-            "steps", "train_loss_final", "val_loss_final", "tokens_per_s", "train_seconds",
-            "wall_seconds", "stopped_early", "best_step", "resumed_from", "precision")}
-    elif project.backend == "openai":
-        from mcptrain.training.backends.openai import train_openai
-
-        validation = dataset.path("validation", "openai")
-        job = train_openai(project, dataset.path("train", "openai"), target, inputs[:8],
-                           validation_jsonl=validation if validation.stat().st_size else None,
-                           on_progress=on_progress)
-        summary = {"job_id": job.job_id, "fine_tuned_model": job.fine_tuned_model, "status": job.status}
-    else:
-        from mcptrain.training.backends.prompt import build_prompt
-
-        artifact = build_prompt(project, dataset.rows("train"), target, failed=_failed_rows(root, dataset))
-        summary = {"version": artifact.version, "examples": sum(len(v) for v in artifact.data["examples"].values())}
+    summary = get_backend(project.backend).train(TrainJob(
+        project, dataset, target, name, inputs, runner=runner, on_progress=on_progress,
+        failed_rows=lambda: _failed_rows(root, dataset)))
     write_record(root, "train", inputs, {"artifact": rel_path(root, target), "backend": project.backend,
                                          "run_name": name, "data": dataset.content_hash, "summary": summary})
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)
@@ -133,7 +111,7 @@ class EvalOutcome:
 def baseline_cache(root: Path, project: ProjectSpec) -> OutputCache:
     """Where the base model's outputs are kept: keyed by everything that shapes them."""
     key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
-                       "openai": project.openai.model_dump(mode="json") if project.backend == "openai" else None,
+                       "openai": get_backend(project.backend).baseline_settings(project),
                        "evaluation": project.evaluation.model_dump(mode="json"),
                        "precision": project.training.precision})
     return OutputCache(root / ".mcptrain" / "cache" / "baseline" / f"{key[:16]}.jsonl")
@@ -172,9 +150,7 @@ def eval_stage(root: Path, project: ProjectSpec, artifact: Path | None, *, artif
         return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(data["items"]),
                            record["outputs"].get("seconds", {}), reused=True)
     if make_predictor is None:
-        from mcptrain.training.predictor import make_predictor as default
-
-        make_predictor = default
+        make_predictor = default_predictor
     rows = select_rows(dataset, splits, limit)
     if not rows:
         raise StageError(f"eval: the splits {', '.join(splits)} hold no rows")

@@ -242,31 +242,8 @@ class PromptPredictor:
         return self.inner.predict(swapped)
 
 
-def make_predictor(project: ProjectSpec, artifact_dir: Path | None) -> Predictor:
-    """The predictor for what a backend produced in `artifact_dir` (None: the base model).
-
-    lora: base model + the adapter; openai: the fine-tuned model recorded in
-    `openai_job.json`; prompt: the base model behind the `prompt.json` system prompts.
-    The base model of the `openai` backend is `openai.model` (what was fine-tuned), on the
-    same endpoint; of the others, `base_model`.
-    """
-    def local(adapter: Path | None) -> LocalPredictor:
-        return LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
-                              max_new_tokens=project.evaluation.max_new_tokens,
-                              precision=project.training.precision)
-
-    if artifact_dir is None:
-        if project.backend == "openai":
-            return OpenAIPredictor(project.openai.model, base_url=project.openai.base_url,
-                                   max_tokens=project.evaluation.max_new_tokens)
-        return local(None)
-    if project.backend == "lora":
-        return local(artifact_dir)
-    if project.backend == "prompt":
-        return PromptPredictor(local(None), artifact_dir / "prompt.json")
-    job = json.loads((artifact_dir / "openai_job.json").read_text(encoding="utf-8"))
-    if not job.get("fine_tuned_model"):
-        raise ConfigError(f"{artifact_dir / 'openai_job.json'} names no fine-tuned model yet"
-                          "\n    hint: run the training again to finish watching the job")
-    return OpenAIPredictor(job["fine_tuned_model"], base_url=project.openai.base_url,
-                           max_tokens=project.evaluation.max_new_tokens)
+def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredictor:
+    """The project's base model (plus `adapter`), with the project's evaluation settings."""
+    return LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
+                          max_new_tokens=project.evaluation.max_new_tokens,
+                          precision=project.training.precision)

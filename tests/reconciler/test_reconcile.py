@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mcptrain.reconciler import stages
 from mcptrain.reconciler.records import read_record
+from mcptrain.training.backends import lora as lora_backend
 from tests.cli import mcptrain
 
 EXTRA_EXAMPLE = """
@@ -42,7 +42,7 @@ def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
     assert read_record(tiny_project, "train") == train  # not run again
 
     # A trainer whose batch plan changed (which rows each step sees) trains anew.
-    monkeypatch.setattr(stages, "PLAN_VERSION", stages.PLAN_VERSION + 1)
+    monkeypatch.setattr(lora_backend, "PLAN_VERSION", lora_backend.PLAN_VERSION + 1)
     code, out, err = mcptrain("reconcile", root, "--dry-run")
     assert code == 0, err
     assert "training settings changed" in out and "dry run" in out

@@ -124,7 +124,7 @@ def test_hermes_calls() -> None:
 def test_make_predictor_per_backend(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcptrain.errors import ConfigError
     from mcptrain.specs.models import ProjectSpec
-    from mcptrain.training.predictor import make_predictor
+    from mcptrain.training.backends import make_predictor
 
     def project(backend: str) -> ProjectSpec:
         return ProjectSpec.model_validate({

@@ -16,12 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcptrain.errors import ConfigError, StageError
 from mcptrain.files import write_json
 from mcptrain.specs.models import ProjectSpec
+from mcptrain.training.predictor import OpenAIPredictor, Predictor
 from mcptrain.training.progress import OnProgress, ProgressEvent
+
+if TYPE_CHECKING:
+    from mcptrain.training.backends import TrainJob
 
 JOB_FILE = "openai_job.json"
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -157,3 +161,40 @@ def _read(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+class OpenAIBackend:
+    """The `Backend` for OpenAI fine-tuning; its base model is `openai.model` on the same endpoint."""
+
+    name = "openai"
+
+    def fingerprint(self, project: ProjectSpec) -> dict[str, Any]:
+        return {"openai": project.openai.model_dump(mode="json", exclude={"base_url"})}
+
+    def baseline_settings(self, project: ProjectSpec) -> dict[str, Any] | None:
+        return project.openai.model_dump(mode="json")
+
+    def progress_total(self, project: ProjectSpec) -> int:
+        return 0
+
+    def train(self, job: TrainJob) -> dict[str, Any]:
+        validation = job.dataset.path("validation", "openai")
+        result = train_openai(job.project, job.dataset.path("train", "openai"), job.target, job.inputs[:8],
+                              validation_jsonl=validation if validation.stat().st_size else None,
+                              on_progress=job.on_progress)
+        return {"job_id": result.job_id, "fine_tuned_model": result.fine_tuned_model, "status": result.status}
+
+    def predictor(self, project: ProjectSpec, artifact: Path | None) -> Predictor:
+        if artifact is None:
+            return OpenAIPredictor(project.openai.model, base_url=project.openai.base_url,
+                                   max_tokens=project.evaluation.max_new_tokens)
+        job = json.loads((artifact / JOB_FILE).read_text(encoding="utf-8"))
+        if not job.get("fine_tuned_model"):
+            raise ConfigError(f"{artifact / JOB_FILE} names no fine-tuned model yet"
+                              "\n    hint: run the training again to finish watching the job")
+        return OpenAIPredictor(job["fine_tuned_model"], base_url=project.openai.base_url,
+                               max_tokens=project.evaluation.max_new_tokens)
+
+    def describe(self, summary: dict[str, Any]) -> str:
+        s = summary
+        return f"mcptrain: fine-tuning job {s['job_id']} {s['status']}: model {s['fine_tuned_model']}"

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -26,7 +26,10 @@ from mcptrain.dataset.contamination import query_of
 from mcptrain.errors import ConfigError
 from mcptrain.files import write_json
 from mcptrain.specs.models import ProjectSpec
-from mcptrain.training.predictor import hermes_calls
+from mcptrain.training.predictor import Predictor, PromptPredictor, hermes_calls, local_predictor
+
+if TYPE_CHECKING:
+    from mcptrain.training.backends import TrainJob
 
 PROMPT_FILE = "prompt.json"
 MAX_PROMPT_CHARS = 100_000
@@ -142,3 +145,30 @@ def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out
     path = out_dir / PROMPT_FILE
     write_json(path, data)
     return PromptArtifact(path, digest[:12], data)
+
+
+class PromptBackend:
+    """The `Backend` that trains nothing: the base model behind per-service few-shot prompts."""
+
+    name = "prompt"
+
+    def fingerprint(self, project: ProjectSpec) -> dict[str, Any]:
+        return {}
+
+    def baseline_settings(self, project: ProjectSpec) -> dict[str, Any] | None:
+        return None
+
+    def progress_total(self, project: ProjectSpec) -> int:
+        return 0
+
+    def train(self, job: TrainJob) -> dict[str, Any]:
+        artifact = build_prompt(job.project, job.dataset.rows("train"), job.target, failed=job.failed_rows())
+        return {"version": artifact.version, "examples": sum(len(v) for v in artifact.data["examples"].values())}
+
+    def predictor(self, project: ProjectSpec, artifact: Path | None) -> Predictor:
+        if artifact is None:
+            return local_predictor(project, None)
+        return PromptPredictor(local_predictor(project, None), artifact / PROMPT_FILE)
+
+    def describe(self, summary: dict[str, Any]) -> str:
+        return f"mcptrain: prompt artifact {summary['version']} with {summary['examples']} few-shot examples"
