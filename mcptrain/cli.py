@@ -205,7 +205,7 @@ def main() -> None:
         output.error("interrupted")
         sys.exit(130)
     except MCPTrainError as e:
-        output.error(str(e))
+        output.failure(e)
         sys.exit(1)
     except Exception as e:  # click's usage errors
         import click
@@ -216,7 +216,9 @@ def main() -> None:
         if isinstance(e, click.ClickException):
             e.show()
             sys.exit(2)
-        log = Path(os.environ.get("MCPTRAIN_LOG_DIR", ".mcptrain")) / "crash.log"
+        from mcptrain.workspace import STATE_DIR
+
+        log = Path(os.environ.get("MCPTRAIN_LOG_DIR", STATE_DIR)) / "crash.log"
         try:
             log.parent.mkdir(parents=True, exist_ok=True)
             log.write_text(traceback.format_exc(), encoding="utf-8")

@@ -7,7 +7,22 @@ from typing import Literal
 
 
 class MCPTrainError(Exception):
-    """Base class: a user-fixable problem (exit code 1)."""
+    """Base class: a user-fixable problem (exit code 1).
+
+    `hint` is the exact fix, when there is one; `format()` (what `output.failure` prints)
+    puts it on its own indented line after the message.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def format(self) -> str:
+        return self.message + (f"\n    hint: {self.hint}" if self.hint else "")
+
+    def __str__(self) -> str:
+        return self.format()
 
 
 class SpecError(MCPTrainError):

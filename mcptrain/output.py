@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mcptrain.errors import Diagnostic
+from mcptrain.errors import Diagnostic, MCPTrainError
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -33,6 +33,11 @@ def warn(message: str) -> None:
 
 def error(message: str) -> None:
     err_console.print(f"mcptrain: {message}", markup=False)
+
+
+def failure(e: MCPTrainError) -> None:
+    """A user-fixable error: its message, then its hint (the one place errors are printed)."""
+    error(e.format())
 
 
 def emit_json(data: Any) -> None:

@@ -5,20 +5,20 @@ from pathlib import Path
 
 from mcptrain import output
 from mcptrain.errors import SpecError
+from mcptrain.workspace import Workspace
 
 
-def run(root: Path, *, push: bool = False, no_dvc: bool = False) -> int:
+def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Workspace | None = None) -> int:
     from mcptrain.dataset.build import build_dataset
     from mcptrain.dataset.manifest import CATEGORIES, quality_table
     from mcptrain.dataset.splits import SPLITS
-    from mcptrain.specs.loader import load_project
-
     if push and no_dvc:
         output.error("--push needs DVC; drop --no-dvc")
         return 2
+    ws = workspace or Workspace(root)
     started = time.perf_counter()
     try:
-        report = build_dataset(root)
+        report = build_dataset(root, ws.load_specs())
     except SpecError as e:
         output.diagnostics(e.diagnostics)
         output.error(f"{_n(len(e.diagnostics), 'error')} in the specs; the dataset was not built "
@@ -29,7 +29,7 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False) -> int:
     if report.warnings:
         output.warn(f"the specs have {_n(report.warnings, 'warning')} (see mcptrain validate)")
     total = sum(counts["splits"].values()) or 1
-    output.table(f"{root / 'datasets'} (content {m['content_hash'][:12]})", ["split", "rows", "share"], [
+    output.table(f"{ws.dataset_dir} (content {m['content_hash'][:12]})", ["split", "rows", "share"], [
         (split, counts["splits"][split], f"{100 * counts['splits'][split] / total:.0f}%") for split in SPLITS
     ])
     output.table("BFCL categories", ["category", "rows", "in train"], [
@@ -51,10 +51,10 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False) -> int:
     if report.checks.warnings:
         found = ", ".join(f"{k}: {v}" for k, v in sorted(report.checks.warnings.items()))
         output.warn(f"OpenAI format check warnings ({found}); token counts are estimates")
-    project, _ = load_project(root)
+    project, _ = ws.load_project()
     elapsed = time.perf_counter() - started
     rows = sum(counts["splits"].values())
-    done = f"mcptrain: built {root / 'datasets'} ({_n(rows, 'row')}) in {elapsed:.2f}s"
+    done = f"mcptrain: built {ws.dataset_dir} ({_n(rows, 'row')}) in {elapsed:.2f}s"
     if no_dvc or not project.dvc.enabled:
         if push:
             output.error("--push needs DVC, and dvc.enabled is false in mcptrain.yaml")

@@ -16,9 +16,10 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
         force: bool) -> int:
     from mcptrain.dataset.handle import open_dataset
     from mcptrain.dataset.splits import EVAL_SPLITS
-    from mcptrain.specs.loader import load_project
+    from mcptrain.workspace import Workspace
 
-    project, diags = load_project(root)
+    ws = Workspace(root)
+    project, diags = ws.load_project()
     if diags:
         output.diagnostics(diags)
         return 1
@@ -51,15 +52,15 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
         label = f"{endpoint_model} at {endpoint}"
         artifact = None
     elif artifact is None:
-        artifact = latest_artifact(root)
+        artifact = latest_artifact(ws)
         if artifact is None:
             raise ConfigError("no trained artifact: run `mcptrain train` first, or pass --artifact DIR")
-        record = read_record(root, "train") or {}
+        record = read_record(ws, "train") or {}
         artifact_inputs = record.get("inputs")
         label = str(artifact)
     else:
         label = str(artifact)
-    result = eval_stage(root, project, artifact, artifact_inputs=artifact_inputs, out_dir=out, splits=splits,
+    result = eval_stage(ws, project, artifact, artifact_inputs=artifact_inputs, out_dir=out, splits=splits,
                         baseline=baseline, limit=limit, chart=chart, force=force, candidate=candidate,
                         candidate_label=label,
                         notify=lambda m: output.info(f"mcptrain: {m}"))

@@ -37,17 +37,18 @@ def training_progress(total: int) -> Iterator[Callable[[Any], None]]:
 def run(root: Path, *, out: Path | None = None, run_name: str | None = None, inline: bool = False,
         force: bool = False) -> int:
     from mcptrain.reconciler.stages import train_stage
-    from mcptrain.specs.loader import load_project
+    from mcptrain.training.backends import get_backend
+    from mcptrain.workspace import Workspace
 
-    project, diags = load_project(root)
+    ws = Workspace(root)
+    project, diags = ws.load_project()
     if diags:
         output.diagnostics(diags)
         return 1
-    from mcptrain.training.backends import get_backend
 
     total = get_backend(project.backend).progress_total(project)
     with training_progress(total) as on_progress:
-        result = train_stage(root, project, out=out, run_name=run_name,
+        result = train_stage(ws, project, out=out, run_name=run_name,
                              runner="inline" if inline else "ray", on_progress=on_progress, force=force)
     show_training(result)
     return 0

@@ -26,9 +26,11 @@ from mcptrain.dataset.exporters import LineEncoder, hf_example, openai_example
 from mcptrain.dataset.manifest import MANIFEST_FORMAT, count_rows, quality_report
 from mcptrain.dataset.openai_checks import FormatChecker, FormatReport
 from mcptrain.dataset.splits import SPLITS, assign_splits, choose_zero_shot_tools
-from mcptrain.dataset.store import DATASET_DIR
-from mcptrain.errors import ConfigError, SpecError, StageError
+from mcptrain.errors import ConfigError, Diagnostic, SpecError, StageError
+from mcptrain.fingerprint import sha256_json
+from mcptrain.specs.loader import Specs
 from mcptrain.specs.validator import validate_repository
+from mcptrain.workspace import DATASET_DIR
 
 MANIFEST = "manifest.json"
 _SCRATCH = re.compile(rf"{DATASET_DIR}\.(tmp|old)-(\d+)")
@@ -45,10 +47,10 @@ class BuildReport:
     checks: FormatReport
 
 
-def build_dataset(root: Path) -> BuildReport:
+def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = None) -> BuildReport:
     """Build `<root>/datasets/`. Raises SpecError when the specs do not validate."""
     with output.progress("validating specs", None):
-        result = validate_repository(root)
+        result = validate_repository(root, loaded)
     if result.errors:
         raise SpecError(result.errors)
     if result.specs.file_count == 0:
@@ -234,4 +236,4 @@ def _alive(pid: int) -> bool:
 
 
 def _combine(inputs: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return sha256_json(inputs, ensure_ascii=True)

@@ -15,14 +15,16 @@ from typing import Any
 
 from mcptrain.dataset.compiler import CompiledService
 from mcptrain.files import replace_file
+from mcptrain.fingerprint import canonical_json
 from mcptrain.specs.loader import ServiceBundle
+from mcptrain.workspace import STATE_DIR
 
-CACHE_DIR = Path(".mcptrain") / "cache" / "build"
+CACHE_DIR = Path(STATE_DIR) / "cache" / "build"
 
 
 def service_fingerprint(root: Path, bundle: ServiceBundle, settings: dict[str, Any]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"service": bundle.name, "settings": settings}, sort_keys=True).encode())
+    h.update(canonical_json({"service": bundle.name, "settings": settings}, ensure_ascii=True).encode())
     for path in sorted(f.path for f in bundle.files()):
         h.update(b"\0" + path.encode() + b"\0")
         h.update(hashlib.sha256((root / path).read_bytes()).digest())

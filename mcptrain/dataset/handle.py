@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.errors import StageError
-
-DATASET_DIR = "datasets"
+from mcptrain.workspace import DATASET_DIR
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,12 @@ def open_dataset(root: Path) -> Dataset:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StageError(f"{path} does not exist: the dataset has not been built"
-                         "\n    hint: run `mcptrain build` (or `mcptrain data pull`) first") from None
+        raise StageError(f"{path} does not exist: the dataset has not been built",
+                         hint="run `mcptrain build` (or `mcptrain data pull`) first") from None
     except (OSError, ValueError) as e:
-        raise StageError(f"{path}: cannot be read ({e})\n    hint: run `mcptrain build` again") from None
+        raise StageError(f"{path}: cannot be read ({e})", hint="run `mcptrain build` again") from None
     if not isinstance(manifest, dict) or "content_hash" not in manifest:
-        raise StageError(f"{path}: not an mcptrain manifest\n    hint: run `mcptrain build` again")
+        raise StageError(f"{path}: not an mcptrain manifest", hint="run `mcptrain build` again")
     return Dataset(root, manifest)
 
 

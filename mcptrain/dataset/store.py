@@ -18,9 +18,9 @@ from typing import Any
 
 from mcptrain.errors import ConfigError, StageError
 from mcptrain.specs import models as s
+from mcptrain.workspace import DATASET_DIR
 
 POINTER = "datasets.dvc"
-DATASET_DIR = "datasets"
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from mcptrain.fingerprint import sha256_json
 
 
 def predict_items(predictor: Any, rows: Sequence[dict[str, Any]], description: str = "generating",
@@ -59,9 +60,7 @@ class OutputCache:
 
     @staticmethod
     def key(item: Any) -> str:
-        blob = json.dumps({"messages": item.prompt, "tools": item.row.get("tools")}, sort_keys=True,
-                          ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        return sha256_json({"messages": item.prompt, "tools": item.row.get("tools")})
 
     def get(self, item: Any) -> str | None:
         return self.entries.get(self.key(item))

@@ -126,8 +126,8 @@ def import_bfcl(data_file: Path, answer_file: Path | None, out_dir: Path, servic
     files = _planned(out_dir, service_name, owners, data_file, [t for t, _ in tools.values()], scenarios, sidecar)
     existing = [p for p, _ in files[1:] if p.exists()]
     if existing:
-        raise BfclImportError("\n".join(f"{p}: exists; mcptrain never overwrites a file" for p in existing)
-                              + "\nhint: import into a new folder, or move the existing files away")
+        raise BfclImportError("\n".join(f"{p}: exists; mcptrain never overwrites a file" for p in existing),
+                              hint="import into a new folder, or move the existing files away")
     for path, text in files:
         if path.name == "service.yaml" and path.exists():
             continue  # the team's own Service spec stays

@@ -13,17 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mcptrain.errors import Diagnostic
+from mcptrain.locations import Loc, dotted
 
 MAX_BYTES = 64 * 1024 * 1024
-Loc = tuple[str | int, ...]
-
-
-def dotted(loc: Loc) -> str:
-    """`("training_examples", 2, "user_query")` -> `training_examples[2].user_query`."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out
 
 
 def describe(value: Any) -> str:

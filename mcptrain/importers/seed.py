@@ -28,8 +28,9 @@ from pydantic import BaseModel
 
 from mcptrain.errors import Diagnostic
 from mcptrain.importers import seed_shapes as shapes
-from mcptrain.importers.json_document import JsonDocument, Loc, describe, dotted
+from mcptrain.importers.json_document import JsonDocument, describe
 from mcptrain.importers.seed_shapes import SeedItemError
+from mcptrain.locations import Loc, dotted
 from mcptrain.specs import models as s
 from mcptrain.specs.loader import Specs
 from mcptrain.specs.validator import normalize_query

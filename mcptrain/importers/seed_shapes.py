@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from mcptrain.errors import MCPTrainError
-from mcptrain.importers.json_document import Loc, describe, dotted
+from mcptrain.importers.json_document import describe
+from mcptrain.locations import Loc, dotted
 
 ACTIONS = {
     "clarify": "clarify", "ask_clarification": "clarify", "ask_for_clarification": "clarify",
@@ -54,8 +55,8 @@ class SeedItemError(MCPTrainError):
     """One seed item cannot be converted; `loc` is its JSON path (caught per item)."""
 
     def __init__(self, loc: Loc, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.loc, self.message, self.hint = loc, message, hint
+        super().__init__(message, hint=hint)
+        self.loc = loc
 
 
 # Written items sit three levels below the top of a spec file, whose loader allows 64.

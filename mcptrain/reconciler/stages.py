@@ -23,16 +23,15 @@ from mcptrain.dataset.splits import EVAL_SPLITS
 from mcptrain.errors import StageError
 from mcptrain.evaluation.runner import LazyPredictor, OutputCache, predict_items, write_outputs
 from mcptrain.reconciler.records import (
-    STATE_DIR,
     inputs_hash,
     read_record,
-    rel_path,
     up_to_date,
     write_record,
 )
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.backends import TrainJob, get_backend
 from mcptrain.training.backends import make_predictor as default_predictor
+from mcptrain.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -52,49 +51,50 @@ def train_inputs(project: ProjectSpec, dataset: Dataset) -> str:
     return inputs_hash(settings)
 
 
-def artifact_dir(root: Path, project: ProjectSpec, inputs: str) -> Path:
-    return root / STATE_DIR / "artifacts" / f"{project.backend}-{inputs[:12]}"
+def artifact_dir(ws: Workspace, project: ProjectSpec, inputs: str) -> Path:
+    return ws.artifacts_dir / f"{project.backend}-{inputs[:12]}"
 
 
-def train_stage(root: Path, project: ProjectSpec, *, out: Path | None = None, run_name: str | None = None,
+def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None, run_name: str | None = None,
                 runner: str = "ray", on_progress: Callable[[Any], None] | None = None,
                 force: bool = False) -> TrainOutcome:
     """Train with the project's backend on the built dataset (see the module docstring)."""
+    root = ws.root
     dataset = open_dataset(root)
     inputs = train_inputs(project, dataset)
-    target = Path(out) if out is not None else artifact_dir(root, project, inputs)
-    record = up_to_date(root, "train", inputs, "artifact")
+    target = Path(out) if out is not None else artifact_dir(ws, project, inputs)
+    record = up_to_date(ws, "train", inputs, "artifact")
     if record is not None and not force and (out is None or (root / record["outputs"]["artifact"]).resolve() == target.resolve()):
         return TrainOutcome(root / record["outputs"]["artifact"], project.backend, inputs,
                             record["outputs"].get("summary", {}), reused=True)
     name = run_name or f"{project.name}-{inputs[:12]}"
     summary = get_backend(project.backend).train(TrainJob(
         project, dataset, target, name, inputs, runner=runner, on_progress=on_progress,
-        failed_rows=lambda: _failed_rows(root, dataset)))
-    write_record(root, "train", inputs, {"artifact": rel_path(root, target), "backend": project.backend,
+        failed_rows=lambda: _failed_rows(ws, dataset)))
+    write_record(ws, "train", inputs, {"artifact": ws.relative(target), "backend": project.backend,
                                          "run_name": name, "data": dataset.content_hash, "summary": summary})
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)
 
 
-def _failed_rows(root: Path, dataset: Dataset) -> list[dict[str, Any]]:
+def _failed_rows(ws: Workspace, dataset: Dataset) -> list[dict[str, Any]]:
     """The scored rows the last evaluation got wrong (the prompt backend shows the training
     rows closest to them)."""
-    record = read_record(root, "eval")
+    record = read_record(ws, "eval")
     if record is None:
         return []
     try:
-        report = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
+        report = json.loads((ws.root / record["outputs"]["report"]).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError):
         return []
     wrong = {i["row_id"] for i in report.get("items", []) if not i["candidate"]["correct"]}
     return [r for r in select_rows(dataset, EVAL_SPLITS) if r["id"] in wrong]
 
 
-def latest_artifact(root: Path) -> Path | None:
-    record = read_record(root, "train")
+def latest_artifact(ws: Workspace) -> Path | None:
+    record = read_record(ws, "train")
     if record is None:
         return None
-    path = root / record["outputs"]["artifact"]
+    path = ws.root / record["outputs"]["artifact"]
     return path if path.exists() else None
 
 
@@ -108,13 +108,13 @@ class EvalOutcome:
     reused: bool
 
 
-def baseline_cache(root: Path, project: ProjectSpec) -> OutputCache:
+def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
     """Where the base model's outputs are kept: keyed by everything that shapes them."""
     key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
                        "openai": get_backend(project.backend).baseline_settings(project),
                        "evaluation": project.evaluation.model_dump(mode="json"),
                        "precision": project.training.precision})
-    return OutputCache(root / ".mcptrain" / "cache" / "baseline" / f"{key[:16]}.jsonl")
+    return OutputCache(ws.cache_dir("baseline") / f"{key[:16]}.jsonl")
 
 
 def eval_inputs(dataset: Dataset, artifact_inputs: str | None, splits: Sequence[str], baseline: bool,
@@ -124,7 +124,7 @@ def eval_inputs(dataset: Dataset, artifact_inputs: str | None, splits: Sequence[
                         "evaluation": project.evaluation.model_dump(mode="json")})
 
 
-def eval_stage(root: Path, project: ProjectSpec, artifact: Path | None, *, artifact_inputs: str | None,
+def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, artifact_inputs: str | None,
                out_dir: Path, splits: Sequence[str] = EVAL_SPLITS, baseline: bool = True,
                limit: int | None = None, chart: bool = True, force: bool = False,
                make_predictor: Callable[[ProjectSpec, Path | None], Any] | None = None,
@@ -141,9 +141,10 @@ def eval_stage(root: Path, project: ProjectSpec, artifact: Path | None, *, artif
     from mcptrain.evaluation.report import score_rows, write_report
 
     say = notify or (lambda m: None)
+    root = ws.root
     dataset = open_dataset(root)
     inputs = eval_inputs(dataset, artifact_inputs, splits, baseline, limit, project)
-    record = up_to_date(root, "eval", inputs, "report")
+    record = up_to_date(ws, "eval", inputs, "report")
     if (record is not None and not force and artifact_inputs is not None
             and (root / record["outputs"]["report"]).resolve() == (out_dir / "report.json").resolve()):
         data = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
@@ -159,12 +160,12 @@ def eval_stage(root: Path, project: ProjectSpec, artifact: Path | None, *, artif
     if baseline:
         say(f"generating with the base model ({project.base_model})")
         started = time.perf_counter()
-        cache = None if force else baseline_cache(root, project)
+        cache = None if force else baseline_cache(ws, project)
         base_outputs = predict_items(LazyPredictor(lambda: make_predictor(project, None)), rows, "base model",
                                      cache=cache)
         seconds["baseline"] = round(time.perf_counter() - started, 2)
         base_results = score_rows(rows, base_outputs)
-    label = candidate_label or (rel_path(root, artifact) if artifact else "the base model")
+    label = candidate_label or (ws.relative(artifact) if artifact else "the base model")
     say(f"generating with the candidate ({label})")
     started = time.perf_counter()
     outputs = predict_items(candidate() if candidate else make_predictor(project, artifact), rows, "candidate")
@@ -176,6 +177,6 @@ def eval_stage(root: Path, project: ProjectSpec, artifact: Path | None, *, artif
         write_outputs(out_dir / "baseline_predictions.jsonl", base_outputs)
     data = json.loads(written.json.read_text(encoding="utf-8"))
     if artifact_inputs is not None:
-        write_record(root, "eval", inputs, {"report": rel_path(root, written.json), "seconds": seconds,
-                                            "artifact": rel_path(root, artifact) if artifact else None})
+        write_record(ws, "eval", inputs, {"report": ws.relative(written.json), "seconds": seconds,
+                                            "artifact": ws.relative(artifact) if artifact else None})
     return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(results), seconds, reused=False)

@@ -14,8 +14,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from mcptrain.errors import Diagnostic
+from mcptrain.locations import dotted
 from mcptrain.specs import models as s
 from mcptrain.specs.yaml import Document, YAMLError, load_document
+from mcptrain.suggestions import did_you_mean
 
 T = TypeVar("T")
 PROJECT_FILE = "mcptrain.yaml"
@@ -140,7 +142,7 @@ def load_file(path: Path, shown: str, diags: list[Diagnostic]) -> Loaded[Any] | 
             line, col = doc.position(("kind",))
             diags.append(Diagnostic(shown, line, col, "kind",
                                     f"expected one of {', '.join(repr(k) for k in s.KINDS)} (got {kind!r})",
-                                    hint=_suggest(str(kind), list(s.KINDS))))
+                                    hint=did_you_mean(str(kind), list(s.KINDS))))
         return None
     try:
         spec = model.model_validate(data)
@@ -193,16 +195,16 @@ def pydantic_diagnostics(error: ValidationError, doc: Document) -> list[Diagnost
             line, col = doc.position(loc, key=True)
             key = loc[-1]
             parent = _parent_model_fields(error, loc)
-            hint = _suggest(str(key), parent) if parent else None
-            out.append(Diagnostic(doc.path, line, col, _dotted(loc), "unknown key", hint=hint))
+            hint = did_you_mean(str(key), parent) if parent else None
+            out.append(Diagnostic(doc.path, line, col, dotted(loc), "unknown key", hint=hint))
         elif etype == "missing":
             line, col = doc.position(loc[:-1])
-            out.append(Diagnostic(doc.path, line, col, _dotted(loc[:-1]) or "(top level)",
+            out.append(Diagnostic(doc.path, line, col, dotted(loc[:-1]) or "(top level)",
                                   f"missing required key {loc[-1]!r}"))
         else:
             line, col = doc.position(loc)
             msg = _message(err)
-            out.append(Diagnostic(doc.path, line, col, _dotted(loc), msg))
+            out.append(Diagnostic(doc.path, line, col, dotted(loc), msg))
     return out
 
 
@@ -263,23 +265,6 @@ def _inner_model(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
-
-
-def _suggest(word: str, options: list[str]) -> str | None:
-    from rapidfuzz import process
-
-    best = process.extractOne(word, options, score_cutoff=70)
-    return f"did you mean {best[0]!r}?" if best else None
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
 
 
 def _display(path: Path, root: Path) -> str:

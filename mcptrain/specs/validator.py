@@ -18,9 +18,11 @@ from jsonschema import Draft202012Validator, FormatChecker, SchemaError
 from rapidfuzz import fuzz, process
 
 from mcptrain.errors import Diagnostic
+from mcptrain.locations import dotted
 from mcptrain.specs import models as s
 from mcptrain.specs.loader import Loaded, Specs, load_specs
 from mcptrain.specs.templates import TemplateExpansionError, expand_queries, render_value
+from mcptrain.suggestions import did_you_mean
 
 _FORMATS = FormatChecker()
 _TYPE_WORDS = {"string", "integer", "number", "boolean", "array", "object", "null"}
@@ -59,13 +61,14 @@ def normalize_query(text: str) -> str:
 _SENTENCE_DOT = re.compile(r"\.(?!\d)|(?<!\d)\.")
 
 
-def validate_repository(root: Any) -> Result:
+def validate_repository(root: Any, loaded: tuple[Specs, list[Diagnostic]] | None = None) -> Result:
+    """Load (unless `loaded` holds the loaded specs) and check every spec."""
     # The node trees of thousands of files are millions of young objects that are
     # never cyclic garbage; the cyclic collector re-scanning them tripled run time.
     paused = gc.isenabled()
     gc.disable()
     try:
-        specs, diags = load_specs(root)
+        specs, diags = loaded if loaded is not None else load_specs(root)
         checker = _Checker(specs, diags)
         checker.run()
     finally:
@@ -90,7 +93,7 @@ class _Checker:
     def add(self, loaded: Loaded[Any], loc: tuple[Any, ...], message: str, *, key: bool = False,
             severity: str = "error", hint: str | None = None) -> None:
         line, col = loaded.doc.position(loc, key=key)
-        self.diags.append(Diagnostic(loaded.path, line, col, _dotted(loc), message,
+        self.diags.append(Diagnostic(loaded.path, line, col, dotted(loc), message,
                                      severity=severity, hint=hint))  # type: ignore[arg-type]
 
     def run(self) -> None:
@@ -176,7 +179,7 @@ class _Checker:
                     self.add(voc, ("terms", i, "values", canonical),
                              f"{canonical!r} is not a legal value of {term.parameter} "
                              f"(expected one of {', '.join(repr(v) for v in legal)})", key=True,
-                             hint=_did_you_mean(canonical, [str(v) for v in legal]))
+                             hint=did_you_mean(canonical, [str(v) for v in legal]))
                 for word in synonyms:
                     mapping[word.lower()] = canonical
         for i, rule in enumerate(voc.spec.rules):
@@ -194,12 +197,12 @@ class _Checker:
         props = ref.spec.inputSchema.get("properties", {})
         if param not in props:
             self.add(loaded, loc, f"tool {tool_name!r} has no parameter {param!r}",
-                     hint=_did_you_mean(param, list(props)))
+                     hint=did_you_mean(param, list(props)))
             return None
         return props[param] if isinstance(props[param], dict) else {}
 
     def unknown_tool(self, loaded: Loaded[Any], loc: tuple[Any, ...], name: str, *, key: bool = True) -> None:
-        self.add(loaded, loc, f"unknown tool {name!r}", key=key, hint=_did_you_mean(name, list(self.tools)))
+        self.add(loaded, loc, f"unknown tool {name!r}", key=key, hint=did_you_mean(name, list(self.tools)))
 
     def claim_id(self, ident: str, loaded: Loaded[Any], loc: tuple[Any, ...]) -> None:
         if ident in self.ids:
@@ -283,7 +286,7 @@ class _Checker:
             if arg not in props:
                 reported.add(arg)
                 self._once(seen, loaded, (*where, arg), f"unknown argument {arg!r}{context}", key=True,
-                           hint=_did_you_mean(arg, list(props)))
+                           hint=did_you_mean(arg, list(props)))
         for param, mapping in self.vocab.get(name, {}).items():
             value = args.get(param)
             if isinstance(value, str) and value.lower() in mapping and value != mapping[value.lower()]:
@@ -395,13 +398,6 @@ def _schema_message(err: Any) -> str:
     return str(err.message)  # bounds (minimum, maxLength, ...) and the rest: jsonschema's own
 
 
-def _did_you_mean(word: str, options: list[str]) -> str | None:
-    if not options:
-        return None
-    best = process.extractOne(word, options, score_cutoff=60)
-    return f"did you mean {best[0]!r}?" if best else None
-
-
 def _leaves(value: Any) -> Iterator[Any]:
     if isinstance(value, dict):
         for v in value.values():
@@ -426,10 +422,3 @@ def _leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[
 
 def _key(value: Any) -> str:
     return str(value).strip().lower()
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out

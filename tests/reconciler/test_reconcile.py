@@ -7,6 +7,7 @@ import pytest
 
 from mcptrain.reconciler.records import read_record
 from mcptrain.training.backends import lora as lora_backend
+from mcptrain.workspace import Workspace
 from tests.cli import mcptrain
 
 EXTRA_EXAMPLE = """
@@ -22,16 +23,16 @@ def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
     for stage in ("train", "eval", "gate"):
-        assert read_record(tiny_project, stage) is not None, stage
-    train = read_record(tiny_project, "train")
+        assert read_record(Workspace(tiny_project), stage) is not None, stage
+    train = read_record(Workspace(tiny_project), "train")
     assert train is not None
     artifact = tiny_project / train["outputs"]["artifact"]
     assert (artifact / "adapter_model.safetensors").is_file()
     assert json.loads((artifact / "training_summary.json").read_text())["steps"] == 4
-    report = json.loads((tiny_project / read_record(tiny_project, "eval")["outputs"]["report"]).read_text())
+    report = json.loads((tiny_project / read_record(Workspace(tiny_project), "eval")["outputs"]["report"]).read_text())
     assert report["baseline"] is not None and report["candidate"]["overall"]["n"] > 0
     assert {i["split"] for i in report["items"]} <= {"test", "holdout", "zero_shot", "orchestration", "scenarios"}
-    gate = read_record(tiny_project, "gate")["outputs"]["verdict"]
+    gate = read_record(Workspace(tiny_project), "gate")["outputs"]["verdict"]
     assert gate["decision"] in {"full", "partial", "blocked"}
     assert f"mcptrain: verdict {gate['decision']}" in out
     assert "accuracy by category" in out
@@ -39,7 +40,7 @@ def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
     assert "mcptrain: nothing to do" in out and "2/4 train" not in out
-    assert read_record(tiny_project, "train") == train  # not run again
+    assert read_record(Workspace(tiny_project), "train") == train  # not run again
 
     # A trainer whose batch plan changed (which rows each step sees) trains anew.
     monkeypatch.setattr(lora_backend, "PLAN_VERSION", lora_backend.PLAN_VERSION + 1)
@@ -53,14 +54,14 @@ def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
     code, out, err = mcptrain("reconcile", root, "--dry-run")
     assert code == 0, err
     assert "the dataset changed" in out and "dry run" in out
-    assert read_record(tiny_project, "train") == train
+    assert read_record(Workspace(tiny_project), "train") == train
 
 
 def test_reconcile_asks_before_training_and_ci_must_say_yes(tiny_project: Path) -> None:
     code, _, err = mcptrain("reconcile", str(tiny_project))
     assert code == 1
     assert "pass --yes in CI" in err
-    assert read_record(tiny_project, "train") is None
+    assert read_record(Workspace(tiny_project), "train") is None
 
 
 def test_reconcile_stops_at_invalid_specs(tiny_project: Path) -> None:
@@ -69,7 +70,7 @@ def test_reconcile_stops_at_invalid_specs(tiny_project: Path) -> None:
     code, _, err = mcptrain("reconcile", str(tiny_project), "--yes", "--inline")
     assert code == 1
     assert "tools.yaml:" in err and "the dataset was not built" in err
-    assert read_record(tiny_project, "train") is None
+    assert read_record(Workspace(tiny_project), "train") is None
 
 
 def test_fail_on_block_exits_4_when_the_gates_block(tiny_project: Path) -> None:

@@ -53,16 +53,17 @@ def test_eval_rejects_unknown_splits(tiny_project: Path) -> None:
 
 def test_prompt_backend_shows_the_rows_closest_to_last_evaluations_failures(tiny_project: Path) -> None:
     from mcptrain.reconciler.records import read_record
+    from mcptrain.workspace import Workspace
 
     yaml_path = tiny_project / "mcptrain.yaml"
     yaml_path.write_text(yaml_path.read_text().replace("kind: Project", "kind: Project\nbackend: prompt"))
     root = str(tiny_project)
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
-    first = json.loads((tiny_project / read_record(tiny_project, "train")["outputs"]["artifact"]
+    first = json.loads((tiny_project / read_record(Workspace(tiny_project), "train")["outputs"]["artifact"]
                         / "prompt.json").read_text())
     assert first["failures_addressed"] == {}  # nothing evaluated before the first prompt
-    report = json.loads((tiny_project / read_record(tiny_project, "eval")["outputs"]["report"]).read_text())
+    report = json.loads((tiny_project / read_record(Workspace(tiny_project), "eval")["outputs"]["report"]).read_text())
     wrong = {i["row_id"] for i in report["items"] if not i["candidate"]["correct"]}
     assert wrong  # a random-weight model gets things wrong
 
@@ -74,7 +75,7 @@ def test_prompt_backend_shows_the_rows_closest_to_last_evaluations_failures(tiny
 """)
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
-    second = json.loads((tiny_project / read_record(tiny_project, "train")["outputs"]["artifact"]
+    second = json.loads((tiny_project / read_record(Workspace(tiny_project), "train")["outputs"]["artifact"]
                          / "prompt.json").read_text())
     addressed = second["failures_addressed"]
     assert addressed and set(addressed) <= wrong

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcptrain.errors import ConfigError, StageError
 from mcptrain.files import write_json
+from mcptrain.fingerprint import canonical_json
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.predictor import OpenAIPredictor, Predictor
 from mcptrain.training.progress import OnProgress, ProgressEvent
@@ -49,12 +50,12 @@ def make_client(project: ProjectSpec) -> Any:
     try:
         from openai import OpenAI
     except ImportError:
-        raise ConfigError("backend 'openai' needs the openai package"
-                          "\n    hint: pip install 'mcptrain[openai]'") from None
+        raise ConfigError("backend 'openai' needs the openai package",
+                          hint="pip install 'mcptrain[openai]'") from None
     key = os.environ.get("OPENAI_API_KEY")
     if not key:
-        raise ConfigError("backend 'openai' needs OPENAI_API_KEY in the environment"
-                          "\n    hint: export OPENAI_API_KEY=... (CI: a repository secret)")
+        raise ConfigError("backend 'openai' needs OPENAI_API_KEY in the environment",
+                          hint="export OPENAI_API_KEY=... (CI: a repository secret)")
     return OpenAI(api_key=key, base_url=project.openai.base_url, max_retries=3)
 
 
@@ -120,7 +121,7 @@ def _watch(client: Any, record: dict[str, Any], path: Path, emit: OnProgress, ma
             return job
         if waited >= max_wait_s:
             raise StageError(f"train: fine-tuning job {job.id} is still {job.status} after "
-                             f"{waited:.0f} s\n    hint: re-run the same command to keep watching it")
+                             f"{waited:.0f} s", hint="re-run the same command to keep watching it")
         sleep(delay)
         waited += delay
         delay = min(max_poll_s, delay * 1.5)
@@ -141,8 +142,8 @@ def _upload(client: Any, path: Path) -> str:
 
 
 def _inputs_sha256(project: ProjectSpec, train: Path, validation: Path | None, version: str) -> str:
-    h = hashlib.sha256(json.dumps([project.openai.model_dump(mode="json"), project.name, version],
-                                  sort_keys=True).encode())
+    h = hashlib.sha256(canonical_json([project.openai.model_dump(mode="json"), project.name, version],
+                                      ensure_ascii=True).encode())
     for path in (train, validation):
         if path is not None:
             h.update(hashlib.sha256(path.read_bytes()).digest())
@@ -190,8 +191,8 @@ class OpenAIBackend:
                                    max_tokens=project.evaluation.max_new_tokens)
         job = json.loads((artifact / JOB_FILE).read_text(encoding="utf-8"))
         if not job.get("fine_tuned_model"):
-            raise ConfigError(f"{artifact / JOB_FILE} names no fine-tuned model yet"
-                              "\n    hint: run the training again to finish watching the job")
+            raise ConfigError(f"{artifact / JOB_FILE} names no fine-tuned model yet",
+                              hint="run the training again to finish watching the job")
         return OpenAIPredictor(job["fine_tuned_model"], base_url=project.openai.base_url,
                                max_tokens=project.evaluation.max_new_tokens)
 

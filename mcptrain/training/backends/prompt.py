@@ -13,7 +13,6 @@ hash of its content; `PromptPredictor` puts it in front of any model for evaluat
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from mcptrain.dataset.contamination import query_of
 from mcptrain.errors import ConfigError
 from mcptrain.files import write_json
+from mcptrain.fingerprint import sha256_json
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.predictor import Predictor, PromptPredictor, hermes_calls, local_predictor
 
@@ -133,7 +133,7 @@ def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out
         prompts[service] = render_system_prompt(template, project.system_prompt, examples, service)
         picked[service] = [e["id"] for e in examples]
     content = {"default_system_prompt": project.system_prompt, "system_prompts": prompts}
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    digest = sha256_json(content)
     data = {
         "format": 1, "backend": "prompt", "name": project.name, "base_model": project.base_model,
         **content, "sha256": digest, "version": digest[:12], "examples": picked,

@@ -1,0 +1,127 @@
+"""The plan `mcptrain reconcile` shows and applies: one `Action` per stage after build.
+
+`plan_changes` compares each stage's current inputs with its record (`records`) and says
+what will run and why; `train`, `evaluate` and `gate` apply it, one stage each. The
+command (`commands/reconcile.py`) only shows the plan, asks, and prints the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcptrain.dataset.handle import open_dataset
+from mcptrain.dataset.splits import EVAL_SPLITS
+from mcptrain.gates import apply_gates
+from mcptrain.reconciler.records import inputs_hash, read_record, up_to_date, write_record
+from mcptrain.reconciler.stages import (
+    EvalOutcome,
+    TrainOutcome,
+    eval_inputs,
+    eval_stage,
+    train_inputs,
+    train_stage,
+)
+from mcptrain.specs.models import GatePolicySpec, ProjectSpec
+from mcptrain.workspace import Workspace
+
+STAGES = ("train", "eval", "gate")
+
+
+@dataclass(frozen=True)
+class Action:
+    stage: str  # train | eval | gate
+    action: str  # run | up to date
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: list[Action]
+    project: ProjectSpec
+    policies: list[GatePolicySpec]
+    content_hash: str  # of the dataset the plan was made for
+    data_changed: bool  # by the build that preceded the plan
+    limit: int | None
+    train_inputs: str
+    eval_inputs: str
+    gate_inputs: str
+    gate_record: dict[str, Any] | None  # the gate's record when it is up to date
+
+    @property
+    def up_to_date(self) -> bool:
+        return all(a.action == "up to date" for a in self.actions)
+
+
+def content_hash(ws: Workspace) -> str | None:
+    """The built dataset's content hash, or None when there is none (yet)."""
+    import json
+
+    try:
+        manifest = json.loads((ws.dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+        return str(manifest["content_hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def plan_changes(ws: Workspace, *, data_before: str | None, limit: int | None = None) -> Plan:
+    """What `reconcile` will run on the built dataset, and why."""
+    specs, _ = ws.load_specs()
+    project = specs.project_spec
+    policies = [p.spec for p in specs.policies]
+    dataset = open_dataset(ws.root)
+    train_in = train_inputs(project, dataset)
+    eval_in = eval_inputs(dataset, train_in, EVAL_SPLITS, True, limit, project)
+    gate_in = inputs_hash({"eval": eval_in, "policies": [p.model_dump(mode="json") for p in policies]})
+    train_done = up_to_date(ws, "train", train_in, "artifact")
+    eval_done = up_to_date(ws, "eval", eval_in, "report")
+    gate_done = up_to_date(ws, "gate", gate_in)
+    actions = [
+        Action("train", "up to date" if train_done else "run",
+               "inputs unchanged" if train_done else _train_reason(read_record(ws, "train"), dataset.content_hash)),
+        Action("eval", "up to date" if eval_done else "run",
+               "inputs unchanged" if eval_done else "the candidate or the scored splits changed"),
+        Action("gate", "up to date" if gate_done else "run",
+               "inputs unchanged" if gate_done else "the evaluation or the gate policies changed"),
+    ]
+    return Plan(actions, project, policies, dataset.content_hash, data_before != dataset.content_hash, limit,
+                train_in, eval_in, gate_in, gate_done)
+
+
+def train(ws: Workspace, plan: Plan, *, inline: bool, on_progress: Callable[[Any], None] | None) -> TrainOutcome:
+    return train_stage(ws, plan.project, runner="inline" if inline else "ray", on_progress=on_progress)
+
+
+def eval_dir(ws: Workspace, trained: TrainOutcome) -> Path:
+    return ws.eval_dir / trained.inputs[:12]
+
+
+def evaluate(ws: Workspace, plan: Plan, trained: TrainOutcome,
+             notify: Callable[[str], None] | None = None) -> EvalOutcome:
+    return eval_stage(ws, plan.project, trained.artifact, artifact_inputs=trained.inputs,
+                      out_dir=eval_dir(ws, trained), splits=EVAL_SPLITS, baseline=True, limit=plan.limit,
+                      notify=notify)
+
+
+def gate(ws: Workspace, plan: Plan, evaluated: EvalOutcome) -> dict[str, Any]:
+    """The gate verdict as recorded: `decision`, `reason`, `deployable_services`, `checks`."""
+    if not plan.policies:
+        decision: dict[str, Any] = {"decision": "blocked", "reason": "no gate policy",
+                                    "deployable_services": [], "checks": []}
+    else:
+        # No model has been promoted yet (promotion keeps models/registry.yaml), so there is
+        # no production model to measure regression against.
+        decision = apply_gates(plan.policies, evaluated.summary, production=None).as_dict()
+    write_record(ws, "gate", plan.gate_inputs, {"verdict": decision,
+                                                "eval": str(evaluated.out_dir.relative_to(ws.root))})
+    return decision
+
+
+def _train_reason(previous: dict[str, Any] | None, data: str) -> str:
+    if previous is None:
+        return "never trained"
+    if previous.get("outputs", {}).get("data") != data:
+        return "the dataset changed"
+    return "the base model, backend or training settings changed (or the artifact is gone)"
