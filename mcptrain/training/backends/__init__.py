@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from mcptrain.dataset.handle import Dataset
 from mcptrain.errors import ConfigError
 from mcptrain.specs.models import ProjectSpec
+from mcptrain.suggestions import did_you_mean
 from mcptrain.training.backends import lora, openai, prompt
 from mcptrain.training.predictor import Predictor
 from mcptrain.training.progress import OnProgress
@@ -75,7 +76,8 @@ def get_backend(name: str) -> Backend:
     try:
         return BACKENDS[name]
     except KeyError:
-        raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(sorted(BACKENDS))}") from None
+        raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(sorted(BACKENDS))}",
+                          hint=did_you_mean(name, BACKENDS)) from None
 
 
 def make_predictor(project: ProjectSpec, artifact: Path | None) -> Predictor:
