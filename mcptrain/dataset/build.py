@@ -67,6 +67,10 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
         zero_shot = choose_zero_shot_tools(tools_by_service, config, critical)
         rows = [row for cs in services.values() for row in cs.rows]
         assign_splits(rows, config, zero_shot)
+        resampled = 0
+        if project.data.resample_values:
+            rows, resampled = resample_training_rows(rows, config.seed,
+                                                     {n: cs.tools for n, cs in services.items()})
         with output.progress("checking contamination", len(services)) as advance:
             removals = find_contamination(rows, config.near_duplicate_threshold, advance)
         removed = {r.id for r in removals}
@@ -76,7 +80,9 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
             "project": project.name,
             "seed": config.seed,
             "splits_config": config.model_dump(mode="json"),
-            "spec_fingerprint": _combine({"services": fingerprints, "splits": config.model_dump(mode="json")}),
+            "spec_fingerprint": _combine({"services": fingerprints, "splits": config.model_dump(mode="json"),
+                                          "data": project.data.model_dump(mode="json")}),
+            "resampled_rows": resampled,
             "service_fingerprints": fingerprints,
             "zero_shot_tools": {n: sorted(t for t in names if t in zero_shot)
                                 for n, names in tools_by_service.items()},
@@ -90,6 +96,21 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
         if paused:
             gc.enable()
     return BuildReport(path, manifest, compiled, reused, len(result.warnings), removals, checks)
+
+
+def resample_training_rows(rows: list[Row], seed: int,
+                           tools: dict[str, list[dict[str, Any]]]) -> tuple[list[Row], int]:
+    """Training examples with their literal values re-sampled (`mcptrain/resample.py`)."""
+    from mcptrain.dataset.resample import resample_row
+
+    out: list[Row] = []
+    changed = 0
+    for row in rows:
+        fresh = (resample_row(row, seed, tools.get(str(row.get("service")), []))
+                 if row["split"] == "train" and row["kind"] == "example" else None)
+        changed += fresh is not None
+        out.append(fresh if fresh is not None else row)  # type: ignore[arg-type]
+    return out, changed
 
 
 def _compile(root: Path, bundles: dict[str, Any], project: Any) -> tuple[

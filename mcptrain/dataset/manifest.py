@@ -11,12 +11,17 @@ from typing import Any
 
 from mcptrain.dataset.compiler import Row
 from mcptrain.dataset.contamination import query_of
-from mcptrain.dataset.splits import SPLITS
+from mcptrain.dataset.splits import EVAL_SPLITS, SPLITS
 from mcptrain.specs.validator import normalize_query
 
 MANIFEST_FORMAT = 1
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "relevance", "multi_turn", "edge_case")
 _WORD = re.compile(r"\w+")
+BEHAVIOURS = ("call", "parallel", "sequence", "no_tool", "clarify", "ask_for_details", "refuse")
+# A behaviour that is scored needs at least this many training rows, and this share of
+# them: below it the model has seen too few to learn it (the demo once had 11 no-tool
+# rows in 353 and called a tool for every greeting).
+THIN_ROWS, THIN_SHARE = 10, 0.03
 
 
 def count_rows(rows: list[Row]) -> dict[str, Any]:
@@ -65,7 +70,30 @@ def quality_report(rows: list[Row], tools_by_service: dict[str, list[str]], zero
         "source_mix": dict(sorted(Counter(r["source"] for r in data).items())),
         "quality_mix": dict(sorted(Counter(r["quality"] for r in data).items())),
         "edge_case_coverage": _edge_coverage(data, tools_by_service),
+        "behaviours": behaviour_shares(rows),
     }
+
+
+def behaviour_of(row: Row) -> str:
+    """What the assistant must do: call, parallel, sequence, or a behaviour without a call."""
+    if row.get("expected_action"):
+        return str(row["expected_action"])
+    if row["category"] == "multi_turn":
+        return "sequence"
+    return "parallel" if row["category"] in ("parallel", "parallel_multiple") else "call"
+
+
+def behaviour_shares(rows: list[Row]) -> dict[str, Any]:
+    """Training rows per behaviour, their share, the scored rows per behaviour, and the
+    scored behaviours with too few training rows (`thin`)."""
+    train = Counter(behaviour_of(r) for r in rows if r["split"] == "train")
+    scored = Counter(behaviour_of(r) for r in rows if r["split"] in EVAL_SPLITS)
+    total = sum(train.values()) or 1
+    thin = [b for b in BEHAVIOURS if scored.get(b)
+            and (train.get(b, 0) < THIN_ROWS or train.get(b, 0) / total < THIN_SHARE)]
+    return {"train": {b: train.get(b, 0) for b in BEHAVIOURS},
+            "share": {b: round(train.get(b, 0) / total, 4) for b in BEHAVIOURS},
+            "scored": {b: scored.get(b, 0) for b in BEHAVIOURS}, "thin": thin}
 
 
 def _edge_coverage(data: list[Row], tools_by_service: dict[str, list[str]]) -> dict[str, Any]:

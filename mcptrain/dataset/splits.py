@@ -7,7 +7,7 @@ Order of the rules, first match wins:
 4. otherwise the row's *stratum* is split by the configured shares (the per-tool phrasing
    split): a stratum is one tool of one service (rows keyed by the first tool they call),
    a service's multi-step sequences, or a service's rows of one call-less category (edge
-   cases, relevance). Within it the unit is the example: template expansions share their
+   cases, relevance: these split among themselves even when they name a tool). Within it the unit is the example: template expansions share their
    example's `source_id`, so the paraphrases of one example never straddle train and
    test. Examples are taken in the order of a seeded hash of their id and each goes to the
    split furthest below its share (by rows), so every tool's first example trains and
@@ -80,6 +80,11 @@ def stratum(row: Row) -> tuple[str, str]:
     service = str(row.get("service") or "")
     if row["category"] == "multi_turn":
         return service, "multi_turn"
+    if row.get("expected_action"):
+        # Behaviour rows (clarify, ask, refuse, no tool) split among themselves, even when
+        # they name a tool: split with the tool's examples, a one-row edge case lost to a
+        # big template and ended in train 30% of the time instead of 60%.
+        return service, f"category:{row['category']}"
     tools = row["target_tools"]
     return service, f"tool:{min(tools)}" if tools else f"category:{row['category']}"
 

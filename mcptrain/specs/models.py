@@ -297,6 +297,14 @@ class TrainingSpec(_Spec):
         default=True,
         description="Backpropagate through the shared tool block (exact). false: the block runs "
                     "without gradients, ~1.5x faster steps on CPU, rows still train every LoRA matrix.")
+    decision_weight: float = Field(
+        default=1.0, ge=0,
+        description="Loss weight of each assistant turn's first token, the one that decides "
+                    "between calling a tool and answering in text.")
+    neftune_alpha: float = Field(
+        default=0.0, ge=0,
+        description="NEFTune: uniform noise of this scale on the input embeddings while training "
+                    "(0: off; the paper uses 5).")
     seed: int = 1234
     lora: LoraSpec = Field(default_factory=LoraSpec)
     merge_adapter: bool = Field(default=False, description="Also export a merged model.")
@@ -322,6 +330,14 @@ class SplitsSpec(_Spec):
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train + validation + test + holdout must be 1.0 (got {total:g})")
         return self
+
+
+class DataSpec(_Spec):
+    resample_values: bool = Field(
+        default=False,
+        description="Re-sample the literal values of training rows (ids with a pattern, counts "
+                    "written as numbers) into fresh ones that satisfy the schema, so the model "
+                    "learns to copy them from the query instead of memorising them.")
 
 
 class RaySpec(_Spec):
@@ -371,6 +387,7 @@ class ProjectSpec(_Header):
     system_prompt: str = "You are a helpful assistant that calls the organisation's tools."
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     splits: SplitsSpec = Field(default_factory=SplitsSpec)
+    data: DataSpec = Field(default_factory=DataSpec)
     ray: RaySpec = Field(default_factory=RaySpec)
     dvc: DvcSpec = Field(default_factory=DvcSpec)
     openai: OpenAISpec = Field(default_factory=OpenAISpec)

@@ -109,6 +109,8 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
     model = get_peft_model(model, LoraConfig(
         r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
         target_modules=list(lora["target_modules"]), task_type="CAUSAL_LM"))
+    if t["neftune_alpha"]:
+        add_embedding_noise(model, float(t["neftune_alpha"]))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=t["learning_rate"], weight_decay=0.0)
     precision = choose_precision(t["precision"], device)
@@ -183,7 +185,7 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
         mine: list[Batch] = micro[rank::world]
         for b in mine:
             with precision.autocast():
-                loss, _ = batch_loss(model, b, t["prefix_gradients"])
+                loss, _ = batch_loss(model, b, t["prefix_gradients"], t["decision_weight"])
             (loss / scored).backward()
             loss_sum += float(loss.detach())
         if world > 1:
@@ -241,6 +243,20 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
         elif "val_loss" in metrics:
             session.report(metrics, None, step + 1)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def add_embedding_noise(model: Any, alpha: float) -> None:
+    """NEFTune (Jain et al. 2023, as transformers' Trainer does it): while the model is in
+    training mode, input embeddings get uniform noise of scale alpha / sqrt(length * width)."""
+    import torch
+
+    def noisy(module: Any, inputs: Any, output: Any) -> Any:
+        if not module.training:
+            return output
+        scale = alpha / math.sqrt(output.size(-2) * output.size(-1))
+        return output + torch.empty_like(output).uniform_(-scale, scale)
+
+    model.get_input_embeddings().register_forward_hook(noisy)
 
 
 def _all_reduce(value: float, count: int, world: int) -> tuple[float, int]:

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mcptrain.errors import ConfigError
 from mcptrain.specs.models import ProjectSpec
@@ -37,6 +37,9 @@ from mcptrain.training.prompt import (
     render,
     segments,
 )
+
+if TYPE_CHECKING:
+    from mcptrain.training.grammar import ToolCallGrammar
 
 
 class Predictor(Protocol):
@@ -59,7 +62,7 @@ def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
 
 class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 16,
-                 max_new_tokens: int = 160, precision: str = "bf16") -> None:
+                 max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -83,13 +86,22 @@ class LocalPredictor:
             with warnings.catch_warnings():  # peft calls transformers' deprecated names
                 warnings.simplefilter("ignore", FutureWarning)
                 model = PeftModel.from_pretrained(model, self.adapter_dir).merge_and_unload()
-        self.model = model.eval()
+        self.model = model.eval().requires_grad_(False)
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.precision = choose_precision(precision)
+        # Autocast casts every fp32 weight to bf16 on every decode step: for one token per
+        # row that cast cost more than the matmuls. Stored once in bf16, the numbers are
+        # the same (the cast is the same) and steps are faster (benchmarks/eval_bench.py).
+        self.precision.store_frozen_weights(self.model)
         vocab = self.tokenizer.get_vocab()
         self.stop_id = vocab.get(END_OF_TURN, self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
+        self.grammar: ToolCallGrammar | None = None
+        if constrained:
+            from mcptrain.training.grammar import ToolCallGrammar
+
+            self.grammar = ToolCallGrammar(self.tokenizer, [self.stop_id])
 
     def encode(self, row: dict[str, Any]) -> tuple[tuple[int, ...], list[int]]:
         """(shared system-turn ids, the rest of the prompt's ids), tokenised as in training."""
@@ -108,6 +120,7 @@ class LocalPredictor:
         for i, row in enumerate(rows):
             shared, rest = self.encode(row)
             groups[shared].append((i, rest))
+        tools = [row.get("tools") for row in rows]
         out = [""] * len(rows)
         with torch.no_grad(), self.precision.autocast():
             for shared, members in groups.items():
@@ -115,7 +128,8 @@ class LocalPredictor:
                 prefix_cache = self._prefill(shared) if shared else None
                 for b in range(0, len(members), self.batch_size):
                     part = members[b : b + self.batch_size]
-                    texts = self._generate(shared, prefix_cache, [m[1] for m in part])
+                    texts = self._generate(shared, prefix_cache, [m[1] for m in part],
+                                           [tools[m[0]] for m in part])
                     for (i, _), text in zip(part, texts, strict=True):
                         out[i] = text
         return out
@@ -130,10 +144,13 @@ class LocalPredictor:
         _decoder_call(self.model.get_decoder(), cache, input_ids=torch.tensor([shared]), use_cache=True)
         return cache
 
-    def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]]) -> list[str]:
+    def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]],
+                  tools: Sequence[Any] | None = None) -> list[str]:
         """Greedy decoding of one batch with a KV cache; a row that has produced its stop
         token leaves the batch (its cache rows are dropped), so a few long answers do not
-        make every finished row keep computing."""
+        make every finished row keep computing. Under a grammar (`constrained`), each row
+        may only take the tokens its tools' grammar allows; a row caught repeating itself
+        (`repeating`) is cut off rather than decoded to the length limit."""
         import torch
         from transformers import DynamicCache
 
@@ -153,13 +170,27 @@ class LocalPredictor:
         step_ids, step_pos = ids, (mask.cumsum(-1) - 1).clamp(min=0)[:, n:]
         active = list(range(size))
         tokens: list[list[int]] = [[] for _ in range(size)]
+        matchers = ([self.grammar.matcher(t) for t in (tools or [None] * size)]
+                    if self.grammar is not None else None)
+        bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
         for _ in range(self.max_new_tokens):
             logits = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
                                 use_cache=True, logits_to_keep=1, **{keyword: cache}).logits[:, -1]
+            if self.grammar is not None and matchers is not None:
+                logits = logits.float()
+                self.grammar.mask_logits(logits, [matchers[a] for a in active], bitmask)
             chosen = logits.argmax(-1)
-            keep = [j for j, t in enumerate(chosen.tolist()) if t != self.stop_id]
-            for j in keep:
-                tokens[active[j]].append(int(chosen[j]))
+            keep = []
+            for j, t in enumerate(chosen.tolist()):
+                row = active[j]
+                if t == self.stop_id:
+                    continue
+                tokens[row].append(t)
+                if matchers is not None and (not matchers[row].accept_token(t) or matchers[row].is_terminated()):
+                    continue
+                if repeating(tokens[row]):
+                    continue
+                keep.append(j)
             if not keep:
                 break
             if len(keep) < len(active):
@@ -173,6 +204,19 @@ class LocalPredictor:
             mask = torch.cat([mask, mask.new_ones((len(active), 1))], 1)
             step_ids, step_pos = chosen[:, None], mask.sum(-1, keepdim=True) - 1
         return [str(self.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
+
+
+def repeating(tokens: Sequence[int], times: int = 4, longest: int = 12) -> bool:
+    """The tail of `tokens` is one 1..`longest`-token piece repeated `times` times over:
+    a greedy loop that would otherwise run to the length limit."""
+    for period in range(1, longest + 1):
+        span = period * times
+        if len(tokens) < span:
+            break
+        tail = tokens[-span:]
+        if all(tail[i] == tail[i % period] for i in range(period, span)):
+            return True
+    return False
 
 
 class OpenAIPredictor:

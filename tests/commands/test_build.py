@@ -29,7 +29,11 @@ def test_build_without_dvc(good_project: Path) -> None:
         "services: 1 (payment-service) compiled, 0 reused from the build cache",
         f"mcptrain: built {good_project / 'datasets'} (19 rows) in Xs; DVC skipped; next: mcptrain train",
     ]
-    assert err.splitlines() == ["mcptrain: warning: the specs have 3 warnings (see mcptrain validate)"]
+    assert err.splitlines() == [
+        "mcptrain: warning: the specs have 3 warnings (see mcptrain validate)",
+        "mcptrain: warning: scored behaviours with too few training rows: ask_for_details (fewer than 10 "
+        "or 3% of train); the model will not learn them: add examples or edge cases",
+    ]
     code, out, _ = mcptrain("build", str(good_project), "--no-dvc")
     assert "services: 0 compiled, 1 (payment-service) reused from the build cache" in out.splitlines()
 

@@ -148,3 +148,12 @@ def test_make_predictor_per_backend(tiny_model: Path, tmp_path: Path, monkeypatc
     # The base model of an OpenAI fine-tune is the model it was tuned from, on the same endpoint.
     b = make_predictor(project("openai"), None)
     assert isinstance(b, OpenAIPredictor) and b.model == "gpt-4.1-mini-2025-04-14"
+
+
+def test_repetition_loops_are_recognised() -> None:
+    from mcptrain.training.predictor import repeating
+
+    assert repeating([1, 2, 3] + [7] * 4)
+    assert repeating([9] + [4, 5, 6] * 4)
+    assert not repeating([4, 5, 6] * 3)  # three times may be a list; four is a loop
+    assert not repeating(list(range(40)))

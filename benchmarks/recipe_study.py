@@ -1,0 +1,118 @@
+"""The recipe study: training variants at a fixed budget, judged on the validation split.
+
+Each variant is the project's `training:` block with some keys overridden. It trains
+(inline, same rows, same seed) and is then scored on the *validation* split only, under
+constrained decoding: the scored splits (test, holdout, zero-shot, orchestration,
+scenarios) are never looked at here, so choosing the winner cannot tune to them.
+
+    .venv/bin/python benchmarks/recipe_study.py                      # every variant
+    .venv/bin/python benchmarks/recipe_study.py --only base,dw5      # some of them
+    .venv/bin/python benchmarks/recipe_study.py --set max_steps=20   # applied to all
+
+The table it prints is the README's "Training recipe" table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "project": {},
+    "decision_w5": {"decision_weight": 5.0},
+    "all_linear": {"lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
+                                               "gate_proj", "up_proj", "down_proj"]}},
+    "r16": {"lora": {"r": 16, "alpha": 32}},
+    "lr_1e-3": {"learning_rate": 1e-3},
+    "lr_4e-3": {"learning_rate": 4e-3},
+    "batch16_half_steps": {"batch_size": 16, "max_steps_factor": 0.5},
+    "neftune_5": {"neftune_alpha": 5.0},
+}
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if key == "max_steps_factor":
+            out["max_steps"] = max(1, int(out["max_steps"] * value))
+        elif isinstance(value, dict):
+            out[key] = {**out.get(key, {}), **value}
+        else:
+            out[key] = value
+    return out
+
+
+def parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma-separated variant names")
+    parser.add_argument("--set", action="append", default=[], help="training key=value for every variant")
+    parser.add_argument("--out", type=Path, default=Path(".mcptrain/study"))
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.evaluation.report import score_rows, summarize
+    from mcptrain.evaluation.runner import predict_items
+    from mcptrain.specs.loader import load_specs
+    from mcptrain.training.lora import train_lora
+    from mcptrain.training.predictor import LocalPredictor
+
+    root = Path.cwd()
+    specs, diags = load_specs(root)
+    project = specs.project_spec
+    dataset = open_dataset(root)
+    train, val = dataset.rows("train"), dataset.rows("validation")
+    common = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    names = [n for n in args.only.split(",") if n] or list(VARIANTS)
+    print(f"{len(train)} training rows, {len(val)} validation rows")
+
+    def score(predictor: Any) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        outputs = predict_items(predictor, val, "validation")
+        summary = summarize(score_rows(val, outputs))
+        return summary, time.perf_counter() - started
+
+    table = []
+    if not args.no_baseline:
+        summary, secs = score(LocalPredictor(project.base_model, None,
+                                             batch_size=project.evaluation.batch_size,
+                                             max_new_tokens=project.evaluation.max_new_tokens))
+        table.append(("base model", None, None, summary))
+    for name in names:
+        training = merged(merged(project.training.model_dump(mode="json"), common), VARIANTS[name])
+        variant = project.model_copy(update={"training": type(project.training).model_validate(training)})
+        out = args.out / name
+        started = time.perf_counter()
+        result = train_lora(variant, train, val, out, f"study-{name}-{int(time.time())}", runner="inline")
+        wall = time.perf_counter() - started
+        summary, secs = score(LocalPredictor(project.base_model, out,
+                                             batch_size=project.evaluation.batch_size,
+                                             max_new_tokens=project.evaluation.max_new_tokens))
+        table.append((name, wall, result.summary.get("val_loss_final"), summary))
+        print(json.dumps({"variant": name, "wall_s": round(wall), "val_loss": result.summary.get("val_loss_final"),
+                          "accuracy": summary["overall"]["accuracy"],
+                          "by": {k: v["accuracy"] for k, v in summary["by"]["category"].items()},
+                          "outcomes": summary["outcomes"]}), flush=True)
+    categories = sorted({c for *_, s in table for c in s["by"]["category"]})
+    print("\n| variant | train s | val loss | val acc | " + " | ".join(categories) + " |")
+    print("|---|---|---|---|" + "---|" * len(categories))
+    for name, wall, loss, s in table:
+        cells = [f"{s['by']['category'][c]['accuracy']:.0%}" if c in s["by"]["category"] else "-"
+                 for c in categories]
+        print(f"| {name} | {'-' if wall is None else f'{wall:.0f}'} | "
+              f"{'-' if loss is None else f'{loss:.3f}'} | {s['overall']['accuracy']:.1%} "
+              f"({s['overall']['correct']}/{s['overall']['n']}) | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

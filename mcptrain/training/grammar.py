@@ -1,0 +1,177 @@
+"""Constrained tool calling: the grammar of what a model may write for a row's tools.
+
+The model may answer in free text, but once it writes `<tool_call>` the rest of the
+block must be `{"name": <an offered tool>, "arguments": <an object valid for that
+tool's inputSchema>}</tool_call>`. The grammar is an xgrammar *structural tag* (the
+form vLLM's structured outputs take as `structural_tag`): free text, triggered by
+`<tool_call>{"name": ` into one tag per tool whose content is the tool's JSON schema.
+xgrammar was chosen over llguidance by measured speed on this CPU
+(`benchmarks/grammar_bench.py`, README).
+
+Arguments are generated in the order the tool's schema declares its properties, and
+canonical rows keep their keys sorted (the training data and the rendered tool block
+both list properties alphabetically), so the order is normalised to sorted here: the
+model is held to the order it was trained on. An object with `properties` admits no
+other keys unless its schema says so (a model may not invent arguments). Whitespace inside the JSON is capped at
+one character (the `", "` / `": "` separators the training format uses), so a model
+cannot loop on spaces.
+
+`ToolCallGrammar` compiles once per distinct tool list (a service's tools, a BFCL
+item's functions) and hands out one matcher per row; `mask_logits` sets every token the
+grammar forbids to -inf before the argmax.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+TRIGGER = "<tool_call>"
+END = "</tool_call>"
+# JSON Schema keywords the grammar engine cannot enforce token by token; they are
+# dropped from the grammar (the checker still validates the full schema).
+UNSUPPORTED_FORMATS = frozenset({"email", "uri", "hostname", "ipv4", "ipv6"})
+
+
+def tool_function(tool: dict[str, Any]) -> dict[str, Any]:
+    """`{"type": "function", "function": {...}}` or a bare function: the function."""
+    function = tool.get("function", tool)
+    return function if isinstance(function, dict) else {}
+
+
+def call_prefix(name: str) -> str:
+    """What the training format writes before a call's arguments."""
+    return f'{TRIGGER}{{"name": {json.dumps(name, ensure_ascii=False)}, "arguments": '
+
+
+def grammar_schema(schema: Any) -> Any:
+    """`schema` as the grammar enforces it: properties in sorted order (the order
+    canonical rows are written in), formats the engine cannot check by token dropped.
+    A tool without a schema takes any object."""
+    if not isinstance(schema, dict):
+        return {"type": "object"}
+    out = copy.deepcopy(schema)
+    _normalise(out)
+    if "type" not in out:
+        out["type"] = "object"
+    return out
+
+
+def _normalise(node: Any) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _normalise(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("format") in UNSUPPORTED_FORMATS:
+        del node["format"]
+    props = node.get("properties")
+    if isinstance(props, dict):
+        node["properties"] = {k: props[k] for k in sorted(props)}
+        node.setdefault("additionalProperties", False)  # no invented arguments
+    for value in node.values():
+        _normalise(value)
+
+
+def structural_tag(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The structural tag for `tools` (OpenAI-shaped or bare functions), as JSON data."""
+    tags = []
+    for tool in tools:
+        function = tool_function(tool)
+        name = str(function.get("name", ""))
+        tags.append({
+            "type": "tag",
+            "begin": call_prefix(name),
+            "content": {"type": "json_schema", "json_schema": grammar_schema(function.get("parameters")),
+                        "max_whitespace_cnt": 1},
+            "end": "}" + END,
+        })
+    if not tags:  # nothing to call: free text only
+        return {"type": "structural_tag", "format": {"type": "any_text", "excludes": [TRIGGER]}}
+    return {"type": "structural_tag",
+            "format": {"type": "triggered_tags", "triggers": [TRIGGER], "tags": tags}}
+
+
+def tools_key(tools: Sequence[dict[str, Any]] | None) -> str:
+    blob = json.dumps(list(tools or []), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ToolCallGrammar:
+    """Compiled grammars for a tokenizer, one per distinct tool list, and their matchers."""
+
+    def __init__(self, tokenizer: Any, stop_ids: Sequence[int]) -> None:
+        import xgrammar as xgr
+
+        self.xgr = xgr
+        vocab_size = len(tokenizer.get_vocab())
+        self.info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size,
+                                                       stop_token_ids=list(stop_ids))
+        self.compiler = xgr.GrammarCompiler(self.info, max_threads=2)
+        self.compiled: dict[str, Any] = {}
+        self.vocab_size = vocab_size
+
+    def compile(self, tools: Sequence[dict[str, Any]] | None) -> Any:
+        key = tools_key(tools)
+        if key not in self.compiled:
+            tag = json.dumps(structural_tag(list(tools or [])), ensure_ascii=False)
+            self.compiled[key] = self.compiler.compile_structural_tag(tag)
+        return self.compiled[key]
+
+    def matcher(self, tools: Sequence[dict[str, Any]] | None) -> Any:
+        return self.xgr.GrammarMatcher(self.compile(tools))
+
+    def bitmask(self, rows: int) -> Any:
+        return self.xgr.allocate_token_bitmask(rows, self.vocab_size)
+
+    def mask_logits(self, logits: Any, matchers: Sequence[Any], bitmask: Any) -> None:
+        """Forbid, in place, every token row i's grammar does not allow next."""
+        for i, matcher in enumerate(matchers):
+            matcher.fill_next_token_bitmask(bitmask, i)
+        width = logits.shape[-1]
+        if width > self.vocab_size:  # embedding rows past the tokenizer's vocabulary
+            logits[:, self.vocab_size:] = float("-inf")
+        self.xgr.apply_token_bitmask_inplace(logits[:, : self.vocab_size], bitmask[: len(matchers)])
+
+
+def call_schema(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One call's JSON object as a JSON Schema: `{"name": <tool>, "arguments": <its
+    schema>}`, one branch per tool (what llama.cpp's `json_schema` / GBNF converter takes
+    for the inside of a `<tool_call>` block)."""
+    branches = []
+    for tool in tools:
+        function = tool_function(tool)
+        branches.append({
+            "type": "object",
+            "properties": {"name": {"const": function.get("name")},
+                           "arguments": grammar_schema(function.get("parameters"))},
+            "required": ["name", "arguments"], "additionalProperties": False,
+        })
+    return {"anyOf": branches} if branches else {"not": {}}
+
+
+def export_grammars(out_dir: Any, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Write, per service, the grammar serving must enforce to match evaluation:
+    `<service>.structural_tag.json` (vLLM structured outputs) and
+    `<service>.tool_call.schema.json` (llama.cpp). Returns the file names written."""
+    from pathlib import Path
+
+    from mcptrain.files import write_json
+
+    folder = Path(out_dir)
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        service = str(row.get("service") or "default")
+        if row.get("tools") and service not in by_service:
+            by_service[service] = list(row["tools"])
+    written = []
+    for service, tools in sorted(by_service.items()):
+        for suffix, data in ((".structural_tag.json", structural_tag(tools)),
+                             (".tool_call.schema.json", call_schema(tools))):
+            write_json(folder / f"{service}{suffix}", data)
+            written.append(f"{service}{suffix}")
+    return written

@@ -1,0 +1,152 @@
+"""The tool-call grammar, checked against the demo organisation's real tools and calls.
+
+Acceptance is checked on text (`accept_string`), so the tokenizer only has to exist;
+the tiny test tokenizer is enough. Every call the demo's data expects must be
+admitted; each kind of wrong call, derived from the schemas, must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcptrain.training.grammar import ToolCallGrammar, call_schema, export_grammars, grammar_schema
+from mcptrain.training.predictor import hermes_calls
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def demo_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    from mcptrain.dataset.build import build_dataset
+
+    root = tmp_path_factory.mktemp("demo")
+    for name in ("mcptrain.yaml", "specs", "policies"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    build_dataset(root)
+    rows = []
+    for path in sorted((root / "datasets").glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def grammar(tiny_tokenizer: Any) -> ToolCallGrammar:
+    return ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+
+
+def admits(grammar: ToolCallGrammar, tools: list[dict[str, Any]], text: str) -> bool:
+    """The whole of `text`, then the end of the turn."""
+    matcher = grammar.matcher(tools)
+    stop = grammar.info.stop_token_ids[0]
+    return bool(matcher.accept_string(text)) and bool(matcher.accept_token(stop)) and matcher.is_terminated()
+
+
+def calls_of(row: dict[str, Any]) -> list[list[tuple[str, Any]]]:
+    return [[(c["function"]["name"], c["function"]["arguments"]) for c in m["tool_calls"]]
+            for m in row["messages"] if m.get("role") == "assistant" and m.get("tool_calls")]
+
+
+def test_every_demo_call_is_admitted(grammar: ToolCallGrammar, demo_rows: list[dict[str, Any]]) -> None:
+    checked = 0
+    for row in demo_rows:
+        for calls in calls_of(row):
+            assert admits(grammar, row["tools"], hermes_calls(calls)), (row["id"], calls)
+            checked += 1
+    assert checked > 500  # every split, every tool of the demo
+
+
+def valid_calls(demo_rows: list[dict[str, Any]]) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """One real call per tool: tool name -> (the row's tools, arguments)."""
+    found: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+    for row in demo_rows:
+        for calls in calls_of(row):
+            for name, args in calls:
+                found.setdefault(name, (row["tools"], args))
+    return found
+
+
+def schema_of(tools: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(t["function"]["parameters"] for t in tools if t["function"]["name"] == name)
+
+
+def test_wrong_calls_are_refused(grammar: ToolCallGrammar, demo_rows: list[dict[str, Any]]) -> None:
+    calls = valid_calls(demo_rows)
+    assert len(calls) == 24  # every demo tool has a call somewhere
+    refused = 0
+    for name, (tools, args) in calls.items():
+        schema = schema_of(tools, name)
+        props = schema.get("properties", {})
+        wrong: list[tuple[str, Any]] = [
+            (name, {**args, "invented_argument": "x"}),      # an argument the schema lacks
+            (f"{name}_v2", args),                            # a tool nobody offered
+        ]
+        for key, value in args.items():
+            kind = props[key].get("type")
+            if kind == "string":
+                wrong.append((name, {**args, key: 12345}))   # a number for a string
+            elif kind in ("integer", "number"):
+                wrong.append((name, {**args, key: "12"}))     # a string for a number
+            if "enum" in props[key]:
+                wrong.append((name, {**args, key: "not_a_listed_value"}))
+        for key in schema.get("required", []):
+            wrong.append((name, {k: v for k, v in args.items() if k != key}))  # a required one missing
+        for call in wrong:
+            assert not admits(grammar, tools, hermes_calls([call])), call
+            refused += 1
+    assert refused > 100
+
+
+def test_patterns_are_enforced(grammar: ToolCallGrammar, demo_rows: list[dict[str, Any]]) -> None:
+    tools, args = valid_calls(demo_rows)["get_payment_status"]
+    assert admits(grammar, tools, hermes_calls([("get_payment_status", {"payment_id": "P-77"})]))
+    assert not admits(grammar, tools, hermes_calls([("get_payment_status", {"payment_id": "77"})]))
+
+
+def test_free_text_and_several_calls_remain_possible(grammar: ToolCallGrammar,
+                                                     demo_rows: list[dict[str, Any]]) -> None:
+    tools, args = valid_calls(demo_rows)["get_payment_status"]
+    assert admits(grammar, tools, "Happy to help! Which payment do you mean?")
+    two = hermes_calls([("get_payment_status", {"payment_id": "P-1"}), ("get_payment_status", {"payment_id": "P-2"})])
+    assert admits(grammar, tools, two)
+    assert not admits(grammar, tools, '<tool_call>{"name": "get_payment_status", "arguments": {"payment_id": "P-1"}')
+    assert admits(grammar, [], "No tools here.")
+    assert not admits(grammar, [], hermes_calls([("get_payment_status", {"payment_id": "P-1"})]))
+
+
+def test_properties_follow_the_canonical_sorted_order() -> None:
+    schema = {"type": "object", "properties": {"b": {"type": "string", "format": "email"},
+                                               "a": {"type": "object", "properties": {"z": {}, "y": {}}}}}
+    out = grammar_schema(schema)
+    assert list(out["properties"]) == ["a", "b"]
+    assert list(out["properties"]["a"]["properties"]) == ["y", "z"]
+    assert "format" not in out["properties"]["b"]  # not enforceable by token, checked by the checker
+    assert schema["properties"]["b"]["format"] == "email"  # the input is not changed
+
+
+def test_serving_files_are_written_per_service(tmp_path: Path, demo_rows: list[dict[str, Any]]) -> None:
+    written = export_grammars(tmp_path, demo_rows)
+    assert "payment-service.structural_tag.json" in written
+    assert len(written) == 8  # four services, two files each
+    tag = json.loads((tmp_path / "payment-service.structural_tag.json").read_text(encoding="utf-8"))
+    assert tag["format"]["triggers"] == ["<tool_call>"]
+    assert len(tag["format"]["tags"]) == 6
+    schema = json.loads((tmp_path / "payment-service.tool_call.schema.json").read_text(encoding="utf-8"))
+    assert schema == json.loads(json.dumps(call_schema(next(r["tools"] for r in demo_rows
+                                                            if r["service"] == "payment-service"))))
+
+
+def test_the_call_schema_validates_real_calls_and_refuses_wrong_ones(demo_rows: list[dict[str, Any]]) -> None:
+    import jsonschema
+
+    for name, (tools, args) in valid_calls(demo_rows).items():
+        schema = call_schema(tools)
+        jsonschema.validate({"name": name, "arguments": args}, schema)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"name": name, "arguments": {**args, "invented_argument": 1}}, schema)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"name": f"{name}_v2", "arguments": args}, schema)
