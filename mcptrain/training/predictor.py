@@ -97,6 +97,7 @@ class LocalPredictor:
         vocab = self.tokenizer.get_vocab()
         self.stop_id = vocab.get(END_OF_TURN, self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
+        self.stop_loops = True  # cut a row off once it repeats itself (`repeating`)
         self.grammar: ToolCallGrammar | None = None
         if constrained:
             from mcptrain.training.grammar import ToolCallGrammar
@@ -188,7 +189,7 @@ class LocalPredictor:
                 tokens[row].append(t)
                 if matchers is not None and (not matchers[row].accept_token(t) or matchers[row].is_terminated()):
                     continue
-                if repeating(tokens[row]):
+                if self.stop_loops and repeating(tokens[row]):
                     continue
                 keep.append(j)
             if not keep:
