@@ -164,6 +164,7 @@ def eval_(
     endpoint_model: Annotated[str | None, typer.Option("--endpoint-model", help="The model name that server serves.")] = None,
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Write accuracy.png (needs matplotlib).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Run even when the recorded evaluation is up to date.")] = False,
+    unconstrained: Annotated[bool, typer.Option("--unconstrained", help="Decode local models without the tool-call grammar (evaluation.constrained: false).")] = False,
 ) -> None:
     """Evaluate with the AST checker: accuracy by category, service, split and priority; base vs candidate."""
     from mcptrain.commands.eval import run
@@ -171,7 +172,7 @@ def eval_(
     raise typer.Exit(run(path, artifact=artifact, out=out, splits=split or [], services=service or [],
                          baseline=baseline, limit=limit, predictions=predictions,
                          baseline_predictions=baseline_predictions, answers=answers or [], endpoint=endpoint,
-                         endpoint_model=endpoint_model, chart=chart, force=force))
+                         endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained))
 
 
 @app.command()

@@ -13,7 +13,7 @@ from mcptrain.errors import ConfigError
 def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], services: Sequence[str],
         baseline: bool, limit: int | None, predictions: Path | None, baseline_predictions: Path | None,
         answers: Sequence[Path], endpoint: str | None, endpoint_model: str | None, chart: bool,
-        force: bool) -> int:
+        force: bool, unconstrained: bool = False) -> int:
     from mcptrain.dataset.handle import open_dataset
     from mcptrain.dataset.splits import EVAL_SPLITS
     from mcptrain.workspace import Workspace
@@ -23,6 +23,9 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
     if diags:
         output.diagnostics(diags)
         return 1
+    if unconstrained:
+        project = project.model_copy(update={"evaluation": project.evaluation.model_copy(
+            update={"constrained": False, "report_raw": False})})
     unknown = sorted(set(splits) - set(EVAL_SPLITS) - {"train", "validation"})
     if unknown:
         raise ConfigError(f"unknown split {', '.join(unknown)}; choose from {', '.join(EVAL_SPLITS)}")
@@ -66,7 +69,7 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
                         notify=lambda m: output.info(f"mcptrain: {m}"))
     if result.reused:
         output.info(f"mcptrain: evaluation is up to date ({out / 'report.json'}); nothing to run")
-    show_report(result.summary, result.baseline)
+    show_report(result.summary, result.baseline, result.raw)
     timing = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
     output.info(f"mcptrain: scored {result.items} items of {label}"
                 + (f" ({timing})" if timing and not result.reused else "")
@@ -113,8 +116,10 @@ def _filtered(path: Path, services: set[str], out: Path) -> Path:
     return target
 
 
-def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None) -> None:
-    """Accuracy by category (base vs candidate), then by service and priority."""
+def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None,
+                raw: dict[str, Any] | None = None) -> None:
+    """Accuracy by category (base vs candidate, and the candidate without the grammar when
+    it was scored), then by service and priority."""
     def pct(score: dict[str, Any] | None) -> str:
         return "-" if not score or not score["n"] else f"{100 * score['accuracy']:.1f}%"
 
@@ -123,13 +128,15 @@ def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None) -> N
         for key, score in candidate["by"][dim].items():
             base = (baseline or {}).get("by", {}).get(dim, {}).get(key)
             delta = "" if not base else f"{100 * (score['accuracy'] - base['accuracy']):+.1f}"
-            out.append((key, str(score["n"]), pct(base), pct(score), delta))
+            unconstrained = (pct((raw or {}).get("by", {}).get(dim, {}).get(key)),) if raw is not None else ()
+            out.append((key, str(score["n"]), pct(base), pct(score), delta, *unconstrained))
         return out
 
-    columns = ["", "items", "base", "candidate", "Δ pts"]
+    columns = ["", "items", "base", "candidate", "Δ pts", *(["unconstrained"] if raw is not None else [])]
     overall = ("overall", str(candidate["overall"]["n"]), pct((baseline or {}).get("overall")),
                pct(candidate["overall"]), "" if not baseline else
-               f"{100 * (candidate['overall']['accuracy'] - baseline['overall']['accuracy']):+.1f}")
+               f"{100 * (candidate['overall']['accuracy'] - baseline['overall']['accuracy']):+.1f}",
+               *((pct(raw["overall"]),) if raw is not None else ()))
     output.table("accuracy by category", ["category", *columns[1:]], [*rows("category"), overall])
     output.table("by service", ["service", *columns[1:]], rows("service"))
     output.table("by priority", ["priority", *columns[1:]], rows("priority"))

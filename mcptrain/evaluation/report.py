@@ -159,9 +159,11 @@ class WrittenReport:
 
 
 def write_report(out_dir: Path, candidate: Sequence[ItemResult],
-                 baseline: Sequence[ItemResult] | None = None, *, chart: bool = True) -> WrittenReport:
-    """Write report.json, report.md and accuracy.png (base vs candidate) into `out_dir`."""
-    data = report_data(candidate, baseline)
+                 baseline: Sequence[ItemResult] | None = None, *, chart: bool = True,
+                 raw: Sequence[ItemResult] | None = None) -> WrittenReport:
+    """Write report.json, report.md and accuracy.png (base vs candidate) into `out_dir`.
+    `raw`: the candidate decoded without the grammar, reported beside it."""
+    data = report_data(candidate, baseline, raw)
     out_dir.mkdir(parents=True, exist_ok=True)
     replace_file(out_dir / "report.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     replace_file(out_dir / "report.md", render_markdown(data).encode())
@@ -172,8 +174,10 @@ def write_report(out_dir: Path, candidate: Sequence[ItemResult],
                          out_dir / "accuracy.png" if png is not None else None, data["candidate"])
 
 
-def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] | None = None) -> dict[str, Any]:
+def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] | None = None,
+                raw: Sequence[ItemResult] | None = None) -> dict[str, Any]:
     base_by_id = {r.id: r for r in baseline or ()}
+    raw_by_id = {r.id: r for r in raw or ()}
     items = []
     for r in candidate:
         item = {k: v for k, v in asdict(r).items() if k not in ("outcome", "correct", "reason")}
@@ -181,29 +185,40 @@ def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] 
         if r.id in base_by_id:
             b = base_by_id[r.id]
             item["baseline"] = {"outcome": b.outcome, "correct": b.correct, "reason": b.reason}
+        if r.id in raw_by_id:
+            u = raw_by_id[r.id]
+            item["candidate_raw"] = {"outcome": u.outcome, "correct": u.correct, "reason": u.reason}
         items.append(item)
-    return {"format": REPORT_FORMAT, "candidate": summarize(candidate),
+    data = {"format": REPORT_FORMAT, "candidate": summarize(candidate),
             "baseline": summarize(baseline) if baseline is not None else None, "items": items}
+    if raw is not None:
+        data["candidate_raw"] = summarize(raw)
+    return data
 
 
 def render_markdown(data: Mapping[str, Any]) -> str:
     """Markdown tables a pull-request body can embed."""
-    cand, base = data["candidate"], data["baseline"]
+    cand, base, raw = data["candidate"], data["baseline"], data.get("candidate_raw")
     lines = ["## Evaluation", ""]
     o = cand["overall"]
     head = f"Overall: **{_pct(o['accuracy'])}** ({o['correct']}/{o['n']})"
     if base is not None:
         b = base["overall"]
         head += f" · base {_pct(b['accuracy'])} ({b['correct']}/{b['n']}) · Δ {_delta(b, o)}"
+    if raw is not None:
+        head += f" · candidate without the grammar {_pct(raw['overall']['accuracy'])}"
     lines += [head, ""]
     for dim in DIMENSIONS:
         if dim == "scenario" or not cand["by"][dim]:
             continue
-        lines += [f"| {dim} | base | candidate | Δ | n |", "|---|---:|---:|---:|---:|"]
+        extra = " unconstrained |" if raw is not None else ""
+        lines += [f"| {dim} | base | candidate | Δ |{extra} n |", "|---|---:|---:|---:|" + ("---:|" if raw else "") + "---:|"]
         for key, c in cand["by"][dim].items():
             b = (base or {}).get("by", {}).get(dim, {}).get(key)
+            u = (raw or {}).get("by", {}).get(dim, {}).get(key)
+            cell = (f" {_pct(u['accuracy']) if u else '—'} |" if raw is not None else "")
             lines.append(f"| {_cell(key)} | {_pct(b['accuracy']) if b else '—'} | {_pct(c['accuracy'])} "
-                         f"| {_delta(b, c) if b else '—'} | {c['n']} |")
+                         f"| {_delta(b, c) if b else '—'} |{cell} {c['n']} |")
         lines.append("")
     if cand["scenario_checks"]:
         lines += ["| scenario | priority | required | accuracy | status |", "|---|---|---:|---:|---|"]

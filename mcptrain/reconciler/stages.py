@@ -31,6 +31,7 @@ from mcptrain.reconciler.records import (
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.backends import TrainJob, get_backend
 from mcptrain.training.backends import make_predictor as default_predictor
+from mcptrain.training.grammar import GRAMMAR_DIR, export_grammars
 from mcptrain.workspace import Workspace
 
 
@@ -71,6 +72,8 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     summary = get_backend(project.backend).train(TrainJob(
         project, dataset, target, name, inputs, runner=runner, on_progress=on_progress,
         failed_rows=lambda: _failed_rows(ws, dataset)))
+    # What serving must enforce to decode as evaluation does (README, "Serving").
+    summary = {**summary, "grammars": export_grammars(target / GRAMMAR_DIR, dataset.rows("train"))}
     write_record(ws, "train", inputs, {"artifact": ws.relative(target), "backend": project.backend,
                                          "run_name": name, "data": dataset.content_hash, "summary": summary})
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)
@@ -106,13 +109,14 @@ class EvalOutcome:
     items: int
     seconds: dict[str, float]
     reused: bool
+    raw: dict[str, Any] | None = None  # the candidate's summary without the grammar
 
 
 def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
     """Where the base model's outputs are kept: keyed by everything that shapes them."""
     key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
                        "openai": get_backend(project.backend).baseline_settings(project),
-                       "evaluation": project.evaluation.model_dump(mode="json"),
+                       "evaluation": project.evaluation.model_dump(mode="json", exclude={"report_raw"}),
                        "precision": project.training.precision})
     return OutputCache(ws.cache_dir("baseline") / f"{key[:16]}.jsonl")
 
@@ -149,7 +153,7 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
             and (root / record["outputs"]["report"]).resolve() == (out_dir / "report.json").resolve()):
         data = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
         return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(data["items"]),
-                           record["outputs"].get("seconds", {}), reused=True)
+                           record["outputs"].get("seconds", {}), reused=True, raw=data.get("candidate_raw"))
     if make_predictor is None:
         make_predictor = default_predictor
     rows = select_rows(dataset, splits, limit)
@@ -168,10 +172,22 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
     label = candidate_label or (ws.relative(artifact) if artifact else "the base model")
     say(f"generating with the candidate ({label})")
     started = time.perf_counter()
-    outputs = predict_items(candidate() if candidate else make_predictor(project, artifact), rows, "candidate")
+    predictor = candidate() if candidate else make_predictor(project, artifact)
+    outputs = predict_items(predictor, rows, "candidate")
     seconds["candidate"] = round(time.perf_counter() - started, 2)
     results = score_rows(rows, outputs)
-    written = write_report(out_dir, results, base_results, chart=chart)
+    raw_results = None
+    if candidate is None and project.evaluation.report_raw and getattr(predictor, "constrained", False):
+        # The same candidate without the grammar: what the adapter itself writes.
+        say("generating with the candidate, unconstrained")
+        del predictor
+        started = time.perf_counter()
+        raw = project.model_copy(update={"evaluation": project.evaluation.model_copy(update={"constrained": False})})
+        raw_outputs = predict_items(make_predictor(raw, artifact), rows, "candidate, unconstrained")
+        seconds["candidate_raw"] = round(time.perf_counter() - started, 2)
+        raw_results = score_rows(rows, raw_outputs)
+        write_outputs(out_dir / "predictions_unconstrained.jsonl", raw_outputs)
+    written = write_report(out_dir, results, base_results, chart=chart, raw=raw_results)
     write_outputs(out_dir / "predictions.jsonl", outputs)
     if base_results is not None:
         write_outputs(out_dir / "baseline_predictions.jsonl", base_outputs)
@@ -179,4 +195,5 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
     if artifact_inputs is not None:
         write_record(ws, "eval", inputs, {"report": ws.relative(written.json), "seconds": seconds,
                                             "artifact": ws.relative(artifact) if artifact else None})
-    return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(results), seconds, reused=False)
+    return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(results), seconds, reused=False,
+                       raw=data.get("candidate_raw"))

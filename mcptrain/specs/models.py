@@ -368,6 +368,13 @@ class OpenAISpec(_Spec):
 class EvaluationSpec(_Spec):
     batch_size: int = Field(default=16, ge=1)
     max_new_tokens: int = Field(default=160, ge=8)
+    constrained: bool = Field(
+        default=True,
+        description="Local models decode under the offered tools' grammar: free text stays "
+                    "possible, an opened <tool_call> must be a schema-valid call of an offered tool.")
+    report_raw: bool = Field(
+        default=True,
+        description="Also score the candidate without the grammar, side by side (a second pass).")
 
 
 class ForgeSpec(_Spec):

@@ -29,6 +29,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+GRAMMAR_DIR = "grammars"  # in the artifact folder, next to the adapter
 TRIGGER = "<tool_call>"
 END = "</tool_call>"
 # JSON Schema keywords the grammar engine cannot enforce token by token; they are
@@ -163,6 +164,7 @@ def export_grammars(out_dir: Any, rows: Sequence[dict[str, Any]]) -> list[str]:
     from mcptrain.files import write_json
 
     folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
     by_service: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         service = str(row.get("service") or "default")

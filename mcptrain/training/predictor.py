@@ -98,6 +98,7 @@ class LocalPredictor:
         self.stop_id = vocab.get(END_OF_TURN, self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
         self.stop_loops = True  # cut a row off once it repeats itself (`repeating`)
+        self.constrained = constrained
         self.grammar: ToolCallGrammar | None = None
         if constrained:
             from mcptrain.training.grammar import ToolCallGrammar
@@ -275,6 +276,7 @@ class PromptPredictor:
         data: dict[str, Any] = (json.loads(artifact.read_text(encoding="utf-8"))
                                 if isinstance(artifact, Path) else artifact)
         self.inner = inner
+        self.constrained = bool(getattr(inner, "constrained", False))
         self.prompts: dict[str, str] = data["system_prompts"]
         self.default: str = data["default_system_prompt"]
 
@@ -291,4 +293,4 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
     """The project's base model (plus `adapter`), with the project's evaluation settings."""
     return LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
                           max_new_tokens=project.evaluation.max_new_tokens,
-                          precision=project.training.precision)
+                          precision=project.training.precision, constrained=project.evaluation.constrained)
