@@ -109,7 +109,7 @@ def resample_training_rows(rows: list[Row], seed: int,
         fresh = (resample_row(row, seed, tools.get(str(row.get("service")), []))
                  if row["split"] == "train" and row["kind"] == "example" else None)
         changed += fresh is not None
-        out.append(fresh if fresh is not None else row)  # type: ignore[arg-type]
+        out.append(fresh if fresh is not None else row)
     return out, changed
 
 

@@ -76,7 +76,7 @@ def _replace_message(message: dict[str, Any], strings: dict[str, str], integers:
         for call in out["tool_calls"]:
             function = dict(call.get("function", {}))
             function["arguments"] = _replace_value(function.get("arguments"),
-                                                   schemas.get(function.get("name"), {}), strings, integers)
+                                                   schemas.get(str(function.get("name")), {}), strings, integers)
             calls.append({**call, "function": function})
         out["tool_calls"] = calls
     return out

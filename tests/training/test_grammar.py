@@ -85,7 +85,7 @@ def test_wrong_calls_are_refused(grammar: ToolCallGrammar, demo_rows: list[dict[
             (name, {**args, "invented_argument": "x"}),      # an argument the schema lacks
             (f"{name}_v2", args),                            # a tool nobody offered
         ]
-        for key, value in args.items():
+        for key in args:
             kind = props[key].get("type")
             if kind == "string":
                 wrong.append((name, {**args, key: 12345}))   # a number for a string
