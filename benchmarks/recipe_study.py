@@ -30,6 +30,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lr_4e-3": {"learning_rate": 4e-3},
     "batch16_half_steps": {"batch_size": 16, "max_steps_factor": 0.5},
     "neftune_5": {"neftune_alpha": 5.0},
+    "decision_w5_all_linear": {"decision_weight": 5.0,
+                               "lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                           "gate_proj", "up_proj", "down_proj"]}},
 }
 
 
@@ -58,7 +61,14 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="training key=value for every variant")
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/study"))
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (1 lets two studies share a 2-core machine without "
+                             "the OpenMP oversubscription that slows both several-fold)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from mcptrain.dataset.handle import open_dataset
     from mcptrain.evaluation.report import score_rows, summarize

@@ -31,6 +31,17 @@ def test_train_eval_and_rescoring_the_saved_predictions_agree(tiny_project: Path
     assert {i["split"] for i in report["items"]} == {"holdout", "scenarios"}
     assert (out_dir / "report.md").is_file() and (out_dir / "accuracy.png").is_file()
     assert "accuracy by category" in out
+    # constrained by default, and the candidate also scored without the grammar, side by side
+    assert report["candidate_raw"]["overall"]["n"] == report["candidate"]["overall"]["n"]
+    assert all("candidate_raw" in i for i in report["items"])
+    assert (out_dir / "predictions_unconstrained.jsonl").is_file()
+    assert "unconstrained" in out and "| base | candidate | Δ | unconstrained | n |" in (out_dir / "report.md").read_text()
+    # the grammar serving must enforce lies next to the adapter
+    artifact = next((tiny_project / ".mcptrain" / "artifacts").iterdir())
+    assert sorted(p.name for p in (artifact / "grammars").iterdir()) == sorted(
+        f"{s}{suffix}" for s in {json.loads(line)["service"] for line in
+                                 (tiny_project / "datasets" / "train.jsonl").read_text().splitlines()}
+        for suffix in (".structural_tag.json", ".tool_call.schema.json"))
 
     code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "holdout", "--split", "scenarios")
     assert code == 0 and "evaluation is up to date" in out
@@ -44,6 +55,18 @@ def test_train_eval_and_rescoring_the_saved_predictions_agree(tiny_project: Path
     rescored = json.loads((again / "report.json").read_text())
     assert rescored["candidate"] == report["candidate"]
     assert rescored["baseline"] == report["baseline"]
+
+
+def test_eval_unconstrained_scores_one_pass_without_the_grammar(tiny_project: Path, tmp_path: Path) -> None:
+    root = str(tiny_project)
+    assert mcptrain("build", root)[0] == 0
+    assert mcptrain("train", root, "--inline")[0] == 0
+    out_dir = tmp_path / "raw"
+    code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "holdout", "--unconstrained",
+                              "--no-baseline")
+    assert code == 0, err
+    report = json.loads((out_dir / "report.json").read_text())
+    assert "candidate_raw" not in report and not (out_dir / "predictions_unconstrained.jsonl").exists()
 
 
 def test_eval_rejects_unknown_splits(tiny_project: Path) -> None:
