@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from mcptrain.errors import Diagnostic
-from mcptrain.importers import seed
 from mcptrain.importers.json_document import JsonDocument, read_json
-from mcptrain.importers.seed import SeedImport, document_kind, plan_import
+from mcptrain.importers.seed import SeedImport, document_kind, plan_import, spec_files
 from mcptrain.specs.loader import Specs, load_specs
 from mcptrain.specs.yaml import parse_document
 from tests.conftest import HERE
@@ -397,7 +396,7 @@ def test_conversations_with_several_user_turns_are_skipped() -> None:
 
 
 def test_big_imports_are_split_into_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(seed, "CHUNK", 2)
+    monkeypatch.setattr(spec_files, "CHUNK", 2)
     rows = [{"user_query": f"Charge {n} cents", "correct_parameters": {"amount": n}} for n in range(1, 6)]
     result = plan(document({"service": "s", "tool": TOOL, "training_examples": rows}))
     assert [(f.rel, f.summary) for f in result.files if "examples" in f.rel] == [

@@ -1,0 +1,88 @@
+"""The `/mcp/training-dataset` payload: `training_examples[].messages` in OpenAI chat
+form (with `metadata`), one example or edge case per conversation.
+
+A row's own `tools` are read with the per-tool document's tools (`tool.read_tools`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcptrain.importers.json_document import JsonDocument, describe
+from mcptrain.importers.seed import shapes
+from mcptrain.importers.seed.conversion import Conversion
+from mcptrain.importers.seed.shapes import SeedItemError
+from mcptrain.locations import Loc
+
+
+class TrainingDataset:
+    name = "training dataset"
+    read_first = False
+
+    def recognises(self, data: dict[str, Any]) -> bool:
+        rows = data.get("training_examples")
+        return isinstance(rows, list) and bool(rows) and all(isinstance(r, dict) and "messages" in r for r in rows)
+
+    def summarise(self, data: dict[str, Any], parts: list[str]) -> list[str]:
+        return parts
+
+
+def message_row(conv: Conversion, doc: JsonDocument, loc: Loc, row: dict[str, Any], svc: str | None) -> None:
+    conv.keys(doc, loc, row, {"messages", "tools", "id", "created_at", "metadata", "service",
+                              "parallel_tool_calls"})
+    msgs = shapes.read_array(row["messages"], (*loc, "messages"))
+    users = [i for i, m in enumerate(msgs) if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        raise SeedItemError((*loc, "messages"), "no message with role 'user'")
+    if len(users) > 1:
+        conv.diags.append(doc.diagnostic((*loc, "messages", users[1]), "a conversation with several user "
+                          "turns cannot be expressed as one example yet; skipped", severity="warning"))
+        return
+    first = users[0]
+    query = shapes.read_content(msgs[first].get("content"), (*loc, "messages", first, "content"))
+    turns: list[list[tuple[str, dict[str, Any], Any]]] = []
+    results: dict[Any, Any] = {}
+    ordered: list[Any] = []
+    reply: str | None = None
+    for i in range(first + 1, len(msgs)):
+        m, mloc = msgs[i], (*loc, "messages", i)
+        if not isinstance(m, dict):
+            raise SeedItemError(mloc, f"expected a message object (got {describe(m)})")
+        if m.get("role") == "assistant":
+            calls = m.get("tool_calls") or ([{"function": m["function_call"]}] if m.get("function_call") else [])
+            if calls:
+                turns.append([(*shapes.read_call(c, (*mloc, "tool_calls", j)), c.get("id") if isinstance(c, dict) else None)
+                              for j, c in enumerate(shapes.read_array(calls, (*mloc, "tool_calls")))])
+            elif m.get("content"):
+                reply = shapes.read_content(m["content"], (*mloc, "content"))
+        elif m.get("role") in ("tool", "function"):
+            content = shapes.maybe_json(m.get("content"))
+            ordered.append(content)
+            if m.get("tool_call_id") is not None:
+                results[m["tool_call_id"]] = content
+    item: dict[str, Any] = {"id": row.get("id"), "query": query}
+    flat = [c for turn in turns for c in turn]
+    service = conv.service_for(loc, shapes.row_service(row) or svc, [c[0] for c in flat])
+    if not flat:
+        if reply is None:
+            raise SeedItemError((*loc, "messages"), "no assistant message with tool_calls or content")
+        asks = reply.rstrip().endswith("?")
+        item["expect"] = {"action": "clarify", "question": reply} if asks else {"action": "no_tool", "response": reply}
+        shapes.copy_created(row, item)
+        return conv.place(doc, loc, service, "edge_cases", item)
+    if len(turns) == 1 and len(flat) == 1:
+        item["call"] = {flat[0][0]: flat[0][1]}
+    elif len(turns) == 1:
+        item["calls"] = [{name: args} for name, args, _ in flat]
+    else:
+        steps = []
+        for k, (name, args, call_id) in enumerate(flat):
+            step: dict[str, Any] = {"call": {name: args}}
+            result = results.get(call_id) if call_id in results else (ordered[k] if k < len(ordered) else None)
+            if result is not None:
+                step["result"] = result
+            steps.append(step)
+        item["sequence"] = steps
+    item["source"] = "imported"
+    shapes.copy_created(row, item)
+    conv.place(doc, loc, service, "examples", item)
