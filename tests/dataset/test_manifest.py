@@ -61,3 +61,23 @@ def test_quality_report() -> None:
 def test_a_tool_with_examples_but_none_in_train_is_named() -> None:
     rows = [row("e1", "holdout", ["t_get"]), row("e2", "train", ["t_list"])]
     assert quality_report(rows, TOOLS, zero_shot=set())["tools_without_train_rows"] == ["t_get"]
+
+
+def test_behaviour_shares_count_train_and_scored_rows_and_flag_thin_ones() -> None:
+    from mcptrain.dataset.manifest import behaviour_shares
+
+    rows = [row(f"c{i}", "train", ["t_get"]) for i in range(40)]
+    rows += [row(f"p{i}", "train", ["t_get", "t_get"], category="parallel") for i in range(12)]
+    rows += [row(f"n{i}", "train", [], kind="edge_case", category="relevance", action="no_tool") for i in range(3)]
+    rows += [row("n-t", "test", [], kind="edge_case", category="relevance", action="no_tool"),
+             row("r-t", "holdout", [], kind="edge_case", category="edge_case", action="refuse"),
+             row("s-t", "orchestration", ["t_get"], category="multi_turn"),
+             row("p-t", "test", ["t_get", "t_get"], category="parallel")]
+    shares = behaviour_shares(rows)
+    assert shares["train"] == {"call": 40, "parallel": 12, "sequence": 0, "no_tool": 3, "clarify": 0,
+                               "ask_for_details": 0, "refuse": 0}
+    assert shares["scored"]["refuse"] == 1 and shares["scored"]["call"] == 0
+    assert shares["share"]["call"] == round(40 / 55, 4)
+    # scored and thin: no_tool (3 < 10), sequence and refuse (none); parallel has 12 rows and 22%
+    assert shares["thin"] == ["sequence", "no_tool", "refuse"]
+    assert quality_report(rows, TOOLS, set())["behaviours"] == shares

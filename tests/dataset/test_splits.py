@@ -153,3 +153,19 @@ def test_every_split_file_exists_even_when_empty(org: Path) -> None:
     for split in SPLITS:
         assert (org / "datasets" / f"{split}.jsonl").is_file()
     assert set(EVAL_SPLITS) < set(SPLITS)
+
+
+def test_behaviour_rows_split_among_themselves_even_when_they_name_a_tool() -> None:
+    """A one-row edge case naming a tool no longer competes with that tool's big templates."""
+    from mcptrain.dataset.splits import stratum
+
+    edge = row("e-x", kind="edge_case", category="edge_case", expected_action="clarify", target_tools=["t_get"])
+    assert stratum(edge) == ("svc", "category:edge_case")
+    assert stratum(row("x-2")) == ("svc", "tool:t_get")
+    cfg = s.SplitsSpec()
+    rows = [row("big", id=f"big-{i}") for i in range(18)]  # one template, 18 rows
+    rows += [row(f"e-{i}", kind="edge_case", category="edge_case",
+                 expected_action="refuse", target_tools=["t_get"]) for i in range(10)]
+    assign_splits(rows, cfg, set())
+    edges = Counter(r["split"] for r in rows if r["kind"] == "edge_case")
+    assert edges["train"] == 6  # 60% of the edge cases train, whatever the template did
