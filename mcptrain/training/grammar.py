@@ -24,10 +24,11 @@ grammar forbids to -inf before the argmax.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
+
+from mcptrain.fingerprint import sha256_json
 
 GRAMMAR_DIR = "grammars"  # in the artifact folder, next to the adapter
 TRIGGER = "<tool_call>"
@@ -97,11 +98,6 @@ def structural_tag(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "format": {"type": "triggered_tags", "triggers": [TRIGGER], "tags": tags}}
 
 
-def tools_key(tools: Sequence[dict[str, Any]] | None) -> str:
-    blob = json.dumps(list(tools or []), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
 class ToolCallGrammar:
     """Compiled grammars for a tokenizer, one per distinct tool list, and their matchers."""
 
@@ -117,7 +113,7 @@ class ToolCallGrammar:
         self.vocab_size = vocab_size
 
     def compile(self, tools: Sequence[dict[str, Any]] | None) -> Any:
-        key = tools_key(tools)
+        key = sha256_json(list(tools or []))
         if key not in self.compiled:
             tag = json.dumps(structural_tag(list(tools or [])), ensure_ascii=False)
             self.compiled[key] = self.compiler.compile_structural_tag(tag)
