@@ -22,6 +22,7 @@ from typing import Any
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "project": {},
+    "steps_x2": {"max_steps_factor": 2.0},
     "decision_w5": {"decision_weight": 5.0},
     "all_linear": {"lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
                                                "gate_proj", "up_proj", "down_proj"]}},
@@ -61,6 +62,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="training key=value for every variant")
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/study"))
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--base-model", default="",
+                        help="train and score another base model (e.g. embedded:gemma3-270m)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (1 lets two studies share a 2-core machine without "
                              "the OpenMP oversubscription that slows both several-fold)")
@@ -80,6 +83,8 @@ def main() -> None:
     root = Path.cwd()
     specs, diags = load_specs(root)
     project = specs.project_spec
+    if args.base_model:
+        project = project.model_copy(update={"base_model": args.base_model})
     dataset = open_dataset(root)
     train, val = dataset.rows("train"), dataset.rows("validation")
     common = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -105,14 +110,21 @@ def main() -> None:
         started = time.perf_counter()
         result = train_lora(variant, train, val, out, f"study-{name}-{int(time.time())}", runner="inline")
         wall = time.perf_counter() - started
-        summary, secs = score(LocalPredictor(project.base_model, out,
-                                             batch_size=project.evaluation.batch_size,
-                                             max_new_tokens=project.evaluation.max_new_tokens))
-        table.append((name, wall, result.summary.get("val_loss_final"), summary))
-        print(json.dumps({"variant": name, "wall_s": round(wall), "val_loss": result.summary.get("val_loss_final"),
-                          "accuracy": summary["overall"]["accuracy"],
-                          "by": {k: v["accuracy"] for k, v in summary["by"]["category"].items()},
-                          "outcomes": summary["outcomes"]}), flush=True)
+        # The same adapter with and without its calibrated call-or-answer threshold.
+        for label, calibrated in ((name, True), (f"{name} (greedy decision)", False)):
+            if not calibrated and not (result.summary.get("decision") or {}).get("threshold"):
+                continue
+            summary, secs = score(LocalPredictor(project.base_model, out, calibrated=calibrated,
+                                                 batch_size=project.evaluation.batch_size,
+                                                 max_new_tokens=project.evaluation.max_new_tokens))
+            table.append((label, wall, result.summary.get("val_loss_final"), summary))
+            print(json.dumps({"variant": label, "wall_s": round(wall),
+                              "train_s": result.summary.get("train_seconds"),
+                              "val_loss": result.summary.get("val_loss_final"),
+                              "decision": result.summary.get("decision"),
+                              "accuracy": summary["overall"]["accuracy"],
+                              "by": {k: v["accuracy"] for k, v in summary["by"]["category"].items()},
+                              "outcomes": summary["outcomes"]}), flush=True)
     categories = sorted({c for *_, s in table for c in s["by"]["category"]})
     print("\n| variant | train s | val loss | val acc | " + " | ".join(categories) + " |")
     print("|---|---|---|---|" + "---|" * len(categories))

@@ -23,7 +23,7 @@ from typing import Any
 from mcptrain.evaluation.calls import ToolCall
 
 MAX_CHARS = 200_000  # longer outputs are not parsed (ast and json recurse)
-_END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>")
+_END_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>", "<end_of_turn>", "<eos>")
 _FENCE = re.compile(r"^```[\w-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
 _PY_LIST = re.compile(r"^\[\s*[A-Za-z_][\w.]*\(")
 _PY_CALL = re.compile(r"^[A-Za-z_][\w.]*\(.*\)$", re.DOTALL)

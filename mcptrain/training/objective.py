@@ -49,6 +49,16 @@ def _decoder_call(decoder: Any, cache: Any, **kwargs: Any) -> Any:
     return decoder(**kwargs)
 
 
+def full_cache() -> Any:
+    """An empty cache that keeps every key/value of every layer. A cache built from the
+    config would give sliding-window layers (Gemma 3) a window-sized buffer that drops a
+    long shared prefix's early keys, which the rows after it still need: here the model's
+    own sliding-window mask decides what each position sees."""
+    from transformers import DynamicCache
+
+    return DynamicCache()
+
+
 def expand_cache(cache: Any, size: int) -> Any:
     """A cache whose keys/values are `cache`'s repeated `size` times along the batch (views)."""
     from transformers import DynamicCache
@@ -122,7 +132,6 @@ def _attention(config: Any, name: str) -> Iterator[None]:
 def hidden_states(model: Any, batch: Batch, prefix_gradients: bool = True) -> tuple[Any, Any]:
     """(last hidden states [B, W, H], targets [B, W]) for the rows after the prefix."""
     import torch
-    from transformers import DynamicCache
 
     lm = unwrap(model)
     decoder = lm.get_decoder()
@@ -138,7 +147,7 @@ def hidden_states(model: Any, batch: Batch, prefix_gradients: bool = True) -> tu
     ids, mask, targets = ids.to(device), mask.to(device), targets.to(device)
     n = len(batch.prefix)
     if n:
-        cache = DynamicCache(config=lm.config)
+        cache = full_cache()
         with torch.set_grad_enabled(prefix_gradients and torch.is_grad_enabled()):
             _decoder_call(decoder, cache, input_ids=torch.tensor([batch.prefix], device=device),
                           use_cache=True)

@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mcptrain.errors import ConfigError
 from mcptrain.specs.models import ProjectSpec
+from mcptrain.training.decision import Decision
 from mcptrain.training.prompt import (
     END_OF_TURN,
     HERMES,
     choose_template,
+    end_of_turn,
     prompt_messages,
     render,
     segments,
@@ -62,7 +64,8 @@ def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
 
 class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 16,
-                 max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True) -> None:
+                 max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
+                 calibrated: bool = True) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -95,7 +98,7 @@ class LocalPredictor:
         # the same (the cast is the same) and steps are faster (benchmarks/eval_bench.py).
         self.precision.store_frozen_weights(self.model)
         vocab = self.tokenizer.get_vocab()
-        self.stop_id = vocab.get(END_OF_TURN, self.tokenizer.eos_token_id)
+        self.stop_id = vocab.get(end_of_turn(self.template), self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
         self.stop_loops = True  # cut a row off once it repeats itself (`repeating`)
         self.constrained = constrained
@@ -104,6 +107,31 @@ class LocalPredictor:
             from mcptrain.training.grammar import ToolCallGrammar
 
             self.grammar = ToolCallGrammar(self.tokenizer, [self.stop_id])
+        # The adapter's calibrated call-or-answer threshold (training/decision.py), if any.
+        self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
+        self._trigger = self.trigger_id(self.decision.trigger) if self.decision else None
+
+    def trigger_id(self, trigger: str) -> int:
+        """The first token of `trigger` as the model generates it after a prompt."""
+        return int(self.tokenizer(trigger, add_special_tokens=False)["input_ids"][0])
+
+    def first_token_stats(self, rows: list[dict[str, Any]], token: int) -> tuple[list[float], list[bool]]:
+        """For each row's prompt: p(`token` comes first), and whether it is the argmax."""
+        import torch
+
+        probs, argmax = [0.0] * len(rows), [False] * len(rows)
+        with torch.no_grad(), self.precision.autocast():
+            for shared, members in self._groups(rows).items():
+                prefix_cache = self._prefill(shared) if shared else None
+                for b in range(0, len(members), self.batch_size):
+                    part = members[b : b + self.batch_size]
+                    ids, mask, pos, cache = self._batch(shared, prefix_cache, [m[1] for m in part])
+                    logits = self._forward(ids, mask, pos, cache).float()
+                    dist = logits.softmax(-1)
+                    for j, (i, _) in enumerate(part):
+                        probs[i] = float(dist[j, token])
+                        argmax[i] = int(logits[j].argmax()) == token
+        return probs, argmax
 
     def encode(self, row: dict[str, Any]) -> tuple[tuple[int, ...], list[int]]:
         """(shared system-turn ids, the rest of the prompt's ids), tokenised as in training."""
@@ -118,15 +146,10 @@ class LocalPredictor:
     def predict(self, rows: list[dict[str, Any]]) -> list[str]:
         import torch
 
-        groups: dict[tuple[int, ...], list[tuple[int, list[int]]]] = defaultdict(list)
-        for i, row in enumerate(rows):
-            shared, rest = self.encode(row)
-            groups[shared].append((i, rest))
         tools = [row.get("tools") for row in rows]
         out = [""] * len(rows)
         with torch.no_grad(), self.precision.autocast():
-            for shared, members in groups.items():
-                members.sort(key=lambda m: len(m[1]))
+            for shared, members in self._groups(rows).items():
                 prefix_cache = self._prefill(shared) if shared else None
                 for b in range(0, len(members), self.batch_size):
                     part = members[b : b + self.batch_size]
@@ -136,13 +159,48 @@ class LocalPredictor:
                         out[i] = text
         return out
 
+    def _groups(self, rows: list[dict[str, Any]]) -> dict[tuple[int, ...], list[tuple[int, list[int]]]]:
+        """(row index, prompt ids after the shared system turn) by shared turn, by length."""
+        groups: dict[tuple[int, ...], list[tuple[int, list[int]]]] = defaultdict(list)
+        for i, row in enumerate(rows):
+            shared, rest = self.encode(row)
+            groups[shared].append((i, rest))
+        for members in groups.values():
+            members.sort(key=lambda m: len(m[1]))
+        return groups
+
+    def _batch(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]]) -> tuple[Any, ...]:
+        """(ids, attention mask, positions, cache) of prompts left-padded after the prefix."""
+        import torch
+
+        from mcptrain.training.objective import expand_cache, full_cache
+
+        size, width, n = len(prompts), max(len(p) for p in prompts), len(shared)
+        ids = torch.full((size, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((size, n + width), dtype=torch.long)
+        mask[:, :n] = 1
+        for i, p in enumerate(prompts):  # left padding between the prefix and the prompt
+            ids[i, width - len(p) :] = torch.tensor(p)
+            mask[i, n + width - len(p) :] = 1
+        cache = expand_cache(prefix_cache, size) if prefix_cache is not None else full_cache()
+        # Positions count real tokens only, so padding changes nothing (as in generate()).
+        return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)[:, n:], cache
+
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
+        """The last position's logits; the cache grows by `ids`."""
+        from mcptrain.training.objective import _cache_keyword
+
+        window = sliding_window(self.model.config)
+        masks = mask if window is None else window_masks(mask, ids.shape[1], window)
+        return self.model(input_ids=ids, attention_mask=masks, position_ids=positions, use_cache=True,
+                          logits_to_keep=1, **{_cache_keyword(type(self.model).forward): cache}).logits[:, -1]
+
     def _prefill(self, shared: tuple[int, ...]) -> Any:
         import torch
-        from transformers import DynamicCache
 
-        from mcptrain.training.objective import _decoder_call
+        from mcptrain.training.objective import _decoder_call, full_cache
 
-        cache = DynamicCache(config=self.model.config)
+        cache = full_cache()
         _decoder_call(self.model.get_decoder(), cache, input_ids=torch.tensor([shared]), use_cache=True)
         return cache
 
@@ -154,30 +212,27 @@ class LocalPredictor:
         may only take the tokens its tools' grammar allows; a row caught repeating itself
         (`repeating`) is cut off rather than decoded to the length limit."""
         import torch
-        from transformers import DynamicCache
 
-        from mcptrain.training.objective import _cache_keyword, expand_cache
-
-        size, width, n = len(prompts), max(len(p) for p in prompts), len(shared)
-        ids = torch.full((size, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((size, n + width), dtype=torch.long)
-        mask[:, :n] = 1
-        for i, p in enumerate(prompts):  # left padding between the prefix and the prompt
-            ids[i, width - len(p) :] = torch.tensor(p)
-            mask[i, n + width - len(p) :] = 1
-        cache = (expand_cache(prefix_cache, size) if prefix_cache is not None
-                 else DynamicCache(config=self.model.config))
-        keyword = _cache_keyword(type(self.model).forward)
-        # Positions count real tokens only, so padding changes nothing (as in generate()).
-        step_ids, step_pos = ids, (mask.cumsum(-1) - 1).clamp(min=0)[:, n:]
+        size = len(prompts)
+        step_ids, mask, step_pos, cache = self._batch(shared, prefix_cache, prompts)
         active = list(range(size))
         tokens: list[list[int]] = [[] for _ in range(size)]
         matchers = ([self.grammar.matcher(t) for t in (tools or [None] * size)]
                     if self.grammar is not None else None)
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
-        for _ in range(self.max_new_tokens):
-            logits = self.model(input_ids=step_ids, attention_mask=mask, position_ids=step_pos,
-                                use_cache=True, logits_to_keep=1, **{keyword: cache}).logits[:, -1]
+        answering: set[int] = set()  # rows the calibrated decision sent to a text answer
+        for step in range(self.max_new_tokens):
+            logits = self._forward(step_ids, mask, step_pos, cache)
+            if self._trigger is not None and self.decision is not None:
+                logits = logits.float()
+                if step == 0:
+                    calls = logits.softmax(-1)[:, self._trigger] >= self.decision.threshold
+                    answering.update(active[j] for j, c in enumerate(calls.tolist()) if not c)
+                    forced = logits[calls, self._trigger].clone()
+                    logits[calls] = float("-inf")
+                    logits[calls, self._trigger] = forced
+                ban = [j for j, row in enumerate(active) if row in answering]
+                logits[ban, self._trigger] = float("-inf")
             if self.grammar is not None and matchers is not None:
                 logits = logits.float()
                 self.grammar.mask_logits(logits, [matchers[a] for a in active], bitmask)
@@ -206,6 +261,28 @@ class LocalPredictor:
             mask = torch.cat([mask, mask.new_ones((len(active), 1))], 1)
             step_ids, step_pos = chosen[:, None], mask.sum(-1, keepdim=True) - 1
         return [str(self.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
+
+
+def sliding_window(config: Any) -> int | None:
+    """The window of a model whose layers mix sliding-window and global attention (Gemma 3)."""
+    types = getattr(config, "layer_types", None) or ()
+    window = getattr(config, "sliding_window", None)
+    return int(window) if window and "sliding_attention" in types else None
+
+
+def window_masks(mask: Any, queries: int, window: int) -> dict[str, Any]:
+    """Boolean attention masks [B, 1, Q, K] per layer type, by *real* positions.
+
+    A batch is left-padded between the shared prefix and each prompt; the model's own
+    sliding-window mask counts key slots, pads included, so a padded row would see fewer
+    real tokens than it does alone. Counting real positions keeps every row's output
+    what it is unbatched (tests/training/test_sliding_window.py)."""
+    valid = mask.bool()
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    keys = positions[:, None, :]
+    query = positions[:, -queries:, None]
+    full = valid[:, None, :] & (keys <= query)
+    return {"full_attention": full[:, None], "sliding_attention": (full & (query - keys < window))[:, None]}
 
 
 def repeating(tokens: Sequence[int], times: int = 4, longest: int = 12) -> bool:

@@ -30,6 +30,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 IGNORE_INDEX = -100
 END_OF_TURN = "<|im_end|>"
+# Turn markers a template may be written with: ChatML's (SmolLM2, Qwen) and Gemma's.
+# HERMES uses whichever pair is in the model's vocabulary as single tokens, so a row's
+# end of turn is one token the decoder can stop on.
+TURN_MARKERS = (("<|im_start|>", "<|im_end|>"), ("<start_of_turn>", "<end_of_turn>"))
 
 # Whitespace is explicit ({{- ... }}), so it renders the same with or without trim_blocks.
 HERMES = """\
@@ -88,12 +92,34 @@ def supports_tools(chat_template: str | None) -> bool:
     return bool(chat_template) and "tools" in str(chat_template)
 
 
+def hermes(start: str, end: str, bos: str = "") -> str:
+    """`HERMES` written with another pair of turn markers, after a leading `bos` (models
+    such as Gemma are only trained on text that starts with their BOS token)."""
+    text = HERMES.replace(TURN_MARKERS[0][0], start).replace(TURN_MARKERS[0][1], end)
+    return ("{{- " + json.dumps(bos) + " }}\n" if bos else "") + text
+
+
 def choose_template(tokenizer: Any) -> str:
-    """The tokenizer's own template when it supports tools, else `HERMES`."""
+    """The tokenizer's own template when it supports tools, else `HERMES` with the first
+    pair of `TURN_MARKERS` the vocabulary has as single tokens."""
     own = getattr(tokenizer, "chat_template", None)
     if isinstance(own, str) and supports_tools(own):
         return own
+    vocab = tokenizer.get_vocab()
+    for n, (start, end) in enumerate(TURN_MARKERS):
+        if start in vocab and end in vocab:
+            if n == 0:
+                return HERMES
+            return hermes(start, end, getattr(tokenizer, "bos_token", None) or "")
     return HERMES
+
+
+def end_of_turn(template: str) -> str:
+    """The marker that ends an assistant turn in `template`."""
+    for _, end in TURN_MARKERS:
+        if end in template:
+            return end
+    return END_OF_TURN
 
 
 @lru_cache(maxsize=8)

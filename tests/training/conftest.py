@@ -42,3 +42,11 @@ def encoded(tiny_tokenizer) -> list[Encoded]:  # type: ignore[no-untyped-def]
     other = make_row(50)
     other["messages"][0] = {"role": "system", "content": "Another service."}
     return [encode_row(tiny_tokenizer, HERMES, r) for r in [*rows, other]]
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local model directory: 2-layer Gemma 3, sliding window of 8 tokens."""
+    from tests.training.tiny import build_tiny_gemma3
+
+    return build_tiny_gemma3(tmp_path_factory.mktemp("tiny-gemma3") / "model")

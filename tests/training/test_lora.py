@@ -80,7 +80,7 @@ def test_a_finished_run_without_its_outputs_is_exported_again(tiny_model: Path, 
     (tmp_path / "out" / "adapter_model.safetensors").unlink()
     events: list[ProgressEvent] = []
     again = train_lora(p, TRAIN, VAL, tmp_path / "out", "run", runner="inline", on_progress=events.append)
-    assert not again.reused and [e.kind for e in events] == ["resume", "done"]
+    assert not again.reused and [e.kind for e in events if e.kind != "info"] == ["resume", "done"]
     assert again.summary["history"] == first.summary["history"]
     assert (tmp_path / "out" / "adapter_model.safetensors").is_file()
 
@@ -150,3 +150,18 @@ def test_learning_rate_schedule() -> None:
     assert [round(learning_rate(s, 10, 1.0, 0.2), 2) for s in range(10)] == [
         0.5, 1.0, 1.0, 0.88, 0.75, 0.62, 0.5, 0.38, 0.25, 0.12]
     assert learning_rate(0, 5, 2.0, 0.0) == 2.0
+
+
+def test_the_call_or_answer_threshold_is_chosen_on_validation(tiny_model: Path, tmp_path: Path) -> None:
+    from mcptrain.training.decision import DECISION_FILE, Decision
+    from tests.training.test_decision import answer_row
+
+    val = VAL + [answer_row(i) for i in range(200, 203)]
+    result = train_lora(project(tiny_model, max_steps=2), TRAIN, val, tmp_path / "on", "run", runner="inline")
+    decision = result.summary["decision"]
+    assert decision["turns"] == 7 and decision["answer_turns"] == 3
+    saved = Decision.load(tmp_path / "on")
+    assert saved is not None and saved.threshold == decision["threshold"]
+    off = train_lora(project(tiny_model, max_steps=2, calibrate_decision=False), TRAIN, val,
+                     tmp_path / "off", "run", runner="inline")
+    assert off.summary["decision"] is None and not (tmp_path / "off" / DECISION_FILE).exists()

@@ -11,6 +11,8 @@ from mcptrain.training.prompt import (
     choose_template,
     encode_prompt,
     encode_row,
+    end_of_turn,
+    hermes,
     prompt_messages,
     render,
     segments,
@@ -117,12 +119,25 @@ def test_prompt_messages() -> None:
 def test_template_choice() -> None:
     class Tok:
         chat_template: str | None = "{% for m in messages %}{{ m.content }}{% endfor %}"
+        bos_token = "<bos>"
+        vocab = {"<|im_start|>": 1, "<|im_end|>": 2, "<start_of_turn>": 3, "<end_of_turn>": 4}
+
+        def get_vocab(self) -> dict[str, int]:
+            return self.vocab
 
     assert choose_template(Tok()) == HERMES
+    assert end_of_turn(HERMES) == "<|im_end|>"
     native = "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}"
     Tok.chat_template = native
     assert choose_template(Tok()) == native
     assert not supports_tools(None)
+    # Gemma's vocabulary has its own turn markers and no ChatML ones: HERMES in those.
+    Tok.chat_template, Tok.vocab = None, {"<start_of_turn>": 3, "<end_of_turn>": 4}
+    gemma = choose_template(Tok())
+    assert gemma == hermes("<start_of_turn>", "<end_of_turn>", "<bos>") and end_of_turn(gemma) == "<end_of_turn>"
+    text = render(gemma, make_row(0)["messages"], make_row(0)["tools"])
+    assert text.startswith("<bos><start_of_turn>system\n") and text.endswith("</tool_call><end_of_turn>\n")
+    assert "<|im_" not in text
 
 
 def test_segments_refuse_a_template_that_rewrites_history() -> None:

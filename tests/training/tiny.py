@@ -60,22 +60,57 @@ def multi_turn_row() -> dict[str, Any]:
     return row
 
 
-def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
-    """A 2-layer Llama (hidden 64) with a byte-level BPE trained on the synthetic rows."""
-    import torch
+def _tiny_tokenizer(template: str, specials: list[str]) -> Any:
+    """A byte-level BPE trained on the synthetic rows rendered with `template`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from mcptrain.training.prompt import HERMES, render
+    from mcptrain.training.prompt import render
 
-    corpus = [render(HERMES, r["messages"], r["tools"]) for r in [*map(make_row, range(60)), multi_turn_row()]]
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    corpus = [render(template, r["messages"], r["tools"]) for r in [*map(make_row, range(60)), multi_turn_row()]]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     bpe.train_from_iterator(corpus, trainers.BpeTrainer(
         vocab_size=600, special_tokens=specials, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return bpe
+
+
+def build_tiny_gemma3(folder: Path, *, seed: int = 0, sliding_window: int = 8) -> Path:
+    """A 2-layer Gemma 3 (one sliding-window layer of `sliding_window` tokens, one global)
+    whose vocabulary has Gemma's turn markers and no ChatML ones, like the embedded
+    Gemma 3 270M: the prompts are far longer than the window."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
+
+    from mcptrain.training.prompt import hermes
+
+    specials = ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"]
+    bpe = _tiny_tokenizer(hermes("<start_of_turn>", "<end_of_turn>", "<bos>"), specials)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<bos>", eos_token="<eos>",
+                                        pad_token="<pad>", unk_token="<pad>")
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(folder)
+    config = Gemma3TextConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, head_dim=16, sliding_window=sliding_window,
+        layer_types=["sliding_attention", "full_attention"], max_position_embeddings=4096,
+        # untied: random tied embeddings make the argmax echo the last input token forever
+        tie_word_embeddings=False, initializer_range=0.3, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    Gemma3ForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
+    """A 2-layer Llama (hidden 64) with a byte-level BPE trained on the synthetic rows."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from mcptrain.training.prompt import HERMES
+
+    bpe = _tiny_tokenizer(HERMES, ["<|endoftext|>", "<|im_start|>", "<|im_end|>"])
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>",
         unk_token="<|endoftext|>", pad_token="<|im_end|>")
