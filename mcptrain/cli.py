@@ -152,8 +152,9 @@ def train(
 def eval_(
     path: RootArg = Path("."),
     artifact: Annotated[Path | None, typer.Option("--artifact", help="What `train` produced (default: the last training).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Report directory (report.json, report.md, accuracy.png).")] = Path("eval"),
-    split: Annotated[list[str] | None, typer.Option("--split", help="Split to score (repeatable; default: test, holdout, zero_shot, orchestration, scenarios).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Report directory (report.json, report.md, accuracy.png; default: eval, or eval-holdout with --holdout).")] = None,
+    split: Annotated[list[str] | None, typer.Option("--split", help="Split to score (repeatable; default: test, zero_shot, orchestration, scenarios, the gated splits).")] = None,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Score the holdout alone, reported apart and never gated (the quarterly review).")] = False,
     service: Annotated[list[str] | None, typer.Option("--service", help="With --predictions: only this service's rows (repeatable).")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the base model, for base vs candidate.")] = True,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many rows per split (an even sample).")] = None,
@@ -172,7 +173,8 @@ def eval_(
     raise typer.Exit(run(path, artifact=artifact, out=out, splits=split or [], services=service or [],
                          baseline=baseline, limit=limit, predictions=predictions,
                          baseline_predictions=baseline_predictions, answers=answers or [], endpoint=endpoint,
-                         endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained))
+                         endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained,
+                         holdout=holdout))
 
 
 @app.command()

@@ -63,7 +63,7 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
 
     output.note("[bold]3/4 eval[/bold]")
     evaluated = reconciler.evaluate(ws, plan, trained, notify=lambda m: output.info(f"mcptrain: {m}"))
-    show_report(evaluated.summary, evaluated.baseline, evaluated.raw)
+    show_report(evaluated.summary, evaluated.baseline, evaluated.raw, evaluated.diagnostics)
     if evaluated.reused:
         output.info("mcptrain: evaluation is up to date; not run again")
     else:

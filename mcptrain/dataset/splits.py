@@ -41,6 +41,14 @@ TRAIN_SPLITS = ("train", "validation", "test", "holdout")
 SPLITS = (*TRAIN_SPLITS, "zero_shot", "orchestration", "scenarios")
 # The splits a model is scored on; none of their queries may appear in train.
 EVAL_SPLITS = ("test", "holdout", "zero_shot", "orchestration", "scenarios")
+# What `eval` and `reconcile` score and the gates judge. The holdout is not among them: the
+# chapter keeps it "NEVER touched until quarterly review", so only `mcptrain eval --holdout`
+# reads it, and its number is reported apart (README, "Evaluation protocol").
+GATED_SPLITS = ("test", "zero_shot", "orchestration", "scenarios")
+HOLDOUT = "holdout"
+# Scored for diagnosis only, never gated: validation (what failure-driven prompt selection
+# may look at) and a sample of train rows ("seen phrasings": memorising vs failing to learn).
+DIAGNOSTIC_SPLITS = ("validation", "train")
 
 
 def unit_hash(seed: int, key: str) -> float:

@@ -160,10 +160,12 @@ class WrittenReport:
 
 def write_report(out_dir: Path, candidate: Sequence[ItemResult],
                  baseline: Sequence[ItemResult] | None = None, *, chart: bool = True,
-                 raw: Sequence[ItemResult] | None = None) -> WrittenReport:
+                 raw: Sequence[ItemResult] | None = None,
+                 diagnostics: Sequence[ItemResult] | None = None) -> WrittenReport:
     """Write report.json, report.md and accuracy.png (base vs candidate) into `out_dir`.
-    `raw`: the candidate decoded without the grammar, reported beside it."""
-    data = report_data(candidate, baseline, raw)
+    `raw`: the candidate decoded without the grammar, reported beside it; `diagnostics`: the
+    candidate on validation and seen (training) rows, reported apart and never gated."""
+    data = report_data(candidate, baseline, raw, diagnostics)
     out_dir.mkdir(parents=True, exist_ok=True)
     replace_file(out_dir / "report.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     replace_file(out_dir / "report.md", render_markdown(data).encode())
@@ -175,13 +177,13 @@ def write_report(out_dir: Path, candidate: Sequence[ItemResult],
 
 
 def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] | None = None,
-                raw: Sequence[ItemResult] | None = None) -> dict[str, Any]:
+                raw: Sequence[ItemResult] | None = None,
+                diagnostics: Sequence[ItemResult] | None = None) -> dict[str, Any]:
     base_by_id = {r.id: r for r in baseline or ()}
     raw_by_id = {r.id: r for r in raw or ()}
     items = []
     for r in candidate:
-        item = {k: v for k, v in asdict(r).items() if k not in ("outcome", "correct", "reason")}
-        item["candidate"] = {"outcome": r.outcome, "correct": r.correct, "reason": r.reason}
+        item = _item(r)
         if r.id in base_by_id:
             b = base_by_id[r.id]
             item["baseline"] = {"outcome": b.outcome, "correct": b.correct, "reason": b.reason}
@@ -193,7 +195,19 @@ def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] 
             "baseline": summarize(baseline) if baseline is not None else None, "items": items}
     if raw is not None:
         data["candidate_raw"] = summarize(raw)
+    if diagnostics:
+        by_split: dict[str, list[ItemResult]] = defaultdict(list)
+        for r in diagnostics:
+            by_split[r.split].append(r)
+        data["diagnostics"] = {split: summarize(rs) for split, rs in sorted(by_split.items())}
+        data["diagnostic_items"] = [_item(r) for r in diagnostics]
     return data
+
+
+def _item(r: ItemResult) -> dict[str, Any]:
+    item = {k: v for k, v in asdict(r).items() if k not in ("outcome", "correct", "reason")}
+    item["candidate"] = {"outcome": r.outcome, "correct": r.correct, "reason": r.reason}
+    return item
 
 
 def render_markdown(data: Mapping[str, Any]) -> str:
@@ -227,6 +241,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             lines.append(f"| {_cell(s['scenario'])} | {s['priority']} | {_pct(s['required'])} "
                          f"| {_pct(s['accuracy'])} | {status} |")
         lines.append("")
+    lines += _diagnostics_markdown(data.get("diagnostics"))
     failures = [i for i in data["items"] if not i["candidate"]["correct"]]
     if failures:
         lines += [f"<details><summary>{len(failures)} failing items</summary>", "",
@@ -238,6 +253,22 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             lines.append(f"| … | | | and {len(failures) - 50} more in report.json |")
         lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+DIAGNOSTIC_NAMES = {"validation": "validation (unseen phrasings, not gated)",
+                    "train": "seen phrasings (a sample of train rows)"}
+
+
+def _diagnostics_markdown(diagnostics: Mapping[str, Any] | None) -> list[str]:
+    """Validation and seen-phrasing accuracy, apart from the scored splits: high on seen rows
+    and low on the scored ones is memorising; low on both is failing to learn."""
+    if not diagnostics:
+        return []
+    lines = ["### Diagnostics (not gated)", "", "| slice | candidate | n |", "|---|---:|---:|"]
+    for split, summary in diagnostics.items():
+        o = summary["overall"]
+        lines.append(f"| {DIAGNOSTIC_NAMES.get(split, split)} | {_pct(o['accuracy'])} | {o['n']} |")
+    return [*lines, ""]
 
 
 def _pct(x: float) -> str:

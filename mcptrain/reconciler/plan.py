@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.dataset.handle import open_dataset
-from mcptrain.dataset.splits import EVAL_SPLITS
+from mcptrain.dataset.splits import GATED_SPLITS
 from mcptrain.gates import apply_gates
 from mcptrain.reconciler.records import inputs_hash, read_record, up_to_date, write_record
 from mcptrain.reconciler.stages import (
@@ -73,7 +73,7 @@ def plan_changes(ws: Workspace, *, data_before: str | None, limit: int | None = 
     policies = [p.spec for p in specs.policies]
     dataset = open_dataset(ws.root)
     train_in = train_inputs(project, dataset)
-    eval_in = eval_inputs(dataset, train_in, EVAL_SPLITS, True, limit, project)
+    eval_in = eval_inputs(dataset, train_in, GATED_SPLITS, True, limit, project, diagnostics=True)
     gate_in = inputs_hash({"eval": eval_in, "policies": [p.model_dump(mode="json") for p in policies]})
     train_done = up_to_date(ws, "train", train_in, "artifact")
     eval_done = up_to_date(ws, "eval", eval_in, "report")
@@ -101,8 +101,8 @@ def eval_dir(ws: Workspace, trained: TrainOutcome) -> Path:
 def evaluate(ws: Workspace, plan: Plan, trained: TrainOutcome,
              notify: Callable[[str], None] | None = None) -> EvalOutcome:
     return eval_stage(ws, plan.project, trained.artifact, artifact_inputs=trained.inputs,
-                      out_dir=eval_dir(ws, trained), splits=EVAL_SPLITS, baseline=True, limit=plan.limit,
-                      notify=notify)
+                      out_dir=eval_dir(ws, trained), splits=GATED_SPLITS, baseline=True, limit=plan.limit,
+                      notify=notify, diagnostics=True)
 
 
 def gate(ws: Workspace, plan: Plan, evaluated: EvalOutcome) -> dict[str, Any]:

@@ -375,6 +375,14 @@ class EvaluationSpec(_Spec):
     report_raw: bool = Field(
         default=True,
         description="Also score the candidate without the grammar, side by side (a second pass).")
+    diagnostics: bool = Field(
+        default=True,
+        description="Also score the candidate on the validation split and on `seen_sample` training "
+                    "rows (seen phrasings), reported apart and never gated: memorising vs failing to "
+                    "learn, and the failures the prompt backend may learn from.")
+    seen_sample: int = Field(
+        default=50, ge=0,
+        description="How many training rows (an even sample) the seen-phrasings diagnostic scores.")
 
 
 class ForgeSpec(_Spec):

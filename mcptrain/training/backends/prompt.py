@@ -2,10 +2,12 @@
 
 Per service, examples are chosen so that every tool is shown once (gold before silver
 before bronze, single-turn before multi-step, then by id: deterministic), then, for each
-item the last evaluation got wrong, the training row closest to it: same service, same
-target tools (or, for a call-less item, the same expected action), the most similar
-query (rapidfuzz ratio), up to a cap. The failed item itself is a scored row and never
-becomes a few-shot example, or evaluation would be graded on its own answers. The system
+validation item the last evaluation got wrong, the training row closest to it: same
+service, same target tools (or, for a call-less item, the same expected action), the most
+similar query (rapidfuzz ratio), up to a cap. Validation only: a scored item (test,
+holdout, zero-shot, orchestration, scenarios) that chose a few-shot example would be graded
+on an answer it helped write, so `build_prompt` drops any failed row of another split
+before it looks at its text. The system
 prompt is rendered by a sandboxed jinja2 template and written to `prompt.json` with the
 hash of its content; `PromptPredictor` puts it in front of any model for evaluation.
 """
@@ -117,6 +119,7 @@ def render_system_prompt(template: str, system_prompt: str, examples: list[dict[
 def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out_dir: Path, *,
                  failed: Sequence[dict[str, Any]] = (), template: str = DEFAULT_TEMPLATE,
                  max_examples_per_service: int = 12) -> PromptArtifact:
+    failed = [f for f in failed if f.get("split") == "validation"]  # never a scored item
     by_service: dict[str, list[dict[str, Any]]] = {}
     for row in rows_train:
         by_service.setdefault(row["service"], []).append(row)

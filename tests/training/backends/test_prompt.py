@@ -21,9 +21,10 @@ def rows() -> list[dict[str, Any]]:
     return out
 
 
-def failure(query: str, tool: str | None, row_id: str = "test-1", action: str | None = None) -> dict[str, Any]:
-    """A scored row the last evaluation got wrong."""
-    return {"id": row_id, "service": "demo", "target_tools": [tool] if tool else [],
+def failure(query: str, tool: str | None, row_id: str = "test-1", action: str | None = None,
+            split: str = "validation") -> dict[str, Any]:
+    """A row the last evaluation got wrong (a validation row unless `split` says otherwise)."""
+    return {"id": row_id, "service": "demo", "target_tools": [tool] if tool else [], "split": split,
             "expected_action": action, "messages": [{"role": "user", "content": query}]}
 
 
@@ -42,6 +43,15 @@ def test_every_tool_once_then_the_closest_row_to_each_failure(tmp_path: Path) ->
     assert 'Assistant: <tool_call>{"name": "get_weather", "arguments": {"city": "Cairo"}}</tool_call>' in prompt
     on_disk = json.loads((tmp_path / PROMPT_FILE).read_text(encoding="utf-8"))
     assert on_disk == art.data and art.version == art.data["sha256"][:12]
+
+
+@pytest.mark.parametrize("split", ["test", "holdout", "zero_shot", "orchestration", "scenarios"])
+def test_a_failed_scored_item_changes_nothing(tmp_path: Path, split: str) -> None:
+    plain = build_prompt(PROJECT, rows(), tmp_path / "plain")
+    planted = build_prompt(PROJECT, rows(), tmp_path / "planted",
+                           failed=[failure("Please cancel ORD-107 for me", "cancel_order", split=split)])
+    assert planted.data["system_prompts"] == plain.data["system_prompts"]
+    assert planted.version == plain.version and planted.data["failures_unaddressed"] == []
 
 
 def test_version_is_the_content_hash(tmp_path: Path) -> None:
