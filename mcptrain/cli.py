@@ -25,7 +25,10 @@ app = typer.Typer(
 import_app = typer.Typer(help="Convert other formats into spec files (never overwrites).", no_args_is_help=True)
 data_app = typer.Typer(help="The DVC-versioned dataset: status and pull.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+holdout_app = typer.Typer(help="The holdout's lifecycle: read only by `eval --holdout`, refreshed quarterly.",
+                          no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(holdout_app, name="holdout")
 
 RootArg = Annotated[Path, typer.Argument(help="Repository root (holds mcptrain.yaml, specs/, policies/).")]
 
@@ -119,6 +122,25 @@ def data_pull(path: RootArg = Path(".")) -> None:
     from mcptrain.commands.data_pull import run
 
     raise typer.Exit(run(path))
+
+
+@holdout_app.command("refresh")
+def holdout_refresh(
+    path: RootArg = Path("."),
+    today: Annotated[str | None, typer.Option("--today", help="Refresh as of this date (YYYY-MM-DD; default: today).")] = None,
+    rotate_tools: Annotated[bool, typer.Option("--rotate-tools/--keep-tools", help="Also hold out the next zero-shot tools (the chapter rotates them every 6 months).")] = True,
+    write: Annotated[bool, typer.Option("--write", help="Apply the change to mcptrain.yaml (comments kept) for a person to commit.")] = False,
+) -> None:
+    """Propose the next holdout window (the last 90 days) and zero-shot rotation as a diff of mcptrain.yaml."""
+    import datetime as dt
+
+    from mcptrain.commands.holdout import refresh
+
+    try:
+        day = dt.date.fromisoformat(today) if today is not None else None
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD (got {today!r})", param_hint="--today") from None
+    raise typer.Exit(refresh(path, today=day, rotate_tools=rotate_tools, write=write))
 
 
 @import_app.command("bfcl")

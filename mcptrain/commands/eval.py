@@ -9,7 +9,6 @@ from typing import Any
 from mcptrain import output
 from mcptrain.errors import ConfigError
 
-
 HOLDOUT_OUT = Path("eval-holdout")
 
 

@@ -22,8 +22,12 @@ stabler still, but one template expanding to 18 rows made that lumpy: tools ende
 one or two training rows and the rest in test.
 
 Zero-shot tools are chosen per service, so an edit in one service never changes another
-service's choice: the `floor(share * n + 0.5)` tools with the lowest seeded hash of their
-name, keeping at least one tool of every service in training. Critical services
+service's choice: `k = floor(share * n + 0.5)` tools (at most n - 1, keeping one tool of every
+service in training), the window `[rotation * k, rotation * k + k)` (wrapping) of the
+service's tools in the order of a seeded hash of their name. Rotation 0 is the k tools with
+the lowest hash; each `splits.zero_shot_rotation` bump holds out the next k, so successive
+rotations hold out different tools until every tool has had its turn, and a rotation moves
+only the rows of the tools that enter or leave zero-shot (every other stratum keeps its rows). Critical services
 (`critical: true`) hold out none: their scenarios gate at the critical threshold, and a
 model never taught their tools would be gated on guesses.
 """
@@ -68,7 +72,8 @@ def choose_zero_shot_tools(tools_by_service: dict[str, list[str]], config: s.Spl
         if config.zero_shot_tools < 1:
             k = min(k, len(names) - 1)
         ranked = sorted(names, key=lambda n: (unit_hash(config.seed, f"tool:{n}"), n))
-        chosen.update(ranked[:k])
+        start = config.zero_shot_rotation * k
+        chosen.update(ranked[(start + i) % len(ranked)] for i in range(k))
     return chosen
 
 

@@ -319,9 +319,14 @@ class SplitsSpec(_Spec):
     zero_shot_tools: float = Field(
         default=0.2, ge=0, le=1, description="Share of tools never seen in training."
     )
+    zero_shot_rotation: int = Field(
+        default=0, ge=0,
+        description="Which window of each service's seeded tool order is held out as zero-shot; "
+                    "`mcptrain holdout refresh` proposes the next one. Moves only the rotated "
+                    "tools' rows: the phrasing split of every other tool stays as it is.")
     time_holdout_after: dt.date | None = Field(
-        default=None, description="Examples created after this date go to holdout."
-    )
+        default=None, description="Examples created after this date go to holdout "
+                                  "(`mcptrain holdout refresh` proposes the next window).")
     near_duplicate_threshold: float = Field(default=0.9, gt=0, le=1)
 
     @model_validator(mode="after")
