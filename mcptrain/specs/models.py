@@ -97,9 +97,10 @@ class ExampleSpec(CallField):
     )
     explanation: str | None = Field(default=None, description="Why this call is right.")
     common_mistakes: list[MistakeSpec] = Field(default_factory=list)
-    source: Literal["human", "production", "synthetic", "imported"] = Field(
-        default="human", description="Where the example came from."
-    )
+    source: Literal["human", "production", "production_correction", "synthetic", "imported"] = Field(
+        default="human",
+        description="Where the example came from (`production_correction`: a production failure "
+                    "a person corrected, the chapter's most valuable kind).")
     quality: Literal["gold", "silver", "bronze"] = Field(
         default="gold", description="How much it was reviewed."
     )
