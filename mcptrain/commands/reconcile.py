@@ -19,6 +19,7 @@ from mcptrain import output
 from mcptrain.errors import ConfigError
 
 BLOCKED_EXIT = 4
+SHIPS = ("full", "partial")  # the verdicts under which something is deployed; others exit 4 with --fail-on-block
 
 
 def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = False, inline: bool = False,
@@ -41,7 +42,7 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         output.info(f"mcptrain: nothing to do: the dataset is {'rebuilt' if plan.data_changed else 'unchanged'} "
                     f"({plan.content_hash[:12]}) and the model, its evaluation and its gate verdict "
                     f"({verdict['decision']}) are up to date")
-        return BLOCKED_EXIT if fail_on_block and verdict["decision"] == "blocked" else 0
+        return BLOCKED_EXIT if fail_on_block and verdict["decision"] not in SHIPS else 0
     if dry_run:
         output.info("mcptrain: dry run; nothing was trained or evaluated")
         return 0
@@ -81,8 +82,12 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         output.table(f"failed gate checks ({len(failed)} of {len(decision['checks'])})",
                      ["policy", "check", "required", "actual", "detail"], rows)
     elapsed = time.perf_counter() - started
+    if decision["decision"] == "catastrophic":
+        output.error(f"ALERT: {decision['reason']}")
     output.info(f"mcptrain: verdict {decision['decision']}: {decision['reason']}")
+    if decision["decision"] == "retry":
+        output.info("mcptrain: next: mcptrain reconcile (it retrains with the adjustments above)")
     output.info(f"mcptrain: reconciled in {elapsed:.0f}s; artifact {trained.artifact.relative_to(root)}"
                 if trained.artifact.is_relative_to(root) else f"mcptrain: reconciled in {elapsed:.0f}s")
     output.info(f"mcptrain: report {evaluated.out_dir / 'report.md'}")
-    return BLOCKED_EXIT if fail_on_block and decision["decision"] == "blocked" else 0
+    return BLOCKED_EXIT if fail_on_block and decision["decision"] not in SHIPS else 0

@@ -50,6 +50,7 @@ class ItemResult:
     outcome: str
     correct: bool
     reason: str
+    tags: tuple[str, ...] = ()  # the scenario's tags (payment, security, ...): the `tag` table
 
 
 def eval_items(rows: Sequence[Mapping[str, Any]],
@@ -99,17 +100,21 @@ def result_of(item: EvalItem, match: Match) -> ItemResult:
         scenario=str(row.get("source_id") or row["id"]) if row.get("kind") == "scenario" else None,
         min_accuracy_required=row.get("min_accuracy_required"),
         outcome=match.outcome, correct=match.correct, reason=match.reason,
+        tags=tuple(str(t) for t in row.get("tags") or ()),
     )
 
 
 def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
-    """Accuracy overall and per category, service, split, priority and scenario."""
-    groups: dict[str, dict[str, list[bool]]] = {d: defaultdict(list) for d in DIMENSIONS}
+    """Accuracy overall and per category, service, split, priority, scenario and tag (an
+    item counts once under each of its scenario's tags: tags cut across services)."""
+    groups: dict[str, dict[str, list[bool]]] = {d: defaultdict(list) for d in (*DIMENSIONS, "tag")}
     for r in results:
         for dim in DIMENSIONS:
             key = getattr(r, dim)
             if key is not None:
                 groups[dim][key].append(r.correct)
+        for tag in r.tags:
+            groups["tag"][tag].append(r.correct)
         if r.split == "zero_shot" and r.category != "zero_shot":  # tools never seen in training
             groups["category"]["zero_shot"].append(r.correct)
     return {
@@ -222,8 +227,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     if raw is not None:
         head += f" · candidate without the grammar {_pct(raw['overall']['accuracy'])}"
     lines += [head, ""]
-    for dim in DIMENSIONS:
-        if dim == "scenario" or not cand["by"][dim]:
+    for dim in (*DIMENSIONS, "tag"):
+        if dim == "scenario" or not cand["by"].get(dim):
             continue
         extra = " unconstrained |" if raw is not None else ""
         lines += [f"| {dim} | base | candidate | Δ |{extra} n |", "|---|---:|---:|---:|" + ("---:|" if raw else "") + "---:|"]
