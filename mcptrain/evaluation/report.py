@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.evaluation.calls import Expected
-from mcptrain.evaluation.checker import CATEGORIES, Match, categorize, check_output
+from mcptrain.evaluation.checker import CATEGORIES, Match, categorize, check_with_mistakes
 from mcptrain.evaluation.parsing import parse_output
 from mcptrain.files import replace_file
 
@@ -84,7 +84,8 @@ def score_rows(rows: Sequence[Mapping[str, Any]], outputs: Mapping[str, Raw],
     results = []
     for item in eval_items(rows, answers):
         if item.id in outputs:
-            match = check_output(parse_output(outputs[item.id]), item.expected, item.row.get("tools") or ())
+            match = check_with_mistakes(parse_output(outputs[item.id]), item.expected, item.row.get("tools") or (),
+                                        item.row.get("common_mistakes") or ())
         else:
             match = Match("malformed", False, "no output for this item")
         results.append(result_of(item, match))

@@ -430,6 +430,14 @@ class OpenAISpec(_Spec):
     n_epochs: int | None = None
 
 
+class PromptSpec(_Spec):
+    domain_knowledge: bool = Field(
+        default=False,
+        description="Put each service's vocabulary rules and canonical values into the system prompt "
+                    "of its rows: every backend, training and evaluation alike. Off until measured on "
+                    "the validation split (README, \"Domain knowledge\").")
+
+
 class EvaluationSpec(_Spec):
     batch_size: int = Field(default=16, ge=1)
     max_new_tokens: int = Field(default=160, ge=8)
@@ -465,6 +473,7 @@ class ProjectSpec(_Header):
     )
     backend: Literal["lora", "openai", "prompt"] = "lora"
     system_prompt: str = "You are a helpful assistant that calls the organisation's tools."
+    prompt: PromptSpec = Field(default_factory=PromptSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     splits: SplitsSpec = Field(default_factory=SplitsSpec)
     data: DataSpec = Field(default_factory=DataSpec)

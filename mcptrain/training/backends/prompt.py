@@ -133,7 +133,11 @@ def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out
         chosen, added = select_examples(rows, tool_names, mine, max_examples_per_service)
         addressed.update(added)
         examples = [example_of(r) for r in chosen]
-        prompts[service] = render_system_prompt(template, project.system_prompt, examples, service)
+        # The rows' own system turn: the project's prompt, plus the service's domain knowledge
+        # when `prompt.domain_knowledge` is on (the compiler wrote it, as for every backend).
+        first = rows[0]["messages"][0]
+        system = first["content"] if first.get("role") == "system" else project.system_prompt
+        prompts[service] = render_system_prompt(template, system, examples, service)
         picked[service] = [e["id"] for e in examples]
     content = {"default_system_prompt": project.system_prompt, "system_prompts": prompts}
     digest = sha256_json(content)

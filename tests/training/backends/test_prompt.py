@@ -18,6 +18,8 @@ PROJECT = ProjectSpec.model_validate({"apiVersion": "mcptrain/v1", "kind": "Proj
 def rows() -> list[dict[str, Any]]:
     out = [make_row(i) for i in range(9)]
     out[0]["quality"] = "bronze"  # r-3 (gold) shows get_weather instead
+    for r in out:  # the system turn the compiler writes: the project's system prompt
+        r["messages"][0] = {"role": "system", "content": PROJECT.system_prompt}
     return out
 
 
@@ -52,6 +54,15 @@ def test_a_failed_scored_item_changes_nothing(tmp_path: Path, split: str) -> Non
                            failed=[failure("Please cancel ORD-107 for me", "cancel_order", split=split)])
     assert planted.data["system_prompts"] == plain.data["system_prompts"]
     assert planted.version == plain.version and planted.data["failures_unaddressed"] == []
+
+
+def test_the_prompt_builds_on_the_rows_system_turn_with_its_domain_knowledge(tmp_path: Path) -> None:
+    known = rows()
+    for r in known:
+        r["messages"][0]["content"] = "Be precise.\n\nRules for arguments:\n- cancel_order.order_id: as written"
+    art = build_prompt(PROJECT, known, tmp_path)
+    assert art.data["system_prompts"]["demo"].startswith(
+        "Be precise.\n\nRules for arguments:\n- cancel_order.order_id: as written\n\nExamples of correct replies:")
 
 
 def test_version_is_the_content_hash(tmp_path: Path) -> None:
