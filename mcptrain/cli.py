@@ -163,11 +163,12 @@ def train(
     run_name: Annotated[str | None, typer.Option("--run-name", help="Ray run name (default: <model>-<inputs hash>; the same name resumes).")] = None,
     inline: Annotated[bool, typer.Option("--inline", help="Run the training loop in this process instead of on Ray.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Run even when the recorded training is up to date.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept a paid job's cost estimate (backend openai) without asking.")] = False,
 ) -> None:
     """Train the project's backend (lora, openai or prompt) on the built dataset; re-running resumes."""
     from mcptrain.commands.train import run
 
-    raise typer.Exit(run(path, out=out, run_name=run_name, inline=inline, force=force))
+    raise typer.Exit(run(path, out=out, run_name=run_name, inline=inline, force=force, yes=yes))
 
 
 @app.command("eval")

@@ -123,8 +123,10 @@ def retried(project: ProjectSpec, policies: list[GatePolicySpec], attempt: int) 
     return project.model_copy(update={"training": training})
 
 
-def train(ws: Workspace, plan: Plan, *, inline: bool, on_progress: Callable[[Any], None] | None) -> TrainOutcome:
-    return train_stage(ws, plan.project, runner="inline" if inline else "ray", on_progress=on_progress)
+def train(ws: Workspace, plan: Plan, *, inline: bool, on_progress: Callable[[Any], None] | None,
+          confirm: Callable[[dict[str, Any]], bool] | None = None) -> TrainOutcome:
+    return train_stage(ws, plan.project, runner="inline" if inline else "ray", on_progress=on_progress,
+                       confirm=confirm)
 
 
 def eval_dir(ws: Workspace, trained: TrainOutcome) -> Path:

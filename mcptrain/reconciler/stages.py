@@ -20,7 +20,7 @@ from typing import Any
 
 from mcptrain.dataset.handle import Dataset, open_dataset, select_rows
 from mcptrain.dataset.splits import GATED_SPLITS, HOLDOUT
-from mcptrain.errors import StageError
+from mcptrain.errors import ConfigError, StageError
 from mcptrain.evaluation.runner import LazyPredictor, OutputCache, predict_items, write_outputs
 from mcptrain.reconciler.records import (
     inputs_hash,
@@ -58,8 +58,12 @@ def artifact_dir(ws: Workspace, project: ProjectSpec, inputs: str) -> Path:
 
 def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None, run_name: str | None = None,
                 runner: str = "ray", on_progress: Callable[[Any], None] | None = None,
-                force: bool = False) -> TrainOutcome:
-    """Train with the project's backend on the built dataset (see the module docstring)."""
+                force: bool = False, confirm: Callable[[dict[str, Any]], bool] | None = None) -> TrainOutcome:
+    """Train with the project's backend on the built dataset (see the module docstring).
+
+    A cloud backend refuses services that keep their data in the organisation
+    (`refuse_cloud`); a paid job starts only when `confirm(estimate)` says yes.
+    """
     root = ws.root
     dataset = open_dataset(root)
     inputs = train_inputs(project, dataset)
@@ -68,6 +72,11 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     if record is not None and not force and (out is None or (root / record["outputs"]["artifact"]).resolve() == target.resolve()):
         return TrainOutcome(root / record["outputs"]["artifact"], project.backend, inputs,
                             record["outputs"].get("summary", {}), reused=True)
+    refuse_cloud(ws, project)
+    estimate = get_backend(project.backend).estimate(project, dataset)
+    if estimate is not None and (confirm is None or not confirm(estimate)):
+        raise ConfigError(f"train: backend {project.backend!r} starts a paid job ({estimate['description']}); "
+                          "not confirmed, nothing was uploaded", hint="pass --yes to accept the estimate")
     name = run_name or f"{project.name}-{inputs[:12]}"
     summary = get_backend(project.backend).train(TrainJob(
         project, dataset, target, name, inputs, runner=runner, on_progress=on_progress,
@@ -77,6 +86,20 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     write_record(ws, "train", inputs, {"artifact": ws.relative(target), "backend": project.backend,
                                          "run_name": name, "data": dataset.content_hash, "summary": summary})
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)
+
+
+def refuse_cloud(ws: Workspace, project: ProjectSpec) -> None:
+    """A cloud backend's data leaves the organisation: refuse when a service forbids it
+    (`training: {allow_cloud: false}` in its service.yaml, the chapter's consent restrictions)."""
+    if not get_backend(project.backend).cloud:
+        return
+    specs, _ = ws.load_specs()
+    kept = sorted(n for n, b in specs.services.items() if b.service and not b.service.spec.training.allow_cloud)
+    if kept:
+        raise ConfigError(f"backend {project.backend!r} sends the data to a cloud service, and "
+                          f"{', '.join(kept)} {'keeps its' if len(kept) == 1 else 'keep their'} data in the "
+                          "organisation (training.allow_cloud: false)",
+                          hint="use a local backend (lora or prompt), or ask the service owners")
 
 
 def _failed_rows(ws: Workspace, dataset: Dataset) -> list[dict[str, Any]]:
@@ -178,6 +201,8 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
         return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(data["items"]),
                            record["outputs"].get("seconds", {}), reused=True, raw=data.get("candidate_raw"),
                            diagnostics=data.get("diagnostics"))
+    if candidate is None:
+        refuse_cloud(ws, project)  # evaluating through the cloud sends the scored queries there too
     if make_predictor is None:
         make_predictor = default_predictor
     rows = select_rows(dataset, splits, limit)

@@ -428,6 +428,11 @@ class OpenAISpec(_Spec):
     model: str = "gpt-4.1-mini-2025-04-14"
     base_url: str | None = None
     n_epochs: int | None = None
+    price_per_million_tokens: float | None = Field(
+        default=None, ge=0,
+        description="Your price per 1M billed training tokens (tokens x epochs), from your price list: "
+                    "`train` shows the estimated cost before a paid job starts. No default: prices "
+                    "change (the design chapter itself quotes both $8 per 1M and $8 per 1K).")
 
 
 class PromptSpec(_Spec):

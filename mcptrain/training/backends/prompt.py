@@ -24,6 +24,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mcptrain.dataset.contamination import query_of
+from mcptrain.dataset.handle import Dataset
 from mcptrain.errors import ConfigError
 from mcptrain.files import write_json
 from mcptrain.fingerprint import sha256_json
@@ -158,6 +159,10 @@ class PromptBackend:
     """The `Backend` that trains nothing: the base model behind per-service few-shot prompts."""
 
     name = "prompt"
+    cloud = False
+
+    def estimate(self, project: ProjectSpec, dataset: Dataset) -> dict[str, Any] | None:
+        return None  # trains on this machine or cluster: nothing billed per token
 
     def fingerprint(self, project: ProjectSpec) -> dict[str, Any]:
         return {}
