@@ -25,7 +25,10 @@ app = typer.Typer(
 import_app = typer.Typer(help="Convert other formats into spec files (never overwrites).", no_args_is_help=True)
 data_app = typer.Typer(help="The DVC-versioned dataset: status and pull.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+holdout_app = typer.Typer(help="The holdout's lifecycle: read only by `eval --holdout`, refreshed quarterly.",
+                          no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(holdout_app, name="holdout")
 
 RootArg = Annotated[Path, typer.Argument(help="Repository root (holds mcptrain.yaml, specs/, policies/).")]
 
@@ -121,6 +124,25 @@ def data_pull(path: RootArg = Path(".")) -> None:
     raise typer.Exit(run(path))
 
 
+@holdout_app.command("refresh")
+def holdout_refresh(
+    path: RootArg = Path("."),
+    today: Annotated[str | None, typer.Option("--today", help="Refresh as of this date (YYYY-MM-DD; default: today).")] = None,
+    rotate_tools: Annotated[bool, typer.Option("--rotate-tools/--keep-tools", help="Also hold out the next zero-shot tools (the chapter rotates them every 6 months).")] = True,
+    write: Annotated[bool, typer.Option("--write", help="Apply the change to mcptrain.yaml (comments kept) for a person to commit.")] = False,
+) -> None:
+    """Propose the next holdout window (the last 90 days) and zero-shot rotation as a diff of mcptrain.yaml."""
+    import datetime as dt
+
+    from mcptrain.commands.holdout import refresh
+
+    try:
+        day = dt.date.fromisoformat(today) if today is not None else None
+    except ValueError:
+        raise typer.BadParameter(f"expected YYYY-MM-DD (got {today!r})", param_hint="--today") from None
+    raise typer.Exit(refresh(path, today=day, rotate_tools=rotate_tools, write=write))
+
+
 @import_app.command("bfcl")
 def import_bfcl(
     data_file: Annotated[Path, typer.Argument(help="A BFCL data file (JSON Lines: id, question, function).")],
@@ -141,19 +163,21 @@ def train(
     run_name: Annotated[str | None, typer.Option("--run-name", help="Ray run name (default: <model>-<inputs hash>; the same name resumes).")] = None,
     inline: Annotated[bool, typer.Option("--inline", help="Run the training loop in this process instead of on Ray.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Run even when the recorded training is up to date.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept a paid job's cost estimate (backend openai) without asking.")] = False,
 ) -> None:
     """Train the project's backend (lora, openai or prompt) on the built dataset; re-running resumes."""
     from mcptrain.commands.train import run
 
-    raise typer.Exit(run(path, out=out, run_name=run_name, inline=inline, force=force))
+    raise typer.Exit(run(path, out=out, run_name=run_name, inline=inline, force=force, yes=yes))
 
 
 @app.command("eval")
 def eval_(
     path: RootArg = Path("."),
     artifact: Annotated[Path | None, typer.Option("--artifact", help="What `train` produced (default: the last training).")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Report directory (report.json, report.md, accuracy.png).")] = Path("eval"),
-    split: Annotated[list[str] | None, typer.Option("--split", help="Split to score (repeatable; default: test, holdout, zero_shot, orchestration, scenarios).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Report directory (report.json, report.md, accuracy.png; default: eval, or eval-holdout with --holdout).")] = None,
+    split: Annotated[list[str] | None, typer.Option("--split", help="Split to score (repeatable; default: test, zero_shot, orchestration, scenarios, the gated splits).")] = None,
+    holdout: Annotated[bool, typer.Option("--holdout", help="Score the holdout alone, reported apart and never gated (the quarterly review).")] = False,
     service: Annotated[list[str] | None, typer.Option("--service", help="With --predictions: only this service's rows (repeatable).")] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the base model, for base vs candidate.")] = True,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many rows per split (an even sample).")] = None,
@@ -172,7 +196,8 @@ def eval_(
     raise typer.Exit(run(path, artifact=artifact, out=out, splits=split or [], services=service or [],
                          baseline=baseline, limit=limit, predictions=predictions,
                          baseline_predictions=baseline_predictions, answers=answers or [], endpoint=endpoint,
-                         endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained))
+                         endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained,
+                         holdout=holdout))
 
 
 @app.command()

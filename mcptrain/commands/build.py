@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from mcptrain import output
 from mcptrain.errors import SpecError
@@ -56,6 +57,7 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
         output.warn(f"scored behaviours with too few training rows: {_names(behaviours['thin'])} "
                     f"(fewer than {THIN_ROWS} or {THIN_SHARE:.0%} of train); the model will not learn "
                     "them: add examples or edge cases")
+    volume_warnings(m["quality"]["volume"])
     if report.checks.warnings:
         found = ", ".join(f"{k}: {v}" for k, v in sorted(report.checks.warnings.items()))
         output.warn(f"OpenAI format check warnings ({found}); token counts are estimates")
@@ -76,6 +78,23 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
     output.info(f"{done}; datasets.dvc md5 {tracked.md5}, {where}; "
                 "next: commit datasets.dvc, then mcptrain train")
     return 0
+
+
+def volume_warnings(v: dict[str, Any]) -> None:
+    """The chapter's data-volume figures: too few rows, too few examples per tool, imbalance."""
+    from mcptrain.dataset.manifest import IMBALANCED_BELOW, PRODUCTION_PER_TOOL, START_PER_TOOL
+
+    if v["train_rows"] < v["min_train_rows"]:
+        output.warn(f"train holds {_n(v['train_rows'], 'row')}; the design chapter names {v['min_train_rows']:,} "
+                    "as the minimum for LoRA (10,000 recommended): expect memorising, not generalising")
+    if v["tools_under_start"]:
+        output.warn(f"{_n(len(v['tools_under_start']), 'tool')} with fewer than {START_PER_TOOL} examples: "
+                    f"{_names(v['tools_under_start'])} (the chapter: start with 10-20 hand-curated examples "
+                    f"per tool, {PRODUCTION_PER_TOOL}-200 in production)")
+    if v["imbalanced_tools"]:
+        output.warn(f"imbalanced tools, under {IMBALANCED_BELOW:.0%} of the mean "
+                    f"{v['mean_train_rows_per_tool']:g} train rows per tool: "
+                    f"{_names([f'{t} ({n})' for t, n in v['imbalanced_tools'].items()])}")
 
 
 def _listed(names: list[str]) -> str:

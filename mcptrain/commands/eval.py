@@ -9,13 +9,15 @@ from typing import Any
 from mcptrain import output
 from mcptrain.errors import ConfigError
 
+HOLDOUT_OUT = Path("eval-holdout")
 
-def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], services: Sequence[str],
+
+def run(root: Path, *, artifact: Path | None, out: Path | None, splits: Sequence[str], services: Sequence[str],
         baseline: bool, limit: int | None, predictions: Path | None, baseline_predictions: Path | None,
         answers: Sequence[Path], endpoint: str | None, endpoint_model: str | None, chart: bool,
-        force: bool, unconstrained: bool = False) -> int:
+        force: bool, unconstrained: bool = False, holdout: bool = False) -> int:
     from mcptrain.dataset.handle import open_dataset
-    from mcptrain.dataset.splits import EVAL_SPLITS
+    from mcptrain.dataset.splits import DIAGNOSTIC_SPLITS, GATED_SPLITS, HOLDOUT
     from mcptrain.workspace import Workspace
 
     ws = Workspace(root)
@@ -26,10 +28,17 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
     if unconstrained:
         project = project.model_copy(update={"evaluation": project.evaluation.model_copy(
             update={"constrained": False, "report_raw": False})})
-    unknown = sorted(set(splits) - set(EVAL_SPLITS) - {"train", "validation"})
+    if HOLDOUT in splits:
+        raise ConfigError("the holdout is read only by the holdout review, and alone",
+                          hint="mcptrain eval --holdout (quarterly; README, \"Evaluation protocol\")")
+    unknown = sorted(set(splits) - set(GATED_SPLITS) - set(DIAGNOSTIC_SPLITS))
     if unknown:
-        raise ConfigError(f"unknown split {', '.join(unknown)}; choose from {', '.join(EVAL_SPLITS)}")
-    splits = list(splits) or list(EVAL_SPLITS)
+        raise ConfigError(f"unknown split {', '.join(unknown)}; choose from {', '.join(GATED_SPLITS)}")
+    if holdout and splits:
+        raise ConfigError("--holdout scores the holdout alone; drop --split")
+    splits_given = bool(splits)  # diagnostics go with the default (gated) run only
+    splits = [HOLDOUT] if holdout else list(splits) or list(GATED_SPLITS)
+    out = out or (HOLDOUT_OUT if holdout else Path("eval"))
     out = out if out.is_absolute() else root / out
     if predictions is not None:
         return _score_file(root, splits, services, predictions, baseline_predictions, answers, out, chart)
@@ -65,11 +74,14 @@ def run(root: Path, *, artifact: Path | None, out: Path, splits: Sequence[str], 
         label = str(artifact)
     result = eval_stage(ws, project, artifact, artifact_inputs=artifact_inputs, out_dir=out, splits=splits,
                         baseline=baseline, limit=limit, chart=chart, force=force, candidate=candidate,
-                        candidate_label=label,
+                        candidate_label=label, diagnostics=not holdout and not splits_given,
                         notify=lambda m: output.info(f"mcptrain: {m}"))
     if result.reused:
         output.info(f"mcptrain: evaluation is up to date ({out / 'report.json'}); nothing to run")
-    show_report(result.summary, result.baseline, result.raw)
+    show_report(result.summary, result.baseline, result.raw, result.diagnostics)
+    if holdout:
+        output.info("mcptrain: the holdout number is reported apart and gates nothing; "
+                    "record it in the quarterly review")
     timing = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
     output.info(f"mcptrain: scored {result.items} items of {label}"
                 + (f" ({timing})" if timing and not result.reused else "")
@@ -117,7 +129,7 @@ def _filtered(path: Path, services: set[str], out: Path) -> Path:
 
 
 def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None,
-                raw: dict[str, Any] | None = None) -> None:
+                raw: dict[str, Any] | None = None, diagnostics: dict[str, Any] | None = None) -> None:
     """Accuracy by category (base vs candidate, and the candidate without the grammar when
     it was scored), then by service and priority."""
     def pct(score: dict[str, Any] | None) -> str:
@@ -140,6 +152,14 @@ def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None,
     output.table("accuracy by category", ["category", *columns[1:]], [*rows("category"), overall])
     output.table("by service", ["service", *columns[1:]], rows("service"))
     output.table("by priority", ["priority", *columns[1:]], rows("priority"))
+    if candidate["by"].get("tag"):
+        output.table("by tag", ["tag", *columns[1:]], rows("tag"))
+    if diagnostics:
+        from mcptrain.evaluation.report import DIAGNOSTIC_NAMES
+
+        output.table("diagnostics (not gated)", ["slice", "items", "candidate"],
+                     [(DIAGNOSTIC_NAMES.get(k, k), str(v["overall"]["n"]), pct(v["overall"]))
+                      for k, v in diagnostics.items()])
     failing = [s for s in candidate.get("scenario_checks", []) if not s["passed"]]
     checked = len(candidate.get("scenario_checks", []))
     if checked:

@@ -44,24 +44,30 @@ forge:
 POLICY = """\
 # yaml-language-server: $schema=../schemas/GatePolicy.json
 # The promotion gate. Own it through CODEOWNERS: whoever edits this file decides
-# what is good enough to ship.
+# what is good enough to ship. The numbers are the design chapter's.
 apiVersion: mcptrain/v1
 kind: GatePolicy
 name: default
 description: Default promotion gate.
-min_overall_accuracy: 0.80
+overall_vs_production: improve   # once a model is in production, a new one must beat it
 thresholds:              # BFCL category -> minimum accuracy
-  simple: 0.85
-  multiple: 0.80
-  parallel: 0.75
-  parallel_multiple: 0.70
-  relevance: 0.90
+  simple: 0.95
+  multiple: 0.90
+  parallel: 0.85
+  relevance: 0.80
   multi_turn: 0.70
-  edge_case: 0.80
-critical_min_accuracy: 0.95   # for critical services and critical scenarios
+  zero_shot: 0.85        # tools never seen in training
+critical_min_accuracy: 0.98   # critical services, critical scenarios, critical categories
+critical_categories: []       # scenario tags across services, e.g. [payment, security, data_deletion]
 critical_services: []
-max_regression: 0.03          # largest drop vs production, per category
-max_retries: 1
+max_regression: 0.02          # largest drop vs production, per category
+deployment:
+  service_min_threshold: 0.90 # a service under it fails (a Service's min_threshold may raise it)
+  partial_below: 0.20         # fewer failing services than this share: the others ship alone
+  catastrophic_from: 0.50     # this share or more: alert, nothing ships
+max_retries: 1                # in between: retrain with the next retry_with, then block
+retry_with:
+  - {learning_rate: 0.001}
 """
 
 SPECS_README = """\
@@ -101,6 +107,7 @@ GITIGNORE = """\
 /.mcptrain/
 /models/adapters/
 /eval/
+/eval-holdout/
 /schemas/
 .venv/
 __pycache__/
@@ -156,6 +163,61 @@ jobs:
           GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
 """
 
+HOLDOUT_WORKFLOW = """\
+# The quarterly holdout review: the holdout is never read by `reconcile`; once a quarter
+# it is scored (reported apart, gating nothing) and the next window and zero-shot rotation
+# are proposed as a pull request a person merges.
+name: mcptrain-holdout
+on:
+  schedule:
+    - cron: "0 6 1 1,4,7,10 *"   # the first day of each quarter
+  workflow_dispatch:
+permissions:
+  contents: write
+  pull-requests: write
+concurrency:
+  group: mcptrain-reconcile
+  cancel-in-progress: false
+jobs:
+  review:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install "mcptrain[train,data]"
+      - uses: actions/cache/restore@v4   # the artifact the last reconcile trained
+        with:
+          path: |
+            .mcptrain
+            ~/.cache/mcptrain
+          key: mcptrain-${{{{ github.sha }}}}
+          restore-keys: mcptrain-
+      - run: mcptrain build
+      - run: mcptrain eval --holdout
+      - uses: actions/upload-artifact@v4
+        with:
+          name: holdout-review-${{{{ github.run_id }}}}
+          path: eval-holdout/
+      - name: Propose the next holdout window and zero-shot rotation
+        run: |
+          mcptrain holdout refresh --write
+          if git diff --quiet mcptrain.yaml; then exit 0; fi
+          branch="mcptrain/holdout-refresh-$(date -u +%Y-%m-%d)"
+          git config user.name "mcptrain"
+          git config user.email "mcptrain@users.noreply.github.com"
+          git switch -c "$branch"
+          git commit -m "holdout: the next quarterly window and zero-shot rotation" mcptrain.yaml
+          git push origin "$branch"
+          gh pr create --base "${{{{ github.event.repository.default_branch }}}}" --head "$branch" \\
+            --title "holdout: quarterly refresh" --body "Proposed by mcptrain holdout refresh."
+        env:
+          GH_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
+"""
+
 PRE_COMMIT = """\
 # `pre-commit install` once per clone; then every push runs `mcptrain validate`.
 default_install_hook_types: [pre-commit, pre-push]
@@ -176,6 +238,7 @@ def scaffold(name: str) -> dict[str, str]:
         "policies/default.yaml": POLICY,
         ".gitignore": GITIGNORE,
         ".github/workflows/mcptrain.yml": WORKFLOW.format(),
+        ".github/workflows/mcptrain-holdout.yml": HOLDOUT_WORKFLOW.format(),
         ".pre-commit-config.yaml": PRE_COMMIT.format(repository=HOOKS_REPOSITORY, version=__version__),
     }
 

@@ -12,13 +12,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from mcptrain import output
 from mcptrain.errors import ConfigError
 
+if TYPE_CHECKING:
+    from mcptrain.reconciler.plan import Plan
+    from mcptrain.workspace import Workspace
+
 BLOCKED_EXIT = 4
+SHIPS = ("full", "partial")  # the verdicts under which something is deployed; others exit 4 with --fail-on-block
 
 
 def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = False, inline: bool = False,
@@ -41,7 +47,9 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         output.info(f"mcptrain: nothing to do: the dataset is {'rebuilt' if plan.data_changed else 'unchanged'} "
                     f"({plan.content_hash[:12]}) and the model, its evaluation and its gate verdict "
                     f"({verdict['decision']}) are up to date")
-        return BLOCKED_EXIT if fail_on_block and verdict["decision"] == "blocked" else 0
+        return BLOCKED_EXIT if fail_on_block and verdict["decision"] not in SHIPS else 0
+    if plan.actions[0].action == "run":
+        _show_cost(ws, plan)
     if dry_run:
         output.info("mcptrain: dry run; nothing was trained or evaluated")
         return 0
@@ -53,17 +61,18 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
             return 0
 
     from mcptrain.commands.eval import show_report
-    from mcptrain.commands.train import show_training, training_progress
+    from mcptrain.commands.train import confirm_paid_job, show_training, training_progress
     from mcptrain.training.backends import get_backend
 
     output.note("[bold]2/4 train[/bold]")
     with training_progress(get_backend(plan.project.backend).progress_total(plan.project)) as on_progress:
-        trained = reconciler.train(ws, plan, inline=inline, on_progress=on_progress)
+        # `--yes` (or the plan's confirmation above) also accepts the paid job's estimate shown with the plan.
+        trained = reconciler.train(ws, plan, inline=inline, on_progress=on_progress, confirm=confirm_paid_job(True))
     show_training(trained)
 
     output.note("[bold]3/4 eval[/bold]")
     evaluated = reconciler.evaluate(ws, plan, trained, notify=lambda m: output.info(f"mcptrain: {m}"))
-    show_report(evaluated.summary, evaluated.baseline, evaluated.raw)
+    show_report(evaluated.summary, evaluated.baseline, evaluated.raw, evaluated.diagnostics)
     if evaluated.reused:
         output.info("mcptrain: evaluation is up to date; not run again")
     else:
@@ -81,8 +90,25 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         output.table(f"failed gate checks ({len(failed)} of {len(decision['checks'])})",
                      ["policy", "check", "required", "actual", "detail"], rows)
     elapsed = time.perf_counter() - started
+    if decision["decision"] == "catastrophic":
+        output.error(f"ALERT: {decision['reason']}")
     output.info(f"mcptrain: verdict {decision['decision']}: {decision['reason']}")
+    if decision["decision"] == "retry":
+        output.info("mcptrain: next: mcptrain reconcile (it retrains with the adjustments above)")
     output.info(f"mcptrain: reconciled in {elapsed:.0f}s; artifact {trained.artifact.relative_to(root)}"
                 if trained.artifact.is_relative_to(root) else f"mcptrain: reconciled in {elapsed:.0f}s")
     output.info(f"mcptrain: report {evaluated.out_dir / 'report.md'}")
-    return BLOCKED_EXIT if fail_on_block and decision["decision"] == "blocked" else 0
+    return BLOCKED_EXIT if fail_on_block and decision["decision"] not in SHIPS else 0
+
+
+
+def _show_cost(ws: Workspace, plan: Plan) -> None:
+    """Before anything is confirmed: a cloud backend's refusal, and a paid job's estimate."""
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.reconciler.stages import refuse_cloud
+    from mcptrain.training.backends import get_backend
+
+    refuse_cloud(ws, plan.project)
+    estimate = get_backend(plan.project.backend).estimate(plan.project, open_dataset(ws.root))
+    if estimate is not None:
+        output.info(f"mcptrain: paid training job: {estimate['description']}")

@@ -34,8 +34,23 @@ def training_progress(total: int) -> Iterator[Callable[[Any], None]]:
         yield on_progress
 
 
+def confirm_paid_job(yes: bool) -> Callable[[dict[str, Any]], bool]:
+    """Show a paid job's estimate; go on with `--yes`, or when a person at a terminal agrees."""
+    def confirm(estimate: dict[str, Any]) -> bool:
+        import sys
+
+        import typer
+
+        output.info(f"mcptrain: paid training job: {estimate['description']}")
+        if yes:
+            return True
+        return sys.stdin.isatty() and typer.confirm("Start it?", default=False)
+
+    return confirm
+
+
 def run(root: Path, *, out: Path | None = None, run_name: str | None = None, inline: bool = False,
-        force: bool = False) -> int:
+        force: bool = False, yes: bool = False) -> int:
     from mcptrain.reconciler.stages import train_stage
     from mcptrain.training.backends import get_backend
     from mcptrain.workspace import Workspace
@@ -49,7 +64,8 @@ def run(root: Path, *, out: Path | None = None, run_name: str | None = None, inl
     total = get_backend(project.backend).progress_total(project)
     with training_progress(total) as on_progress:
         result = train_stage(ws, project, out=out, run_name=run_name,
-                             runner="inline" if inline else "ray", on_progress=on_progress, force=force)
+                             runner="inline" if inline else "ray", on_progress=on_progress, force=force,
+                             confirm=confirm_paid_job(yes))
     show_training(result)
     return 0
 

@@ -14,13 +14,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from mcptrain.dataset.knowledge import row_mistakes, system_text
 from mcptrain.errors import StageError
 from mcptrain.specs import models as s
 from mcptrain.specs.loader import ServiceBundle
 from mcptrain.specs.templates import TemplateExpansionError, expand_queries, render_value
 
 # Bump when the rows compiled from unchanged specs change: it invalidates the build cache.
-ROWS_FORMAT = 1
+ROWS_FORMAT = 2  # 2: rows carry `common_mistakes` (knowledge.row_mistakes)
 
 Row = dict[str, Any]
 
@@ -38,13 +39,15 @@ def row_settings(project: s.ProjectSpec) -> dict[str, Any]:
         "rows_format": ROWS_FORMAT,
         "system_prompt": project.system_prompt,
         "max_template_expansions": project.max_template_expansions,
+        "domain_knowledge": project.prompt.domain_knowledge,
     }
 
 
 def compile_service(bundle: ServiceBundle, project: s.ProjectSpec) -> CompiledService:
     tool_specs = [t for ts in bundle.toolsets for t in ts.spec.tools]
     tools = [function_tool(t) for t in tool_specs]
-    compiler = _Compiler(bundle.name, project, [t.name for t in tool_specs])
+    vocabularies = [v.spec for v in bundle.vocabularies]
+    compiler = _Compiler(bundle.name, project, [t.name for t in tool_specs], vocabularies)
     for ex_file in bundle.examples:
         for ex in ex_file.spec.examples:
             compiler.example(ex)
@@ -101,9 +104,12 @@ def behaviour_reply(expect: s.ExpectSpec) -> str:
 
 
 class _Compiler:
-    def __init__(self, service: str, project: s.ProjectSpec, tool_names: list[str]) -> None:
+    def __init__(self, service: str, project: s.ProjectSpec, tool_names: list[str],
+                 vocabularies: list[s.VocabularySpec] | None = None) -> None:
         self.service = service
-        self.system = {"role": "system", "content": project.system_prompt}
+        self.system = {"role": "system", "content": system_text(project.system_prompt, vocabularies or [],
+                                                                project.prompt.domain_knowledge)}
+        self.rules = [r for v in vocabularies or [] for r in v.rules]
         self.limit = project.max_template_expansions
         verbs = Counter(verb_of(n) for n in tool_names)
         self.shared_verbs = {v for v, n in verbs.items() if n > 1}
@@ -157,7 +163,11 @@ class _Compiler:
         category = category or category_of(calls, sequence=answer.sequence is not None,
                                            shared_verbs=self.shared_verbs)
         target = sorted({name for name, _ in calls})
-        self.add(row_id, source_id, query, turns, category=category, target_tools=target, **meta)
+        # An ExampleSpec documents its own mistakes; a template's rendered answer (ExpectSpec) has none.
+        mistakes = row_mistakes(calls if answer.sequence is None else [],
+                                getattr(answer, "common_mistakes", ()), self.rules)
+        self.add(row_id, source_id, query, turns, category=category, target_tools=target,
+                 common_mistakes=mistakes, **meta)
 
     def add_behaviour(self, row_id: str, query: str, expect: s.ExpectSpec, *,
                       category: str | None = None, **meta: Any) -> None:
@@ -172,6 +182,7 @@ class _Compiler:
             "kind": "example", "category": "simple", "priority": "normal",
             "min_accuracy_required": None, "expected_action": None, "required_fields": None,
             "source": "human", "quality": "gold", "created_at": None, "tags": [], "target_tools": [],
+            "common_mistakes": [],
             "messages": [self.system, {"role": "user", "content": query}, *turns],
         }
         row.update(fields)

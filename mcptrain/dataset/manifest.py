@@ -22,6 +22,10 @@ BEHAVIOURS = ("call", "parallel", "sequence", "no_tool", "clarify", "ask_for_det
 # them: below it the model has seen too few to learn it (the demo once had 11 no-tool
 # rows in 353 and called a tool for every greeting).
 THIN_ROWS, THIN_SHARE = 10, 0.03
+# The chapter's volume figures: "min_training_examples: 1_000  # Minimum for LoRA"; "start
+# with 10-20 hand-curated examples per tool, expand to 100-200 for production"; its
+# `check_balance` flags a tool with fewer than half the mean examples per tool.
+MIN_TRAIN_ROWS, START_PER_TOOL, PRODUCTION_PER_TOOL, IMBALANCED_BELOW = 1_000, 10, 100, 0.5
 
 
 def count_rows(rows: list[Row]) -> dict[str, Any]:
@@ -71,7 +75,32 @@ def quality_report(rows: list[Row], tools_by_service: dict[str, list[str]], zero
         "quality_mix": dict(sorted(Counter(r["quality"] for r in data).items())),
         "edge_case_coverage": _edge_coverage(data, tools_by_service),
         "behaviours": behaviour_shares(rows),
+        "volume": volume(rows, zero_shot),
     }
+
+
+def volume(rows: list[Row], zero_shot: set[str]) -> dict[str, Any]:
+    """Training rows against the chapter's minimum, examples per trained tool against its
+    start and production figures, and the tools with under half the mean train rows."""
+    train = [r for r in rows if r["split"] == "train"]
+    examples: dict[str, set[str]] = defaultdict(set)
+    rows_per_tool: Counter[str] = Counter()
+    for r in rows:
+        if r["kind"] != "example":
+            continue
+        for tool in r["target_tools"]:
+            if tool not in zero_shot:
+                examples[tool].add(r["source_id"])
+    for r in train:
+        rows_per_tool.update(r["target_tools"])
+    mean = sum(rows_per_tool.values()) / len(rows_per_tool) if rows_per_tool else 0.0
+    per_tool = {t: len(ids) for t, ids in sorted(examples.items())}
+    return {"train_rows": len(train), "min_train_rows": MIN_TRAIN_ROWS,
+            "examples_per_tool": per_tool,
+            "tools_under_start": sorted(t for t, n in per_tool.items() if n < START_PER_TOOL),
+            "tools_under_production": sorted(t for t, n in per_tool.items() if n < PRODUCTION_PER_TOOL),
+            "imbalanced_tools": {t: n for t, n in sorted(rows_per_tool.items()) if n < IMBALANCED_BELOW * mean},
+            "mean_train_rows_per_tool": round(mean, 2)}
 
 
 def behaviour_of(row: Row) -> str:

@@ -22,8 +22,12 @@ stabler still, but one template expanding to 18 rows made that lumpy: tools ende
 one or two training rows and the rest in test.
 
 Zero-shot tools are chosen per service, so an edit in one service never changes another
-service's choice: the `floor(share * n + 0.5)` tools with the lowest seeded hash of their
-name, keeping at least one tool of every service in training. Critical services
+service's choice: `k = floor(share * n + 0.5)` tools (at most n - 1, keeping one tool of every
+service in training), the window `[rotation * k, rotation * k + k)` (wrapping) of the
+service's tools in the order of a seeded hash of their name. Rotation 0 is the k tools with
+the lowest hash; each `splits.zero_shot_rotation` bump holds out the next k, so successive
+rotations hold out different tools until every tool has had its turn, and a rotation moves
+only the rows of the tools that enter or leave zero-shot (every other stratum keeps its rows). Critical services
 (`critical: true`) hold out none: their scenarios gate at the critical threshold, and a
 model never taught their tools would be gated on guesses.
 """
@@ -41,6 +45,14 @@ TRAIN_SPLITS = ("train", "validation", "test", "holdout")
 SPLITS = (*TRAIN_SPLITS, "zero_shot", "orchestration", "scenarios")
 # The splits a model is scored on; none of their queries may appear in train.
 EVAL_SPLITS = ("test", "holdout", "zero_shot", "orchestration", "scenarios")
+# What `eval` and `reconcile` score and the gates judge. The holdout is not among them: the
+# chapter keeps it "NEVER touched until quarterly review", so only `mcptrain eval --holdout`
+# reads it, and its number is reported apart (README, "Evaluation protocol").
+GATED_SPLITS = ("test", "zero_shot", "orchestration", "scenarios")
+HOLDOUT = "holdout"
+# Scored for diagnosis only, never gated: validation (what failure-driven prompt selection
+# may look at) and a sample of train rows ("seen phrasings": memorising vs failing to learn).
+DIAGNOSTIC_SPLITS = ("validation", "train")
 
 
 def unit_hash(seed: int, key: str) -> float:
@@ -60,7 +72,8 @@ def choose_zero_shot_tools(tools_by_service: dict[str, list[str]], config: s.Spl
         if config.zero_shot_tools < 1:
             k = min(k, len(names) - 1)
         ranked = sorted(names, key=lambda n: (unit_hash(config.seed, f"tool:{n}"), n))
-        chosen.update(ranked[:k])
+        start = config.zero_shot_rotation * k
+        chosen.update(ranked[(start + i) % len(ranked)] for i in range(k))
     return chosen
 
 

@@ -77,6 +77,23 @@ def check_output(parsed: Parsed, expected: Expected,
     return _check_calls(parsed.calls, expected.calls, tool_schemas(tools))
 
 
+def check_with_mistakes(parsed: Parsed, expected: Expected,
+                        tools: Sequence[Mapping[str, Any]] | Mapping[str, Any] = (),
+                        mistakes: Sequence[Mapping[str, Any]] = ()) -> Match:
+    """`check_output`, and when the output is wrong and matches one of the row's documented
+    common mistakes (`[{"call": {name: args}, "reason": ...}]`, see dataset/knowledge.py),
+    the reason names it: `argument 'amount': expected 725, got 72500 — common mistake: ...`."""
+    match = check_output(parsed, expected, tools)
+    if match.correct or not mistakes or not parsed.calls or parsed.malformed is not None:
+        return match
+    schemas = tool_schemas(tools)
+    for mistake in mistakes:
+        wrong = Expected.from_calls([mistake["call"]])
+        if _check_calls(parsed.calls, wrong.calls, schemas).correct:
+            return Match(match.outcome, False, f"{match.reason} — common mistake: {mistake['reason']}")
+    return match
+
+
 def asks_question(text: str, fields: Sequence[str] = ()) -> bool:
     """A question, a request for details, or a reply naming the missing fields."""
     if "?" in text or "？" in text or _ASKS.search(text):

@@ -2,8 +2,9 @@
 
 Shapes, tried in this order: hermes `<tool_call>{...}</tool_call>` blocks (what
 mcptrain trains; a missing closing tag is tolerated); an OpenAI assistant message (a
-dict with `tool_calls`); bare JSON (a call object, the specs' `{tool: {args}}` form,
-or a list of them); BFCL's Python-call syntax `[f(a=1), mod.g(b="x")]`, read with
+dict with `tool_calls`); bare JSON (a call object, the specs' `{tool: {args}}` form, the
+design chapter's `{"tool_call": {"name": ..., "parameters": {...}}}`, or a list of any of
+them for parallel calls); BFCL's Python-call syntax `[f(a=1), mod.g(b="x")]`, read with
 `ast` accepting literals only (never eval).
 
 Text that does not try to call is just text (an abstention or a question). Text that
@@ -28,7 +29,7 @@ _FENCE = re.compile(r"^```[\w-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
 _PY_LIST = re.compile(r"^\[\s*[A-Za-z_][\w.]*\(")
 _PY_CALL = re.compile(r"^[A-Za-z_][\w.]*\(.*\)$", re.DOTALL)
 _JSON_LIST = re.compile(r"^\[\s*[{\]]")
-_EMBEDDED = re.compile(r'\{\s*"(name|function)"\s*:')
+_EMBEDDED = re.compile(r'\{\s*"(tool_call|name|function)"\s*:')
 _LITERAL_NAMES = {"true": True, "false": False, "null": None, "True": True, "False": False,
                   "None": None}
 
@@ -164,6 +165,8 @@ def _call(obj: Any, where: str) -> ToolCall:
         raise _Malformed(f"{where}: expected an object with 'name' and 'arguments', got {_kind(obj)}")
     if isinstance(obj.get("function"), dict):  # OpenAI: {"type": "function", "function": {...}}
         obj = obj["function"]
+    elif len(obj) == 1 and isinstance(obj.get("tool_call"), dict) and "name" in obj["tool_call"]:
+        obj = obj["tool_call"]  # the chapter's training data: {"tool_call": {"name", "parameters"}}
     if "name" in obj:
         name = obj["name"]
         args = obj.get("arguments", obj.get("parameters"))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.evaluation.calls import Expected
-from mcptrain.evaluation.checker import CATEGORIES, Match, categorize, check_output
+from mcptrain.evaluation.checker import CATEGORIES, Match, categorize, check_with_mistakes
 from mcptrain.evaluation.parsing import parse_output
 from mcptrain.files import replace_file
 
@@ -50,6 +50,7 @@ class ItemResult:
     outcome: str
     correct: bool
     reason: str
+    tags: tuple[str, ...] = ()  # the scenario's tags (payment, security, ...): the `tag` table
 
 
 def eval_items(rows: Sequence[Mapping[str, Any]],
@@ -83,7 +84,8 @@ def score_rows(rows: Sequence[Mapping[str, Any]], outputs: Mapping[str, Raw],
     results = []
     for item in eval_items(rows, answers):
         if item.id in outputs:
-            match = check_output(parse_output(outputs[item.id]), item.expected, item.row.get("tools") or ())
+            match = check_with_mistakes(parse_output(outputs[item.id]), item.expected, item.row.get("tools") or (),
+                                        item.row.get("common_mistakes") or ())
         else:
             match = Match("malformed", False, "no output for this item")
         results.append(result_of(item, match))
@@ -99,17 +101,21 @@ def result_of(item: EvalItem, match: Match) -> ItemResult:
         scenario=str(row.get("source_id") or row["id"]) if row.get("kind") == "scenario" else None,
         min_accuracy_required=row.get("min_accuracy_required"),
         outcome=match.outcome, correct=match.correct, reason=match.reason,
+        tags=tuple(str(t) for t in row.get("tags") or ()),
     )
 
 
 def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
-    """Accuracy overall and per category, service, split, priority and scenario."""
-    groups: dict[str, dict[str, list[bool]]] = {d: defaultdict(list) for d in DIMENSIONS}
+    """Accuracy overall and per category, service, split, priority, scenario and tag (an
+    item counts once under each of its scenario's tags: tags cut across services)."""
+    groups: dict[str, dict[str, list[bool]]] = {d: defaultdict(list) for d in (*DIMENSIONS, "tag")}
     for r in results:
         for dim in DIMENSIONS:
             key = getattr(r, dim)
             if key is not None:
                 groups[dim][key].append(r.correct)
+        for tag in r.tags:
+            groups["tag"][tag].append(r.correct)
         if r.split == "zero_shot" and r.category != "zero_shot":  # tools never seen in training
             groups["category"]["zero_shot"].append(r.correct)
     return {
@@ -160,10 +166,12 @@ class WrittenReport:
 
 def write_report(out_dir: Path, candidate: Sequence[ItemResult],
                  baseline: Sequence[ItemResult] | None = None, *, chart: bool = True,
-                 raw: Sequence[ItemResult] | None = None) -> WrittenReport:
+                 raw: Sequence[ItemResult] | None = None,
+                 diagnostics: Sequence[ItemResult] | None = None) -> WrittenReport:
     """Write report.json, report.md and accuracy.png (base vs candidate) into `out_dir`.
-    `raw`: the candidate decoded without the grammar, reported beside it."""
-    data = report_data(candidate, baseline, raw)
+    `raw`: the candidate decoded without the grammar, reported beside it; `diagnostics`: the
+    candidate on validation and seen (training) rows, reported apart and never gated."""
+    data = report_data(candidate, baseline, raw, diagnostics)
     out_dir.mkdir(parents=True, exist_ok=True)
     replace_file(out_dir / "report.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     replace_file(out_dir / "report.md", render_markdown(data).encode())
@@ -175,13 +183,13 @@ def write_report(out_dir: Path, candidate: Sequence[ItemResult],
 
 
 def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] | None = None,
-                raw: Sequence[ItemResult] | None = None) -> dict[str, Any]:
+                raw: Sequence[ItemResult] | None = None,
+                diagnostics: Sequence[ItemResult] | None = None) -> dict[str, Any]:
     base_by_id = {r.id: r for r in baseline or ()}
     raw_by_id = {r.id: r for r in raw or ()}
     items = []
     for r in candidate:
-        item = {k: v for k, v in asdict(r).items() if k not in ("outcome", "correct", "reason")}
-        item["candidate"] = {"outcome": r.outcome, "correct": r.correct, "reason": r.reason}
+        item = _item(r)
         if r.id in base_by_id:
             b = base_by_id[r.id]
             item["baseline"] = {"outcome": b.outcome, "correct": b.correct, "reason": b.reason}
@@ -193,7 +201,19 @@ def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] 
             "baseline": summarize(baseline) if baseline is not None else None, "items": items}
     if raw is not None:
         data["candidate_raw"] = summarize(raw)
+    if diagnostics:
+        by_split: dict[str, list[ItemResult]] = defaultdict(list)
+        for r in diagnostics:
+            by_split[r.split].append(r)
+        data["diagnostics"] = {split: summarize(rs) for split, rs in sorted(by_split.items())}
+        data["diagnostic_items"] = [_item(r) for r in diagnostics]
     return data
+
+
+def _item(r: ItemResult) -> dict[str, Any]:
+    item = {k: v for k, v in asdict(r).items() if k not in ("outcome", "correct", "reason")}
+    item["candidate"] = {"outcome": r.outcome, "correct": r.correct, "reason": r.reason}
+    return item
 
 
 def render_markdown(data: Mapping[str, Any]) -> str:
@@ -208,8 +228,8 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     if raw is not None:
         head += f" · candidate without the grammar {_pct(raw['overall']['accuracy'])}"
     lines += [head, ""]
-    for dim in DIMENSIONS:
-        if dim == "scenario" or not cand["by"][dim]:
+    for dim in (*DIMENSIONS, "tag"):
+        if dim == "scenario" or not cand["by"].get(dim):
             continue
         extra = " unconstrained |" if raw is not None else ""
         lines += [f"| {dim} | base | candidate | Δ |{extra} n |", "|---|---:|---:|---:|" + ("---:|" if raw else "") + "---:|"]
@@ -227,6 +247,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             lines.append(f"| {_cell(s['scenario'])} | {s['priority']} | {_pct(s['required'])} "
                          f"| {_pct(s['accuracy'])} | {status} |")
         lines.append("")
+    lines += _diagnostics_markdown(data.get("diagnostics"))
     failures = [i for i in data["items"] if not i["candidate"]["correct"]]
     if failures:
         lines += [f"<details><summary>{len(failures)} failing items</summary>", "",
@@ -238,6 +259,22 @@ def render_markdown(data: Mapping[str, Any]) -> str:
             lines.append(f"| … | | | and {len(failures) - 50} more in report.json |")
         lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+DIAGNOSTIC_NAMES = {"validation": "validation (unseen phrasings, not gated)",
+                    "train": "seen phrasings (a sample of train rows)"}
+
+
+def _diagnostics_markdown(diagnostics: Mapping[str, Any] | None) -> list[str]:
+    """Validation and seen-phrasing accuracy, apart from the scored splits: high on seen rows
+    and low on the scored ones is memorising; low on both is failing to learn."""
+    if not diagnostics:
+        return []
+    lines = ["### Diagnostics (not gated)", "", "| slice | candidate | n |", "|---|---:|---:|"]
+    for split, summary in diagnostics.items():
+        o = summary["overall"]
+        lines.append(f"| {DIAGNOSTIC_NAMES.get(split, split)} | {_pct(o['accuracy'])} | {o['n']} |")
+    return [*lines, ""]
 
 
 def _pct(x: float) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.dataset.handle import open_dataset
-from mcptrain.dataset.splits import EVAL_SPLITS
-from mcptrain.gates import apply_gates
+from mcptrain.dataset.splits import GATED_SPLITS
+from mcptrain.gates import apply_gates, retry_training
 from mcptrain.reconciler.records import inputs_hash, read_record, up_to_date, write_record
 from mcptrain.reconciler.stages import (
     EvalOutcome,
@@ -24,7 +24,7 @@ from mcptrain.reconciler.stages import (
     train_inputs,
     train_stage,
 )
-from mcptrain.specs.models import GatePolicySpec, ProjectSpec
+from mcptrain.specs.models import GatePolicySpec, ProjectSpec, TrainingSpec
 from mcptrain.workspace import Workspace
 
 STAGES = ("train", "eval", "gate")
@@ -49,6 +49,9 @@ class Plan:
     eval_inputs: str
     gate_inputs: str
     gate_record: dict[str, Any] | None  # the gate's record when it is up to date
+    attempt: int = 0  # the retry this plan trains (0: the first training of this dataset)
+    service_thresholds: dict[str, float | None] | None = None  # each Service's own min_threshold
+    critical: tuple[str, ...] = ()  # services marked critical: true
 
     @property
     def up_to_date(self) -> bool:
@@ -69,29 +72,61 @@ def content_hash(ws: Workspace) -> str | None:
 def plan_changes(ws: Workspace, *, data_before: str | None, limit: int | None = None) -> Plan:
     """What `reconcile` will run on the built dataset, and why."""
     specs, _ = ws.load_specs()
-    project = specs.project_spec
     policies = [p.spec for p in specs.policies]
     dataset = open_dataset(ws.root)
+    attempt = retry_attempt(ws, dataset.content_hash)
+    project = retried(specs.project_spec, policies, attempt)
+    services = {n: b.service.spec for n, b in specs.services.items() if b.service is not None}
     train_in = train_inputs(project, dataset)
-    eval_in = eval_inputs(dataset, train_in, EVAL_SPLITS, True, limit, project)
-    gate_in = inputs_hash({"eval": eval_in, "policies": [p.model_dump(mode="json") for p in policies]})
+    eval_in = eval_inputs(dataset, train_in, GATED_SPLITS, True, limit, project, diagnostics=True)
+    gate_in = inputs_hash({"eval": eval_in, "policies": [p.model_dump(mode="json") for p in policies],
+                           "attempt": attempt, "services": {n: [s.min_threshold, s.critical]
+                                                            for n, s in sorted(services.items())}})
     train_done = up_to_date(ws, "train", train_in, "artifact")
     eval_done = up_to_date(ws, "eval", eval_in, "report")
     gate_done = up_to_date(ws, "gate", gate_in)
+    train_why = _train_reason(read_record(ws, "train"), dataset.content_hash)
+    if attempt:
+        train_why = f"retry {attempt} (the last gate verdict): {', '.join(f'{k}: {v}' for k, v in retry_training(policies, attempt).items())}"
     actions = [
-        Action("train", "up to date" if train_done else "run",
-               "inputs unchanged" if train_done else _train_reason(read_record(ws, "train"), dataset.content_hash)),
+        Action("train", "up to date" if train_done else "run", "inputs unchanged" if train_done else train_why),
         Action("eval", "up to date" if eval_done else "run",
                "inputs unchanged" if eval_done else "the candidate or the scored splits changed"),
         Action("gate", "up to date" if gate_done else "run",
                "inputs unchanged" if gate_done else "the evaluation or the gate policies changed"),
     ]
     return Plan(actions, project, policies, dataset.content_hash, data_before != dataset.content_hash, limit,
-                train_in, eval_in, gate_in, gate_done)
+                train_in, eval_in, gate_in, gate_done, attempt,
+                {n: s.min_threshold for n, s in services.items()},
+                tuple(sorted(n for n, s in services.items() if s.critical)))
 
 
-def train(ws: Workspace, plan: Plan, *, inline: bool, on_progress: Callable[[Any], None] | None) -> TrainOutcome:
-    return train_stage(ws, plan.project, runner="inline" if inline else "ray", on_progress=on_progress)
+def retry_attempt(ws: Workspace, data: str) -> int:
+    """The retry the next training is: the last gate's `retry` verdict asks for the next one;
+    a retried model stays retried while the dataset is unchanged (so a second reconcile finds
+    it up to date); a changed dataset starts again from the project's own settings."""
+    record = read_record(ws, "gate")
+    if record is None or record["outputs"].get("data") != data:
+        return 0
+    verdict = record["outputs"].get("verdict", {})
+    if verdict.get("decision") == "retry" and verdict.get("retry"):
+        return int(verdict["retry"]["attempt"])
+    return int(verdict.get("attempt") or 0)
+
+
+def retried(project: ProjectSpec, policies: list[GatePolicySpec], attempt: int) -> ProjectSpec:
+    """The project with retry `attempt`'s `training:` adjustments (the policy's `retry_with`)."""
+    overrides = retry_training(policies, attempt)
+    if not overrides:
+        return project
+    training = TrainingSpec.model_validate({**project.training.model_dump(), **overrides})
+    return project.model_copy(update={"training": training})
+
+
+def train(ws: Workspace, plan: Plan, *, inline: bool, on_progress: Callable[[Any], None] | None,
+          confirm: Callable[[dict[str, Any]], bool] | None = None) -> TrainOutcome:
+    return train_stage(ws, plan.project, runner="inline" if inline else "ray", on_progress=on_progress,
+                       confirm=confirm)
 
 
 def eval_dir(ws: Workspace, trained: TrainOutcome) -> Path:
@@ -101,8 +136,8 @@ def eval_dir(ws: Workspace, trained: TrainOutcome) -> Path:
 def evaluate(ws: Workspace, plan: Plan, trained: TrainOutcome,
              notify: Callable[[str], None] | None = None) -> EvalOutcome:
     return eval_stage(ws, plan.project, trained.artifact, artifact_inputs=trained.inputs,
-                      out_dir=eval_dir(ws, trained), splits=EVAL_SPLITS, baseline=True, limit=plan.limit,
-                      notify=notify)
+                      out_dir=eval_dir(ws, trained), splits=GATED_SPLITS, baseline=True, limit=plan.limit,
+                      notify=notify, diagnostics=True)
 
 
 def gate(ws: Workspace, plan: Plan, evaluated: EvalOutcome) -> dict[str, Any]:
@@ -113,8 +148,10 @@ def gate(ws: Workspace, plan: Plan, evaluated: EvalOutcome) -> dict[str, Any]:
     else:
         # No model has been promoted yet (promotion keeps models/registry.yaml), so there is
         # no production model to measure regression against.
-        decision = apply_gates(plan.policies, evaluated.summary, production=None).as_dict()
-    write_record(ws, "gate", plan.gate_inputs, {"verdict": decision,
+        decision = apply_gates(plan.policies, evaluated.summary, production=None,
+                               service_thresholds=plan.service_thresholds, critical=plan.critical,
+                               attempt=plan.attempt).as_dict()
+    write_record(ws, "gate", plan.gate_inputs, {"verdict": decision, "data": plan.content_hash,
                                                 "eval": str(evaluated.out_dir.relative_to(ws.root))})
     return decision
 

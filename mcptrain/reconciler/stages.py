@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.dataset.handle import Dataset, open_dataset, select_rows
-from mcptrain.dataset.splits import EVAL_SPLITS
-from mcptrain.errors import StageError
+from mcptrain.dataset.splits import GATED_SPLITS, HOLDOUT
+from mcptrain.errors import ConfigError, StageError
 from mcptrain.evaluation.runner import LazyPredictor, OutputCache, predict_items, write_outputs
 from mcptrain.reconciler.records import (
     inputs_hash,
@@ -58,8 +58,12 @@ def artifact_dir(ws: Workspace, project: ProjectSpec, inputs: str) -> Path:
 
 def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None, run_name: str | None = None,
                 runner: str = "ray", on_progress: Callable[[Any], None] | None = None,
-                force: bool = False) -> TrainOutcome:
-    """Train with the project's backend on the built dataset (see the module docstring)."""
+                force: bool = False, confirm: Callable[[dict[str, Any]], bool] | None = None) -> TrainOutcome:
+    """Train with the project's backend on the built dataset (see the module docstring).
+
+    A cloud backend refuses services that keep their data in the organisation
+    (`refuse_cloud`); a paid job starts only when `confirm(estimate)` says yes.
+    """
     root = ws.root
     dataset = open_dataset(root)
     inputs = train_inputs(project, dataset)
@@ -68,6 +72,11 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     if record is not None and not force and (out is None or (root / record["outputs"]["artifact"]).resolve() == target.resolve()):
         return TrainOutcome(root / record["outputs"]["artifact"], project.backend, inputs,
                             record["outputs"].get("summary", {}), reused=True)
+    refuse_cloud(ws, project)
+    estimate = get_backend(project.backend).estimate(project, dataset)
+    if estimate is not None and (confirm is None or not confirm(estimate)):
+        raise ConfigError(f"train: backend {project.backend!r} starts a paid job ({estimate['description']}); "
+                          "not confirmed, nothing was uploaded", hint="pass --yes to accept the estimate")
     name = run_name or f"{project.name}-{inputs[:12]}"
     summary = get_backend(project.backend).train(TrainJob(
         project, dataset, target, name, inputs, runner=runner, on_progress=on_progress,
@@ -79,9 +88,28 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)
 
 
+def refuse_cloud(ws: Workspace, project: ProjectSpec) -> None:
+    """A cloud backend's data leaves the organisation: refuse when a service forbids it
+    (`training: {allow_cloud: false}` in its service.yaml, the chapter's consent restrictions)."""
+    if not get_backend(project.backend).cloud:
+        return
+    specs, _ = ws.load_specs()
+    kept = sorted(n for n, b in specs.services.items() if b.service and not b.service.spec.training.allow_cloud)
+    if kept:
+        raise ConfigError(f"backend {project.backend!r} sends the data to a cloud service, and "
+                          f"{', '.join(kept)} {'keeps its' if len(kept) == 1 else 'keep their'} data in the "
+                          "organisation (training.allow_cloud: false)",
+                          hint="use a local backend (lora or prompt), or ask the service owners")
+
+
 def _failed_rows(ws: Workspace, dataset: Dataset) -> list[dict[str, Any]]:
-    """The scored rows the last evaluation got wrong (the prompt backend shows the training
-    rows closest to them)."""
+    """The validation rows the last evaluation got wrong (the prompt backend shows the
+    training rows closest to them).
+
+    Validation only: a scored item (test, holdout, zero-shot, orchestration, scenarios) that
+    shaped the prompt would then be graded on an answer it helped write. Neither its id nor
+    its outcome is read here, so nothing about it can reach a prompt.
+    """
     record = read_record(ws, "eval")
     if record is None:
         return []
@@ -89,8 +117,9 @@ def _failed_rows(ws: Workspace, dataset: Dataset) -> list[dict[str, Any]]:
         report = json.loads((ws.root / record["outputs"]["report"]).read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError):
         return []
-    wrong = {i["row_id"] for i in report.get("items", []) if not i["candidate"]["correct"]}
-    return [r for r in select_rows(dataset, EVAL_SPLITS) if r["id"] in wrong]
+    wrong = {i["row_id"] for i in report.get("diagnostic_items", [])
+             if i.get("split") == "validation" and not i["candidate"]["correct"]}
+    return [r for r in dataset.rows("validation") if r["id"] in wrong]
 
 
 def latest_artifact(ws: Workspace) -> Path | None:
@@ -110,6 +139,7 @@ class EvalOutcome:
     seconds: dict[str, float]
     reused: bool
     raw: dict[str, Any] | None = None  # the candidate's summary without the grammar
+    diagnostics: dict[str, Any] | None = None  # by split: validation, train (seen phrasings); not gated
 
 
 def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
@@ -122,23 +152,35 @@ def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
 
 
 def eval_inputs(dataset: Dataset, artifact_inputs: str | None, splits: Sequence[str], baseline: bool,
-                limit: int | None, project: ProjectSpec) -> str:
+                limit: int | None, project: ProjectSpec, diagnostics: bool = False) -> str:
     return inputs_hash({"data": dataset.content_hash, "artifact": artifact_inputs, "splits": list(splits),
                         "baseline": baseline, "limit": limit, "base_model": project.base_model,
-                        "evaluation": project.evaluation.model_dump(mode="json")})
+                        "evaluation": project.evaluation.model_dump(mode="json"),
+                        "diagnostics": diagnostics and project.evaluation.diagnostics})
+
+
+def diagnostic_rows(dataset: Dataset, project: ProjectSpec, limit: int | None) -> list[dict[str, Any]]:
+    """The validation split and an even sample of `evaluation.seen_sample` training rows:
+    scored for diagnosis, reported apart, never gated."""
+    if not project.evaluation.diagnostics:
+        return []
+    seen = project.evaluation.seen_sample
+    return select_rows(dataset, ["validation"], limit) + (select_rows(dataset, ["train"], seen) if seen else [])
 
 
 def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, artifact_inputs: str | None,
-               out_dir: Path, splits: Sequence[str] = EVAL_SPLITS, baseline: bool = True,
+               out_dir: Path, splits: Sequence[str] = GATED_SPLITS, baseline: bool = True,
                limit: int | None = None, chart: bool = True, force: bool = False,
                make_predictor: Callable[[ProjectSpec, Path | None], Any] | None = None,
                candidate: Callable[[], Any] | None = None, candidate_label: str | None = None,
-               notify: Callable[[str], None] | None = None) -> EvalOutcome:
+               notify: Callable[[str], None] | None = None, diagnostics: bool = False) -> EvalOutcome:
     """Run the candidate (and the base model) over `splits`, score, write the report.
 
     The candidate is `make_predictor(project, artifact)`, or `candidate()` when given (an
     OpenAI-compatible endpoint, say); the baseline is `make_predictor(project, None)`: the base
-    model the backend starts from.
+    model the backend starts from. With `diagnostics`, the candidate also answers the
+    `diagnostic_rows`, reported apart (`diagnostics`, `diagnostic_items`) and never gated.
+    The holdout is scored only when `splits` is exactly the holdout (`eval --holdout`).
     """
     import time
 
@@ -147,18 +189,26 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
     say = notify or (lambda m: None)
     root = ws.root
     dataset = open_dataset(root)
-    inputs = eval_inputs(dataset, artifact_inputs, splits, baseline, limit, project)
-    record = up_to_date(ws, "eval", inputs, "report")
+    if HOLDOUT in splits and list(splits) != [HOLDOUT]:
+        raise StageError("eval: the holdout is scored alone (mcptrain eval --holdout), never with the "
+                         "gated splits")
+    inputs = eval_inputs(dataset, artifact_inputs, splits, baseline, limit, project, diagnostics)
+    stage = "holdout" if list(splits) == [HOLDOUT] else "eval"  # a holdout review never replaces the eval
+    record = up_to_date(ws, stage, inputs, "report")
     if (record is not None and not force and artifact_inputs is not None
             and (root / record["outputs"]["report"]).resolve() == (out_dir / "report.json").resolve()):
         data = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
         return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(data["items"]),
-                           record["outputs"].get("seconds", {}), reused=True, raw=data.get("candidate_raw"))
+                           record["outputs"].get("seconds", {}), reused=True, raw=data.get("candidate_raw"),
+                           diagnostics=data.get("diagnostics"))
+    if candidate is None:
+        refuse_cloud(ws, project)  # evaluating through the cloud sends the scored queries there too
     if make_predictor is None:
         make_predictor = default_predictor
     rows = select_rows(dataset, splits, limit)
     if not rows:
         raise StageError(f"eval: the splits {', '.join(splits)} hold no rows")
+    extra = diagnostic_rows(dataset, project, limit) if diagnostics else []
     seconds: dict[str, float] = {}
     base_results = None
     if baseline:
@@ -176,6 +226,12 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
     outputs = predict_items(predictor, rows, "candidate")
     seconds["candidate"] = round(time.perf_counter() - started, 2)
     results = score_rows(rows, outputs)
+    diagnosed = None
+    if extra:
+        say(f"generating with the candidate: {len(extra)} diagnostic rows (validation, seen phrasings)")
+        started = time.perf_counter()
+        diagnosed = score_rows(extra, predict_items(predictor, extra, "diagnostics"))
+        seconds["diagnostics"] = round(time.perf_counter() - started, 2)
     raw_results = None
     if candidate is None and project.evaluation.report_raw and getattr(predictor, "constrained", False):
         # The same candidate without the grammar: what the adapter itself writes.
@@ -187,13 +243,13 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
         seconds["candidate_raw"] = round(time.perf_counter() - started, 2)
         raw_results = score_rows(rows, raw_outputs)
         write_outputs(out_dir / "predictions_unconstrained.jsonl", raw_outputs)
-    written = write_report(out_dir, results, base_results, chart=chart, raw=raw_results)
+    written = write_report(out_dir, results, base_results, chart=chart, raw=raw_results, diagnostics=diagnosed)
     write_outputs(out_dir / "predictions.jsonl", outputs)
     if base_results is not None:
         write_outputs(out_dir / "baseline_predictions.jsonl", base_outputs)
     data = json.loads(written.json.read_text(encoding="utf-8"))
     if artifact_inputs is not None:
-        write_record(ws, "eval", inputs, {"report": ws.relative(written.json), "seconds": seconds,
+        write_record(ws, stage, inputs, {"report": ws.relative(written.json), "seconds": seconds,
                                             "artifact": ws.relative(artifact) if artifact else None})
     return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(results), seconds, reused=False,
-                       raw=data.get("candidate_raw"))
+                       raw=data.get("candidate_raw"), diagnostics=data.get("diagnostics"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 API_VERSION = "mcptrain/v1"
 Priority = Literal["critical", "high", "normal"]
@@ -97,9 +97,10 @@ class ExampleSpec(CallField):
     )
     explanation: str | None = Field(default=None, description="Why this call is right.")
     common_mistakes: list[MistakeSpec] = Field(default_factory=list)
-    source: Literal["human", "production", "synthetic", "imported"] = Field(
-        default="human", description="Where the example came from."
-    )
+    source: Literal["human", "production", "production_correction", "synthetic", "imported"] = Field(
+        default="human",
+        description="Where the example came from (`production_correction`: a production failure "
+                    "a person corrected, the chapter's most valuable kind).")
     quality: Literal["gold", "silver", "bronze"] = Field(
         default="gold", description="How much it was reviewed."
     )
@@ -156,6 +157,13 @@ class ExpectSpec(CallField):
 # ---------------------------------------------------------------- kinds
 
 
+class ServiceTrainingSpec(_Spec):
+    allow_cloud: bool = Field(
+        default=True,
+        description="false: this service's data must not leave the organisation (the chapter's consent "
+                    "restrictions); a cloud backend (openai) refuses to train, local backends proceed.")
+
+
 class ServiceSpec(_Header):
     kind: Literal["Service"]
     name: Identifier
@@ -164,6 +172,11 @@ class ServiceSpec(_Header):
     critical: bool = Field(
         default=False, description="Its scenarios gate at the critical threshold."
     )
+    min_threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="The accuracy this service needs to ship: it counts as failing below the higher "
+                    "of this and the gate policy's `deployment.service_min_threshold`.")
+    training: ServiceTrainingSpec = Field(default_factory=lambda: ServiceTrainingSpec())
     description: str = ""
 
 
@@ -251,8 +264,25 @@ class TestScenariosSpec(_Header):
     scenarios: list[ScenarioSpec]
 
 
-class PartialDeploySpec(_Spec):
-    min_accuracy: float = Field(ge=0, le=1, description="Services at or above ship alone.")
+class DeploymentSpec(_Spec):
+    """The chapter's deployment tiers, by the share of services that fail."""
+
+    service_min_threshold: float = Field(
+        default=0.0, ge=0, le=1,
+        description="A service scoring under it fails (its Service's own `min_threshold` may raise it).")
+    partial_below: float = Field(
+        default=0.20, ge=0, le=1,
+        description="Under this share of failing services, the passing ones ship alone (partial).")
+    catastrophic_from: float = Field(
+        default=0.50, ge=0, le=1,
+        description="From this share of failing services on: catastrophic (alert, nothing ships, "
+                    "fall back to per-service adapters). Between the two: retry, else blocked.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeploymentSpec:
+        if self.partial_below > self.catastrophic_from:
+            raise ValueError("partial_below must not exceed catastrophic_from")
+        return self
 
 
 class GatePolicySpec(_Header):
@@ -260,17 +290,47 @@ class GatePolicySpec(_Header):
     name: Identifier
     description: str = ""
     min_overall_accuracy: float = Field(default=0.0, ge=0, le=1)
+    overall_vs_production: Literal["improve", "not_worse", "ignore"] = Field(
+        default="improve",
+        description="Overall accuracy against the production model: `improve` (the chapter's "
+                    "rule), `not_worse`, or `ignore`. Skipped while nothing is in production.")
     thresholds: dict[str, float] = Field(
-        default_factory=dict, description="BFCL category -> minimum accuracy."
+        default_factory=dict, description="BFCL category (or `zero_shot`) -> minimum accuracy."
     )
     critical_min_accuracy: float = Field(default=1.0, ge=0, le=1)
-    critical_categories: list[str] = Field(default_factory=list)
+    critical_categories: list[str] = Field(
+        default_factory=list,
+        description="Categories or scenario `tags` (across services: payment, security, data_deletion) "
+                    "held to `critical_min_accuracy`.")
     critical_services: list[str] = Field(default_factory=list)
     max_regression: float = Field(
         default=0.05, ge=0, le=1, description="Largest drop vs production, per category."
     )
-    partial_deploy: PartialDeploySpec | None = None
-    max_retries: int = Field(default=0, ge=0, le=10)
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
+    max_retries: int = Field(
+        default=0, ge=0, le=10,
+        description="How many times a `retry` verdict retrains (each with the next `retry_with`).")
+    retry_with: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The recipe adjustments of retry 1, 2, ...: `training:` settings of mcptrain.yaml "
+                    "(`{learning_rate: 0.001, max_steps: 120}`); a retry with unchanged settings "
+                    "would train the same model again.")
+
+    @model_validator(mode="after")
+    def _retries(self) -> GatePolicySpec:
+        if self.max_retries > len(self.retry_with):
+            raise ValueError(f"max_retries is {self.max_retries} but retry_with names "
+                             f"{len(self.retry_with)} adjustments: give one per retry (the same "
+                             "settings would train the same model again)")
+        for i, overrides in enumerate(self.retry_with):
+            try:
+                TrainingSpec.model_validate(overrides)
+            except ValidationError as e:
+                first = e.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"retry_with[{i}].{where}: {first['msg']} (a key of `training:` "
+                                 "in mcptrain.yaml)") from None
+        return self
 
 
 class LoraSpec(_Spec):
@@ -324,9 +384,14 @@ class SplitsSpec(_Spec):
     zero_shot_tools: float = Field(
         default=0.2, ge=0, le=1, description="Share of tools never seen in training."
     )
+    zero_shot_rotation: int = Field(
+        default=0, ge=0,
+        description="Which window of each service's seeded tool order is held out as zero-shot; "
+                    "`mcptrain holdout refresh` proposes the next one. Moves only the rotated "
+                    "tools' rows: the phrasing split of every other tool stays as it is.")
     time_holdout_after: dt.date | None = Field(
-        default=None, description="Examples created after this date go to holdout."
-    )
+        default=None, description="Examples created after this date go to holdout "
+                                  "(`mcptrain holdout refresh` proposes the next window).")
     near_duplicate_threshold: float = Field(default=0.9, gt=0, le=1)
 
     @model_validator(mode="after")
@@ -368,6 +433,19 @@ class OpenAISpec(_Spec):
     model: str = "gpt-4.1-mini-2025-04-14"
     base_url: str | None = None
     n_epochs: int | None = None
+    price_per_million_tokens: float | None = Field(
+        default=None, ge=0,
+        description="Your price per 1M billed training tokens (tokens x epochs), from your price list: "
+                    "`train` shows the estimated cost before a paid job starts. No default: prices "
+                    "change (the design chapter itself quotes both $8 per 1M and $8 per 1K).")
+
+
+class PromptSpec(_Spec):
+    domain_knowledge: bool = Field(
+        default=False,
+        description="Put each service's vocabulary rules and canonical values into the system prompt "
+                    "of its rows: every backend, training and evaluation alike. Off until measured on "
+                    "the validation split (README, \"Domain knowledge\").")
 
 
 class EvaluationSpec(_Spec):
@@ -380,6 +458,14 @@ class EvaluationSpec(_Spec):
     report_raw: bool = Field(
         default=True,
         description="Also score the candidate without the grammar, side by side (a second pass).")
+    diagnostics: bool = Field(
+        default=True,
+        description="Also score the candidate on the validation split and on `seen_sample` training "
+                    "rows (seen phrasings), reported apart and never gated: memorising vs failing to "
+                    "learn, and the failures the prompt backend may learn from.")
+    seen_sample: int = Field(
+        default=50, ge=0,
+        description="How many training rows (an even sample) the seen-phrasings diagnostic scores.")
 
 
 class ForgeSpec(_Spec):
@@ -397,6 +483,7 @@ class ProjectSpec(_Header):
     )
     backend: Literal["lora", "openai", "prompt"] = "lora"
     system_prompt: str = "You are a helpful assistant that calls the organisation's tools."
+    prompt: PromptSpec = Field(default_factory=PromptSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     splits: SplitsSpec = Field(default_factory=SplitsSpec)
     data: DataSpec = Field(default_factory=DataSpec)

@@ -285,6 +285,13 @@ def load_roundtrip(path: Path) -> Any:
     return rt.load(path.read_text(encoding="utf-8"))
 
 
+def new_mapping() -> Any:
+    """An empty mapping a round-trip document can hold (block style)."""
+    from ruamel.yaml.comments import CommentedMap
+
+    return CommentedMap()
+
+
 def dump_roundtrip(data: Any) -> str:
     from ruamel.yaml import YAML
 

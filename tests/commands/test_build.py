@@ -33,6 +33,13 @@ def test_build_without_dvc(good_project: Path) -> None:
         "mcptrain: warning: the specs have 3 warnings (see mcptrain validate)",
         "mcptrain: warning: scored behaviours with too few training rows: ask_for_details (fewer than 10 "
         "or 3% of train); the model will not learn them: add examples or edge cases",
+        "mcptrain: warning: train holds 17 rows; the design chapter names 1,000 as the minimum for LoRA "
+        "(10,000 recommended): expect memorising, not generalising",
+        "mcptrain: warning: 5 tools with fewer than 10 examples: create_payment, get_customer_by_name, "
+        "get_latest_order, get_payment_status, get_payments (the chapter: start with 10-20 hand-curated "
+        "examples per tool, 100-200 in production)",
+        "mcptrain: warning: imbalanced tools, under 50% of the mean 3.6 train rows per tool: "
+        "get_customer_by_name (1), get_latest_order (1), get_payment_status (1), get_payments (1)",
     ]
     code, out, _ = mcptrain("build", str(good_project), "--no-dvc")
     assert "services: 0 compiled, 1 (payment-service) reused from the build cache" in out.splitlines()

@@ -112,3 +112,64 @@ def test_root_option(project: Path, tmp_path_factory: pytest.TempPathFactory) ->
     assert result.exit_code == 0, result.output
     assert (other / "specs" / "payment" / "service.yaml").is_file()
     assert not (project / "specs" / "payment").exists()
+
+
+CHAPTER_TOOL = """\
+apiVersion: mcptrain/v1
+kind: ToolSet
+service: payment-service
+tools:
+  - name: create_payment
+    description: Charge a customer. Amounts are in cents.
+    inputSchema:
+      type: object
+      properties:
+        amount: {type: integer, minimum: 1, description: Amount in cents}
+        currency: {type: string, enum: [USD, EUR, GBP], default: USD}
+        invoice_id: {type: string, pattern: "^INV-[0-9]+$"}
+      required: [amount]
+"""
+
+
+def test_the_chapters_payloads_import_as_calls_and_score_in_its_format(project: Path) -> None:
+    import json
+
+    from mcptrain.specs.yaml import load_document
+    from tests.cli import mcptrain
+
+    service = project / "specs" / "payment"
+    service.mkdir(parents=True)
+    (service / "service.yaml").write_text("apiVersion: mcptrain/v1\nkind: Service\nname: payment-service\n"
+                                          "owners: ['@acme/payments']\n")
+    (service / "tools.yaml").write_text(CHAPTER_TOOL)
+    (project / "mcptrain.yaml").write_text((project / "mcptrain.yaml").read_text()
+                                           .replace("dvc:\n", "dvc:\n  enabled: false\n"))
+    result = import_seed("seed/chapter/training-dataset.json", "seed/chapter/test-dataset.json")
+    assert result.exit_code == 0, result.output
+    assert "ignored key" not in result.output
+    (example,) = load_document(service / "examples" / "imported.yaml").data["examples"]
+    # the assistant's {"tool_call": ...} is a call, not a reply that teaches abstention
+    assert example["call"] == {"create_payment": {"amount": 5000, "currency": "USD", "invoice_id": "INV-123"}}
+    assert (example["source"], example["quality"], example["created_at"]) == ("production", "gold", "2025-01-10")
+    (scenario,) = load_document(service / "tests" / "imported.yaml").data["scenarios"]
+    assert scenario["expect"] == {"call": {"create_payment": {"amount": 5000, "invoice_id": "INV-123"}}}
+    assert (scenario["id"], scenario["priority"], scenario["min_accuracy_required"]) == ("PAY-001", "critical", 0.98)
+
+    # The chapter tests on its own training query: validation says so and builds nothing.
+    code, out, err = mcptrain("build", str(project))
+    assert code == 1 and "query equals a training query" in err and "(contamination)" in err
+    (service / "examples" / "imported.yaml").unlink()
+    code, out, err = mcptrain("build", str(project))
+    assert code == 0, err
+    # A model answering in the chapter's own format scores.
+    answer = json.dumps({"tool_call": {"name": "create_payment",
+                                       "parameters": {"amount": 5000, "currency": "USD", "invoice_id": "INV-123"}}})
+    wrong = json.dumps({"tool_call": {"name": "create_payment", "parameters": {"amount": 50, "invoice_id": "INV-123"}}})
+    for output, correct in ((answer, 1), (wrong, 0)):
+        predictions = project / "predictions.jsonl"
+        predictions.write_text(json.dumps({"id": "PAY-001", "output": output}) + "\n")
+        code, out, err = mcptrain("eval", str(project), "--split", "scenarios", "--predictions", str(predictions),
+                                  "--out", str(project / "scored"), "--no-chart")
+        assert code == 0, err
+        report = json.loads((project / "scored" / "report.json").read_text())
+        assert report["candidate"]["overall"] == {"n": 1, "correct": correct, "accuracy": float(correct)}

@@ -19,6 +19,7 @@ SCAFFOLD = [
     "policies/default.yaml",
     ".gitignore",
     ".github/workflows/mcptrain.yml",
+    ".github/workflows/mcptrain-holdout.yml",
     ".pre-commit-config.yaml",
 ]
 NEXT = ("next: add a service under specs/ (see specs/README.md) or `mcptrain import seed FILE...`, "
@@ -123,6 +124,32 @@ def test_workflow_validates_on_pull_requests_and_reconciles_on_main(tmp_path: Pa
     assert jobs["reconcile"]["steps"][-1]["run"] == "mcptrain reconcile --yes --fail-on-block"
     assert jobs["reconcile"]["steps"][-2]["with"]["path"].split() == [".mcptrain", "~/.cache/mcptrain"]
     assert "${{ secrets.GITHUB_TOKEN }}" in text
+
+
+def test_holdout_workflow_reviews_quarterly_and_proposes_the_refresh(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    text = (tmp_path / ".github/workflows/mcptrain-holdout.yml").read_text()
+    data = parse_document(text.encode(), "mcptrain-holdout.yml").data
+    triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers["schedule"] == [{"cron": "0 6 1 1,4,7,10 *"}]
+    runs = [s.get("run", "") for s in data["jobs"]["review"]["steps"]]
+    assert "mcptrain eval --holdout" in runs
+    assert any(r.startswith("mcptrain holdout refresh --write") and "gh pr create" in r for r in runs)
+    assert "${{ secrets.GITHUB_TOKEN }}" in text and "{{{{" not in text
+
+
+def test_the_scaffolded_policy_uses_the_chapters_numbers(tmp_path: Path) -> None:
+    from mcptrain.specs.loader import load_specs
+
+    init(str(tmp_path))
+    specs, diags = load_specs(tmp_path)
+    assert diags == []
+    (p,) = [p.spec for p in specs.policies]
+    assert p.thresholds == {"simple": 0.95, "multiple": 0.90, "parallel": 0.85, "relevance": 0.80,
+                            "multi_turn": 0.70, "zero_shot": 0.85}
+    assert (p.critical_min_accuracy, p.max_regression, p.overall_vs_production) == (0.98, 0.02, "improve")
+    assert (p.deployment.partial_below, p.deployment.catastrophic_from) == (0.20, 0.50)
+    assert p.max_retries == len(p.retry_with) == 1
 
 
 def test_pre_commit_config_runs_the_shipped_hook_before_a_push(tmp_path: Path) -> None:

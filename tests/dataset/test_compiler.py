@@ -145,4 +145,34 @@ def test_no_tool_is_relevance_and_scenario_category_overrides(tmp_path: Path) ->
 
 def test_row_settings_are_what_the_cache_key_needs() -> None:
     project = s.ProjectSpec.model_validate({"apiVersion": "mcptrain/v1", "kind": "Project", "name": "x"})
-    assert sorted(row_settings(project)) == ["max_template_expansions", "rows_format", "system_prompt"]
+    assert sorted(row_settings(project)) == ["domain_knowledge", "max_template_expansions", "rows_format",
+                                             "system_prompt"]
+
+
+def test_domain_knowledge_follows_the_system_prompt_when_asked() -> None:
+    result = validate_repository(PROJECTS / "good")
+    bundle, plain = result.specs.services["payment-service"], result.specs.project_spec
+    rows = compile_service(bundle, plain).rows
+    assert {r["messages"][0]["content"] for r in rows} == {SYSTEM["content"]}
+    knowing = plain.model_copy(update={"prompt": s.PromptSpec(domain_knowledge=True)})
+    assert row_settings(knowing) != row_settings(plain)  # a new cache key: the rows change
+    (system,) = {r["messages"][0]["content"] for r in compile_service(bundle, knowing).rows}
+    assert system == (
+        f"{SYSTEM['content']}\n\n"
+        "Rules for arguments:\n- create_payment.amount: in cents\n\n"
+        "Use the canonical values:\n- get_payments.status: pending (users say: waiting, in progress, not done); "
+        "completed (users say: successful, done, went through)")
+
+
+def test_single_call_rows_carry_their_documented_and_unit_mistakes() -> None:
+    rows = compiled_good()
+    assert rows["pay-001"]["common_mistakes"] == [
+        {"call": {"create_payment": {"amount": 50}}, "reason": "amount must be in cents"},
+        {"call": {"create_payment": {"amount": 50, "currency": "USD", "invoice_id": "INV-123"}},
+         "reason": "amount in dollars, not cents"},
+        {"call": {"create_payment": {"amount": 500000, "currency": "USD", "invoice_id": "INV-123"}},
+         "reason": "amount in dollars×100 twice"},
+    ]
+    assert rows["PAY-T-001"]["common_mistakes"][1]["call"] == {
+        "create_payment": {"amount": 500000, "invoice_id": "INV-123"}}  # scenarios too: from the rules
+    assert rows["pay-002"]["common_mistakes"] == []  # a sequence

@@ -5,7 +5,7 @@ from mcptrain.dataset.manifest import count_rows, quality_report, quality_table
 
 def row(row_id: str, split: str, tools: list[str], *, kind: str = "example", query: str = "a b c",
         category: str = "simple", service: str = "svc", **kw: object) -> dict:
-    return {"id": row_id, "split": split, "target_tools": tools, "kind": kind, "category": category,
+    return {"id": row_id, "source_id": row_id, "split": split, "target_tools": tools, "kind": kind, "category": category,
             "service": service, "source": kw.get("source", "human"), "quality": kw.get("quality", "gold"),
             "expected_action": kw.get("action"),
             "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": query}]}
@@ -81,3 +81,16 @@ def test_behaviour_shares_count_train_and_scored_rows_and_flag_thin_ones() -> No
     # scored and thin: no_tool (3 < 10), sequence and refuse (none); parallel has 12 rows and 22%
     assert shares["thin"] == ["sequence", "no_tool", "refuse"]
     assert quality_report(rows, TOOLS, set())["behaviours"] == shares
+
+
+def test_volume_against_the_chapters_figures() -> None:
+    from mcptrain.dataset.manifest import volume
+
+    rows = [row(f"a{i}", "train", ["t_a"]) for i in range(12)] + [row("b1", "train", ["t_b"]),
+                                                                  row("b2", "test", ["t_b"]),
+                                                                  row("z1", "zero_shot", ["t_z"])]
+    v = volume(rows, zero_shot={"t_z"})
+    assert v["train_rows"] == 13 and v["min_train_rows"] == 1000
+    assert v["examples_per_tool"] == {"t_a": 12, "t_b": 2}  # zero-shot tools are never trained on
+    assert v["tools_under_start"] == ["t_b"] and v["tools_under_production"] == ["t_a", "t_b"]
+    assert v["imbalanced_tools"] == {"t_b": 1} and v["mean_train_rows_per_tool"] == 6.5

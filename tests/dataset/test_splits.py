@@ -122,6 +122,30 @@ def test_zero_shot_share_is_per_service_and_keeps_one_tool() -> None:
     assert choose_zero_shot_tools(tools, config(zero_shot_tools=0.0)) == set()
 
 
+def test_rotations_hold_out_each_tool_in_turn() -> None:
+    tools = {"a": [f"a{i}" for i in range(10)]}
+    rotations = [choose_zero_shot_tools(tools, config(zero_shot_tools=0.2, zero_shot_rotation=r))
+                 for r in range(5)]
+    assert all(len(r) == 2 for r in rotations)
+    assert set().union(*rotations) == set(tools["a"])  # five rotations of two: every tool once
+    assert rotations[0] == choose_zero_shot_tools(tools, config(zero_shot_tools=0.2))  # 0 = before rotations
+    assert rotations[5 % 5] == choose_zero_shot_tools(tools, config(zero_shot_tools=0.2, zero_shot_rotation=5))
+
+
+def test_rotating_tools_moves_only_the_rotated_tools_rows(org: Path) -> None:
+    report = build_dataset(org)
+    before, was = splits_by_id(org), report.manifest["zero_shot_tools"]
+    write_project(org, splits={"zero_shot_rotation": 1})
+    report = build_dataset(org)
+    after, now = splits_by_id(org), report.manifest["zero_shot_tools"]
+    moved_tools = {t for names in (*was.values(), *now.values()) for t in names} - (
+        {t for n in was.values() for t in n} & {t for n in now.values() for t in n})
+    assert moved_tools and now != was
+    tool_of = {r["id"]: r["target_tools"] for r in all_rows(org / "datasets")}
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed and all(set(tool_of[k]) & moved_tools for k in changed)
+
+
 def test_first_matching_rule_wins() -> None:
     cfg = config(time_holdout_after=dt.date(2025, 6, 30))
     assert split_of(row(kind="scenario", target_tools=["z"]), cfg, {"z"}) == "scenarios"

@@ -391,3 +391,22 @@ def test_categorize() -> None:
     seq = _row(["a"])
     seq["messages"] += [{"role": "tool", "name": "a", "content": "{}"}, seq["messages"][1]]
     assert categorize(seq) == "multi_turn"
+
+
+def test_a_wrong_answer_that_is_a_documented_mistake_is_named() -> None:
+    from mcptrain.evaluation.checker import check_with_mistakes
+
+    expected = Expected.from_calls([{"create_payment": {"amount": 725, "currency": "USD"}}])
+    mistakes = [{"call": {"create_payment": {"amount": 7, "currency": "USD"}}, "reason": "amount in dollars, not cents"},
+                {"call": {"create_payment": {"amount": 72500, "currency": "USD"}}, "reason": "amount in dollars×100 twice"}]
+    tools = {"create_payment": PAY_SCHEMA}
+    named = check_with_mistakes(parse_output('{"name": "create_payment", "arguments": {"amount": 72500}}'),
+                                expected, tools, mistakes)
+    assert named == Match("wrong_arguments", False, "argument 'amount': expected 725, got 72500 "
+                                                    "— common mistake: amount in dollars×100 twice")
+    other = check_with_mistakes(parse_output('{"name": "create_payment", "arguments": {"amount": 1}}'),
+                                expected, tools, mistakes)
+    assert other.reason == "argument 'amount': expected 725, got 1"
+    right = check_with_mistakes(parse_output('{"name": "create_payment", "arguments": {"amount": 725}}'),
+                                expected, tools, mistakes)
+    assert right.correct

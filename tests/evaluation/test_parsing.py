@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mcptrain.evaluation.calls import ToolCall
@@ -79,6 +81,21 @@ def test_bare_json_object_list_and_spec_form() -> None:
     assert parse_output('[{"name": "create_payment", "arguments": {"amount": 5000}}, '
                         '{"create_payment": {"amount": 1}}]').calls == (PAY, ToolCall("create_payment", {"amount": 1}))
     assert parse_output('```json\n{"create_payment": {"amount": 5000}}\n```').calls == (PAY,)
+
+
+def test_the_chapters_tool_call_form() -> None:
+    # The design chapter's training data writes the assistant turn like this (format_tool_call).
+    chapter = json.dumps({"tool_call": {"name": "create_payment",
+                                        "parameters": {"amount": 5000, "currency": "USD", "invoice_id": "INV-123"}}})
+    want = (ToolCall("create_payment", {"amount": 5000, "currency": "USD", "invoice_id": "INV-123"}),)
+    assert parse_output(chapter).calls == want
+    assert parse_output({"role": "assistant", "content": chapter}).calls == want
+    assert parse_output(f"Sure. {chapter} Done.") == Parsed(want, "Sure. Done.")
+    parallel = json.dumps([{"tool_call": {"name": "get_payment_status", "parameters": {"payment_id": p}}}
+                           for p in ("P-1", "P-2")])
+    assert [c.arguments for c in parse_output(parallel).calls] == [{"payment_id": "P-1"}, {"payment_id": "P-2"}]
+    # a tool that is really named tool_call still parses in the specs' form
+    assert parse_output('{"tool_call": {"x": 1}}').calls == (ToolCall("tool_call", {"x": 1}),)
 
 
 def test_bare_json_that_is_not_a_call_is_malformed() -> None:

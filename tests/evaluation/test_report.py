@@ -187,3 +187,23 @@ def test_write_report_chart(tmp_path: Path) -> None:
     assert written.chart == tmp_path / "accuracy.png"
     assert (tmp_path / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_tags_are_a_report_dimension_across_services_and_diagnostics_stay_apart() -> None:
+    pay = calls(("create_payment", {"amount": 5}))
+    rows = [row("s1", "simple", [pay], kind="scenario", tags=["payment", "critical-path"]),
+            row("s2", "simple", [pay], kind="scenario", tags=["payment"], service="billing"),
+            row("s3", "simple", [pay], kind="scenario")]
+    right = json.dumps({"name": "create_payment", "arguments": {"amount": 5}})
+    results = score_rows(rows, {"s1": right, "s2": "no idea", "s3": right})
+    by_tag = summarize(results)["by"]["tag"]
+    assert by_tag == {"critical-path": {"n": 1, "correct": 1, "accuracy": 1.0},
+                      "payment": {"n": 2, "correct": 1, "accuracy": 0.5}}
+    seen = score_rows([row("t1", "simple", [pay], split="train")], {"t1": right})
+    data = report_data(results, diagnostics=seen)
+    assert data["candidate"]["overall"]["n"] == 3  # the diagnostic row is not scored with the rest
+    assert data["diagnostics"]["train"]["overall"] == {"n": 1, "correct": 1, "accuracy": 1.0}
+    assert [i["id"] for i in data["diagnostic_items"]] == ["t1"]
+    text = render_markdown(data)
+    assert "| tag | base | candidate | Δ | n |" in text and "| payment | — | 50.0% | — | 2 |" in text
+    assert "### Diagnostics (not gated)" in text and "| seen phrasings (a sample of train rows) | 100.0% | 1 |" in text

@@ -473,3 +473,37 @@ def test_conflicting_service_details_keep_the_discovery_documents() -> None:
 ])
 def test_document_level_errors(data: dict[str, Any], message: str) -> None:
     assert messages(plan(document(data)))[0] == message
+
+
+def test_the_chapters_training_rows_keep_source_quality_explanation_and_mistakes() -> None:
+    call = {"tool_call": {"name": "create_payment", "parameters": {"amount": 7250}}}
+    parallel = [{"tool_call": {"name": "create_payment", "parameters": {"amount": a}}} for a in (100, 200)]
+    data = {"service": "payment-service", "tools": [TOOL], "training_examples": [
+        {"source": "production_correction", "quality": "high", "explanation": "Amounts are in cents.",
+         "common_mistakes": [{"wrong_parameters": {"amount": 725000}, "reason": "dollars x100 twice"},
+                             "forgetting the currency"],
+         "messages": [{"role": "user", "content": "Charge $72.50"},
+                      {"role": "assistant", "content": json.dumps(call)}]},
+        {"source": "synthetic", "quality": "medium",
+         "messages": [{"role": "user", "content": "Charge one and two dollars"},
+                      {"role": "assistant", "content": json.dumps(parallel)}]},
+        {"source": "the moon", "quality": "stellar",
+         "messages": [{"role": "user", "content": "Charge three dollars"},
+                      {"role": "assistant", "content": json.dumps({"tool_call": {"name": "create_payment",
+                                                                                  "parameters": {"amount": 300}}})}]},
+    ]}
+    result = plan(document(data))
+    first, second, third = spec(result, "specs/payment/examples/imported.yaml")["examples"]
+    assert first == {"id": "payment-seed-001", "query": "Charge $72.50", "call": {"create_payment": {"amount": 7250}},
+                     "source": "production_correction", "quality": "gold",
+                     "explanation": "Amounts are in cents.\nCommon mistake: forgetting the currency",
+                     "common_mistakes": [{"wrong": {"create_payment": {"amount": 725000}},
+                                          "reason": "dollars x100 twice"}]}
+    assert second["calls"] == [{"create_payment": {"amount": 100}}, {"create_payment": {"amount": 200}}]
+    assert (second["source"], second["quality"]) == ("synthetic", "silver")
+    assert (third["source"], "quality" in third) == ("imported", False)
+    assert [m.split("warning: ", 1)[-1] for m in messages(result) if "unknown" in m] == [
+        "training_examples[2].source: unknown source 'the moon' (expected one of correction, developer, generated, human, human_curated, "
+        "imported, manual, production, production_correction, production_validated, synthetic); not kept",
+        "training_examples[2].quality: unknown quality 'stellar' (expected one of bronze, gold, high, human_curated, low, medium, silver); "
+        "not kept"]

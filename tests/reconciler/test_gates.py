@@ -3,7 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mcptrain.gates import apply_gates
+import pytest
+from pydantic import ValidationError
+
+from mcptrain.gates import apply_gates, retry_training
 from mcptrain.specs.models import GatePolicySpec
 from mcptrain.workspace import Workspace
 
@@ -17,12 +20,13 @@ def score(correct: int, n: int) -> dict[str, Any]:
 
 
 def summary(categories: dict[str, tuple[int, int]], services: dict[str, tuple[int, int]],
-            critical: tuple[int, int] | None = None) -> dict[str, Any]:
+            critical: tuple[int, int] | None = None, tags: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
     total = [sum(c for c, _ in categories.values()), sum(n for _, n in categories.values())]
     return {"overall": score(*total),
             "by": {"category": {k: score(*v) for k, v in categories.items()},
                    "service": {k: score(*v) for k, v in services.items()},
-                   "priority": {"critical": score(*critical)} if critical else {}},
+                   "priority": {"critical": score(*critical)} if critical else {},
+                   "tag": {k: score(*v) for k, v in (tags or {}).items()}},
             "scenario_checks": []}
 
 
@@ -35,22 +39,113 @@ def test_every_check_passing_ships_in_full() -> None:
                                            "critical scenarios"}
 
 
-def test_a_failing_service_with_a_partial_policy_ships_the_others() -> None:
-    s = summary({"simple": (14, 20)}, {"pay": (10, 10), "ord": (4, 10)})
-    p = policy(min_overall_accuracy=0.9, critical_services=["pay"], partial_deploy={"min_accuracy": 0.9})
-    v = apply_gates([p], s)
-    assert v.decision == "partial" and v.deployable_services == ["pay"]
-    failed = [c.check for c in v.checks if not c.passed]
-    assert failed == ["overall accuracy"]
+FIVE = ["a", "b", "c", "d", "e"]
 
 
-def test_a_critical_service_below_the_bar_blocks_even_a_partial_deploy() -> None:
-    s = summary({"simple": (15, 20)}, {"pay": (8, 10), "ord": (10, 10)})
-    p = policy(critical_services=["pay"], critical_min_accuracy=1.0, partial_deploy={"min_accuracy": 0.9})
-    v = apply_gates([p], s)
-    assert v.decision == "blocked"
-    check = next(c for c in v.checks if c.check == "critical service pay")
-    assert (check.required, check.actual, check.detail) == (1.0, 0.8, "8/10")
+def five(failing: int) -> dict[str, Any]:
+    """Five services; the first `failing` score 5/10, the others 10/10."""
+    services = {name: (5 if i < failing else 10, 10) for i, name in enumerate(FIVE)}
+    return summary({"simple": (sum(c for c, _ in services.values()), 50)}, services)
+
+
+TIERED = {"deployment": {"service_min_threshold": 0.9}}
+
+
+@pytest.mark.parametrize(("failing", "decision", "deployable", "share"), [
+    (0, "full", FIVE, 0.0),
+    (1, "blocked", [], 0.2),        # exactly 20% is a major failure, as in the chapter's code (< 0.20)
+    (2, "blocked", [], 0.4),
+    (3, "catastrophic", [], 0.6),
+])
+def test_the_deployment_tiers_by_the_share_of_failing_services(failing: int, decision: str,
+                                                              deployable: list[str], share: float) -> None:
+    v = apply_gates([policy(**TIERED)], five(failing))
+    assert (v.decision, v.deployable_services, v.failing_share) == (decision, deployable, share)
+    assert v.failing_services == FIVE[:failing]
+    if failing:
+        assert f"{failing} of 5 services fail ({share:.0%}): {', '.join(FIVE[:failing])}" in v.reason
+    if decision == "catastrophic":
+        assert "alert the ML team" in v.reason and "per-service adapters" in v.reason
+
+
+def test_under_the_partial_bound_the_passing_services_ship_alone() -> None:
+    v = apply_gates([policy(deployment={"service_min_threshold": 0.9, "partial_below": 0.25})], five(1))
+    assert v.decision == "partial" and v.deployable_services == ["b", "c", "d", "e"]
+    assert v.reason == "partial: 1 of 5 services fail (20%): a; the others ship alone: b, c, d, e"
+    # and exactly at the catastrophic bound nothing ships
+    v = apply_gates([policy(deployment={"service_min_threshold": 0.9, "catastrophic_from": 0.4})], five(2))
+    assert v.decision == "catastrophic"
+
+
+def test_a_services_own_min_threshold_raises_the_bar_never_lowers_it() -> None:
+    s = five(0)
+    s["by"]["service"]["c"] = score(9, 10)
+    assert apply_gates([policy(**TIERED)], s).decision == "full"
+    v = apply_gates([policy(deployment={"service_min_threshold": 0.9, "partial_below": 0.25})], s,
+                    service_thresholds={"c": 0.95, "d": 0.5})
+    assert v.decision == "partial" and v.failing_services == ["c"]
+    check = next(c for c in v.checks if c.check == "service c")
+    assert (check.required, check.actual) == (0.95, 0.9)
+    assert next(c for c in v.checks if c.check == "service d").required == 0.9
+
+
+def test_a_failing_critical_service_is_never_a_partial_deploy() -> None:
+    p = policy(deployment={"service_min_threshold": 0.9, "partial_below": 0.25})
+    assert apply_gates([p], five(1), critical=["a"]).decision == "blocked"
+    v = apply_gates([policy(critical_services=["a"], critical_min_accuracy=1.0,
+                            deployment={"partial_below": 0.25})], five(1))
+    assert v.decision == "blocked" and "critical services fail: a" in v.reason
+    check = next(c for c in v.checks if c.check == "critical service a")
+    assert (check.required, check.actual, check.detail) == (1.0, 0.5, "5/10")
+
+
+def test_retry_honours_max_retries_and_names_the_adjustments() -> None:
+    p = policy(**TIERED, max_retries=2, retry_with=[{"learning_rate": 0.001}, {"max_steps": 200}])
+    first = apply_gates([p], five(2))
+    assert first.decision == "retry" and first.retry == {"attempt": 1, "training": {"learning_rate": 0.001}}
+    assert first.reason.startswith("retry 1 of 2: 2 of 5 services fail (40%): a, b; the next reconcile "
+                                   "retrains with training learning_rate: 0.001")
+    second = apply_gates([p], five(2), attempt=1)
+    assert second.retry == {"attempt": 2, "training": {"max_steps": 200}}
+    spent = apply_gates([p], five(2), attempt=2)
+    assert spent.decision == "blocked" and spent.reason.endswith("(2 retries spent)") and spent.retry is None
+    assert apply_gates([p], five(0), attempt=2).decision == "full"  # the retried model passes
+    assert apply_gates([p], five(3)).decision == "catastrophic"  # no retry saves a catastrophe
+    assert retry_training([p], 0) == {} and retry_training([p], 2) == {"max_steps": 200}
+
+
+def test_max_retries_needs_one_adjustment_per_retry() -> None:
+    with pytest.raises(ValidationError, match="max_retries is 1 but retry_with names 0 adjustments"):
+        policy(max_retries=1)
+    with pytest.raises(ValidationError, match=r"retry_with\[0\].learnin_rate: Extra inputs are not permitted"):
+        policy(max_retries=1, retry_with=[{"learnin_rate": 0.1}])
+
+
+def test_tags_are_critical_categories_across_services() -> None:
+    s = summary({"simple": (19, 20)}, {"pay": (10, 10), "id": (9, 10)}, tags={"payment": (4, 5), "security": (5, 5)})
+    v = apply_gates([policy(critical_categories=["payment", "security", "data_deletion"],
+                            critical_min_accuracy=0.98)], s)
+    failed = {c.check: c.detail for c in v.checks if not c.passed}
+    assert failed == {"critical category payment": "4/5", "critical category data_deletion": "no evaluation items"}
+    assert v.decision == "blocked" and v.failing_services == []  # tags cut across services
+
+
+def test_the_zero_shot_threshold() -> None:
+    s = summary({"simple": (10, 10), "zero_shot": (8, 10)}, {"pay": (18, 20)})
+    v = apply_gates([policy(thresholds={"zero_shot": 0.85})], s)
+    assert [(c.check, c.actual) for c in v.checks if not c.passed] == [("category zero_shot", 0.8)]
+    assert apply_gates([policy(thresholds={"zero_shot": 0.8})], s).decision == "full"
+
+
+@pytest.mark.parametrize(("rule", "before", "decision"), [
+    ("improve", (17, 20), "full"), ("improve", (18, 20), "blocked"), ("not_worse", (18, 20), "full"),
+    ("not_worse", (19, 20), "blocked"), ("ignore", (20, 20), "full"),
+])
+def test_overall_against_production(rule: str, before: tuple[int, int], decision: str) -> None:
+    now = summary({"simple": (18, 20)}, {"pay": (18, 20)})
+    prod = summary({"simple": before}, {"pay": before})
+    v = apply_gates([policy(overall_vs_production=rule, max_regression=1.0)], now, production=prod)
+    assert v.decision == decision
 
 
 def test_a_threshold_on_a_category_with_no_items_fails() -> None:
@@ -62,10 +157,11 @@ def test_a_threshold_on_a_category_with_no_items_fails() -> None:
 def test_regression_against_production_is_per_category() -> None:
     prod = summary({"simple": (10, 10), "parallel": (5, 10)}, {"pay": (15, 20)})
     now = summary({"simple": (9, 10), "parallel": (6, 10)}, {"pay": (15, 20)})
-    v = apply_gates([policy(max_regression=0.05)], now, production=prod)
+    v = apply_gates([policy(max_regression=0.05, overall_vs_production="not_worse")], now, production=prod)
     failed = [(c.check, c.detail) for c in v.checks if not c.passed]
     assert failed == [("regression simple", "1.000 -> 0.900")]
-    assert apply_gates([policy(max_regression=0.1)], now, production=prod).decision == "full"
+    assert apply_gates([policy(max_regression=0.1, overall_vs_production="not_worse")], now,
+                       production=prod).decision == "full"
 
 
 def test_the_base_models_outputs_are_reused_across_evaluations(tiny_project: Path, tmp_path: Path) -> None:

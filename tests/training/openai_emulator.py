@@ -38,8 +38,15 @@ class Emulator:
                                     "param": "training_file"}
                 if job["status"] == "succeeded":
                     job["fine_tuned_model"] = f"ft:{job['model']}:acme:{job['suffix']}:{job_id[-6:]}"
+                    job["trained_tokens"] = self.billed(job)
                     job["finished_at"] = int(time.time())
             return dict(job)
+
+
+    def billed(self, job: dict[str, Any]) -> int:
+        """What the emulated API bills: one token per whitespace-separated word × epochs."""
+        epochs = job["hyperparameters"].get("n_epochs")
+        return len(self.files[job["training_file"]]["content"].split()) * (epochs if isinstance(epochs, int) else 1)
 
 
 def _handler(emu: Emulator) -> type[BaseHTTPRequestHandler]:

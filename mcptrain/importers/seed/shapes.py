@@ -30,6 +30,14 @@ CALL_ACTIONS = {"call", "call_tool", "proceed", "execute"}
 PRIORITIES = {"critical": "critical", "p0": "critical", "blocker": "critical", "high": "high",
               "p1": "high", "normal": "normal", "medium": "normal", "p2": "normal",
               "low": "normal", "p3": "normal"}
+# The chapter's `source` and `quality` words (manual curation, production collection,
+# failure correction, synthetic generation; quality high / medium) -> the Examples kind's.
+SOURCES = {"manual": "human", "human": "human", "developer": "human", "human_curated": "human",
+           "production": "production", "production_validated": "production",
+           "production_correction": "production_correction", "correction": "production_correction",
+           "synthetic": "synthetic", "generated": "synthetic", "imported": "imported"}
+QUALITIES = {"high": "gold", "human_curated": "gold", "gold": "gold", "medium": "silver",
+             "silver": "silver", "low": "bronze", "bronze": "bronze"}
 _UNITS = (("cents", ("cent",), ("integer",)), ("seconds", ("in seconds",), ("integer", "number")),
           ("minutes", ("in minutes",), ("integer", "number")), ("days", ("in days",), ("integer", "number")))
 _PLACEHOLDER = re.compile(r"^\s*(?:\{\{\s*([\w.]+)\s*\}\}|\$\{([\w.]+)\}|\$([A-Za-z_][\w.]*)|<([A-Za-z_][\w.]*)>)\s*$")
@@ -176,6 +184,40 @@ def read_call(step: Any, loc: Loc) -> tuple[str, dict[str, Any]]:
         raise SeedItemError(loc, "a call needs 'tool' (or 'name') and 'parameters' (or 'arguments')")
     key = next((k for k in ("parameters", "arguments", "params") if k in step), "parameters")
     return name, read_arguments(step.get(key), (*loc, key))
+
+
+def chapter_calls(content: Any, loc: Loc) -> list[tuple[str, dict[str, Any]]] | None:
+    """The calls of an assistant turn written as the chapter's training data writes it:
+    `{"tool_call": {"name", "parameters"}}` as JSON text (or a list of them for parallel
+    calls); None when the content is not that (plain text is a reply)."""
+    data = maybe_json(content) if isinstance(content, str) and content.lstrip()[:1] in ("{", "[") else None
+    items: list[Any] = data if isinstance(data, list) else [data]
+    calls = [i["tool_call"] for i in items if isinstance(i, dict) and isinstance(i.get("tool_call"), dict)]
+    if not calls or len(calls) != len(items):
+        return None
+    return [read_call(c, loc) for c in calls]
+
+
+def label(row: dict[str, Any], key: str, words: dict[str, str]) -> tuple[str | None, str | None]:
+    """(the spec's word, None) for a seed's `source`/`quality`; (None, a warning) when unknown."""
+    raw = row.get(key)
+    if raw is None:
+        return None, None
+    word = words.get(re.sub(r"[\s-]+", "_", str(raw).strip().lower()))
+    if word is None:
+        return None, f"unknown {key} {raw!r} (expected one of {', '.join(sorted(words))}); not kept"
+    return word, None
+
+
+def keep_labels(diags: list[Any], doc: Any, loc: Loc, row: dict[str, Any], item: dict[str, Any]) -> None:
+    """The row's `source` and `quality` in the Examples kind's words (source `imported` when
+    it has none); an unknown word is a warning and is not kept."""
+    for key, words, default in (("source", SOURCES, "imported"), ("quality", QUALITIES, None)):
+        word, problem = label(row, key, words)
+        if problem is not None:
+            diags.append(doc.diagnostic((*loc, key), problem, severity="warning"))
+        if word or default:
+            item[key] = word or default
 
 
 def maybe_json(value: Any) -> Any:

@@ -94,7 +94,7 @@ def example(conv: Conversion, doc: JsonDocument, loc: Loc, row: Any, svc: str | 
         return edge_case(conv, doc, loc, row, svc, tools)
     conv.keys(doc, loc, row, {"id", "user_query", "query", "correct_tool", "correct_parameters",
                               "parameters", "correct_sequence", "correct_calls", "explanation",
-                              "common_mistakes", "created_at", "service"})
+                              "common_mistakes", "created_at", "service", "source", "quality"})
     default_tool = tools[0] if len(tools) == 1 else None
     item: dict[str, Any] = {"id": row.get("id"), "query": shapes.read_text(row, loc, "user_query", "query")}
     used: list[str] = []
@@ -116,7 +116,7 @@ def example(conv: Conversion, doc: JsonDocument, loc: Loc, row: Any, svc: str | 
     notes: list[str] = []
     mistakes = []
     for j, m in enumerate(shapes.read_array(row.get("common_mistakes") or [], (*loc, "common_mistakes"))):
-        mistake = _mistake(conv, doc, (*loc, "common_mistakes", j), m, default_tool or used[0])
+        mistake = mistake_of(conv, doc, (*loc, "common_mistakes", j), m, default_tool or used[0])
         if isinstance(mistake, str):
             notes.append(f"Common mistake: {mistake}")
         else:
@@ -126,7 +126,7 @@ def example(conv: Conversion, doc: JsonDocument, loc: Loc, row: Any, svc: str | 
         item["explanation"] = explanation
     if mistakes:
         item["common_mistakes"] = mistakes
-    item["source"] = "imported"
+    shapes.keep_labels(conv.diags, doc, loc, row, item)
     shapes.copy_created(row, item)
     service = conv.service_for(loc, shapes.row_service(row) or svc, used)
     conv.place(doc, loc, service, "examples", item)
@@ -152,7 +152,7 @@ def read_sequence(conv: Conversion, doc: JsonDocument, loc: Loc, raw: Any) -> li
     return steps
 
 
-def _mistake(conv: Conversion, doc: JsonDocument, loc: Loc, raw: Any, tool: str) -> dict[str, Any] | str:
+def mistake_of(conv: Conversion, doc: JsonDocument, loc: Loc, raw: Any, tool: str) -> dict[str, Any] | str:
     if isinstance(raw, str):
         return raw
     if not isinstance(raw, dict):

@@ -1,6 +1,11 @@
 """The `/mcp/training-dataset` payload: `training_examples[].messages` in OpenAI chat
 form (with `metadata`), one example or edge case per conversation.
 
+An assistant turn calls tools either OpenAI's way (`tool_calls`) or the chapter's: its
+content is the JSON text `{"tool_call": {"name": ..., "parameters": {...}}}` (a list of
+them for parallel calls); both are calls, never a text reply. A row's `source`, `quality`,
+`explanation` and `common_mistakes` are kept (`shapes.SOURCES`, `shapes.QUALITIES`).
+
 A row's own `tools` are read with the per-tool document's tools (`tool.read_tools`).
 """
 
@@ -12,6 +17,7 @@ from mcptrain.importers.json_document import JsonDocument, describe
 from mcptrain.importers.seed import shapes
 from mcptrain.importers.seed.conversion import Conversion
 from mcptrain.importers.seed.shapes import SeedItemError
+from mcptrain.importers.seed.tool import mistake_of
 from mcptrain.locations import Loc
 
 
@@ -29,7 +35,7 @@ class TrainingDataset:
 
 def message_row(conv: Conversion, doc: JsonDocument, loc: Loc, row: dict[str, Any], svc: str | None) -> None:
     conv.keys(doc, loc, row, {"messages", "tools", "id", "created_at", "metadata", "service",
-                              "parallel_tool_calls"})
+                              "parallel_tool_calls", "source", "quality", "explanation", "common_mistakes"})
     msgs = shapes.read_array(row["messages"], (*loc, "messages"))
     users = [i for i, m in enumerate(msgs) if isinstance(m, dict) and m.get("role") == "user"]
     if not users:
@@ -50,9 +56,12 @@ def message_row(conv: Conversion, doc: JsonDocument, loc: Loc, row: dict[str, An
             raise SeedItemError(mloc, f"expected a message object (got {describe(m)})")
         if m.get("role") == "assistant":
             calls = m.get("tool_calls") or ([{"function": m["function_call"]}] if m.get("function_call") else [])
+            chapter = None if calls else shapes.chapter_calls(m.get("content"), (*mloc, "content"))
             if calls:
                 turns.append([(*shapes.read_call(c, (*mloc, "tool_calls", j)), c.get("id") if isinstance(c, dict) else None)
                               for j, c in enumerate(shapes.read_array(calls, (*mloc, "tool_calls")))])
+            elif chapter:
+                turns.append([(name, args, None) for name, args in chapter])
             elif m.get("content"):
                 reply = shapes.read_content(m["content"], (*mloc, "content"))
         elif m.get("role") in ("tool", "function"):
@@ -83,6 +92,17 @@ def message_row(conv: Conversion, doc: JsonDocument, loc: Loc, row: dict[str, An
                 step["result"] = result
             steps.append(step)
         item["sequence"] = steps
-    item["source"] = "imported"
+    shapes.keep_labels(conv.diags, doc, loc, row, item)
+    if isinstance(row.get("explanation"), str) and row["explanation"].strip():
+        item["explanation"] = row["explanation"]
+    mistakes = [mistake_of(conv, doc, (*loc, "common_mistakes", j), m, flat[0][0])
+                for j, m in enumerate(shapes.read_array(row.get("common_mistakes") or [], (*loc, "common_mistakes")))]
+    notes = [m for m in mistakes if isinstance(m, str)]
+    if notes:
+        item["explanation"] = "\n".join([*([item["explanation"]] if "explanation" in item else []),
+                                         *(f"Common mistake: {n}" for n in notes)])
+    if len(notes) < len(mistakes):
+        item["common_mistakes"] = [m for m in mistakes if not isinstance(m, str)]
     shapes.copy_created(row, item)
     conv.place(doc, loc, service, "examples", item)
+

@@ -39,6 +39,7 @@ class TrainJob:
 
 class Backend(Protocol):
     name: str
+    cloud: bool  # the training data leaves the organisation (refused for `allow_cloud: false` services)
 
     def fingerprint(self, project: ProjectSpec) -> dict[str, Any]:
         """The project settings (beyond base model, system prompt and data) a result depends on."""
@@ -50,6 +51,11 @@ class Backend(Protocol):
 
     def progress_total(self, project: ProjectSpec) -> int:
         """Steps the progress bar counts to (0: unknown)."""
+        ...
+
+    def estimate(self, project: ProjectSpec, dataset: Dataset) -> dict[str, Any] | None:
+        """What a paid job will bill (tokens, epochs, price; `description`: one line to show
+        before asking for confirmation), recorded in the summary; None: nothing is billed."""
         ...
 
     def train(self, job: TrainJob) -> dict[str, Any]:

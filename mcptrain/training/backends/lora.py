@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcptrain.dataset.handle import Dataset
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.batches import PLAN_VERSION
 from mcptrain.training.predictor import Predictor, local_predictor
@@ -22,6 +23,10 @@ SUMMARY_KEYS = ("steps", "train_loss_final", "val_loss_final", "tokens_per_s", "
 
 class LoraBackend:
     name = "lora"
+    cloud = False
+
+    def estimate(self, project: ProjectSpec, dataset: Dataset) -> dict[str, Any] | None:
+        return None  # trains on this machine or cluster: nothing billed per token
 
     def fingerprint(self, project: ProjectSpec) -> dict[str, Any]:
         return {"training": project.training.model_dump(mode="json"),

@@ -1,5 +1,11 @@
 """Backend `openai`: fine-tune on OpenAI (or any API-compatible service) and watch the job.
 
+A paid job: before it starts, `estimate` says what it will bill (the training file's tokens,
+estimated as the cookbook's checks count them, × epochs × `openai.price_per_million_tokens`)
+and the stage asks for confirmation (`--yes`); the summary keeps the estimate beside the
+job's real `trained_tokens`. A cloud backend: services with `training.allow_cloud: false`
+make the stage refuse before anything is uploaded.
+
 The job is recorded in `out_dir/openai_job.json` as soon as it exists (and the uploaded
 file before that), so a re-run after a crash or a CI timeout resumes watching the same
 job instead of paying for a second one. The key comes from OPENAI_API_KEY only and is
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcptrain.dataset.handle import Dataset
 from mcptrain.errors import ConfigError, StageError
 from mcptrain.files import write_json
 from mcptrain.fingerprint import canonical_json
@@ -38,6 +45,42 @@ class OpenAIJob:
     status: str
     fine_tuned_model: str | None
     resumed: bool  # an earlier run had created the job
+    trained_tokens: int | None = None  # what the job billed, as the API reports it
+
+
+def estimate_job(project: ProjectSpec, train_jsonl: Path) -> dict[str, Any]:
+    """Billed tokens and cost of fine-tuning on `train_jsonl`: tokens per epoch (estimated
+    as `openai_checks` counts them), × `openai.n_epochs` (unknown when OpenAI picks: `auto`),
+    × `openai.price_per_million_tokens` (unknown when the project names no price)."""
+    from mcptrain.dataset.openai_checks import FormatChecker
+
+    checker = FormatChecker()
+    examples = 0
+    with train_jsonl.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                checker.check(json.loads(line))
+                examples += 1
+    per_epoch = checker.report.total_tokens
+    epochs = project.openai.n_epochs
+    billed = per_epoch * epochs if epochs else None
+    price = project.openai.price_per_million_tokens
+    return {"examples": examples, "tokens_per_epoch": per_epoch, "epochs": epochs or "auto",
+            "billed_tokens": billed, "price_per_million_tokens": price,
+            "cost": round(billed * price / 1e6, 2) if billed is not None and price is not None else None,
+            "model": project.openai.model}
+
+
+def describe_estimate(e: dict[str, Any]) -> str:
+    """One line: `~1,234,000 billed tokens (617,000 x 2 epochs) x 8.00 per 1M = 9.87`."""
+    tokens = f"{e['tokens_per_epoch']:,} tokens per epoch" if e["billed_tokens"] is None else \
+        f"~{e['billed_tokens']:,} billed tokens ({e['tokens_per_epoch']:,} x {e['epochs']} epochs)"
+    if e["billed_tokens"] is None:
+        tokens += " x epochs OpenAI chooses (set openai.n_epochs for a full estimate)"
+    if e["price_per_million_tokens"] is None:
+        return f"{tokens}; no price: set openai.price_per_million_tokens in mcptrain.yaml"
+    cost = "" if e["cost"] is None else f" = {e['cost']:,.2f}"
+    return f"{tokens} at {e['price_per_million_tokens']:g} per 1M{cost} ({e['examples']} examples, {e['model']})"
 
 
 def job_suffix(model_name: str, version: str) -> str:
@@ -104,7 +147,8 @@ def train_openai(project: ProjectSpec, train_jsonl: Path, out_dir: Path, version
         error = getattr(job, "error", None)
         detail = getattr(error, "message", None) or job.status
         raise StageError(f"train: fine-tuning job {job.id} {job.status}: {detail}")
-    return OpenAIJob(job.id, job.status, job.fine_tuned_model, resumed)
+    tokens = getattr(job, "trained_tokens", None)
+    return OpenAIJob(job.id, job.status, job.fine_tuned_model, resumed, int(tokens) if tokens is not None else None)
 
 
 def _watch(client: Any, record: dict[str, Any], path: Path, emit: OnProgress, max_wait_s: float,
@@ -168,6 +212,11 @@ class OpenAIBackend:
     """The `Backend` for OpenAI fine-tuning; its base model is `openai.model` on the same endpoint."""
 
     name = "openai"
+    cloud = True
+
+    def estimate(self, project: ProjectSpec, dataset: Dataset) -> dict[str, Any] | None:
+        e = estimate_job(project, dataset.path("train", "openai"))
+        return {**e, "description": describe_estimate(e)}
 
     def fingerprint(self, project: ProjectSpec) -> dict[str, Any]:
         return {"openai": project.openai.model_dump(mode="json", exclude={"base_url"})}
@@ -183,7 +232,9 @@ class OpenAIBackend:
         result = train_openai(job.project, job.dataset.path("train", "openai"), job.target, job.inputs[:8],
                               validation_jsonl=validation if validation.stat().st_size else None,
                               on_progress=job.on_progress)
-        return {"job_id": result.job_id, "fine_tuned_model": result.fine_tuned_model, "status": result.status}
+        return {"job_id": result.job_id, "fine_tuned_model": result.fine_tuned_model, "status": result.status,
+                "estimate": self.estimate(job.project, job.dataset),
+                "usage": {"trained_tokens": result.trained_tokens}}
 
     def predictor(self, project: ProjectSpec, artifact: Path | None) -> Predictor:
         if artifact is None:
@@ -198,4 +249,6 @@ class OpenAIBackend:
 
     def describe(self, summary: dict[str, Any]) -> str:
         s = summary
-        return f"mcptrain: fine-tuning job {s['job_id']} {s['status']}: model {s['fine_tuned_model']}"
+        used = (s.get("usage") or {}).get("trained_tokens")
+        billed = f"; billed {used:,} trained tokens" if used is not None else ""
+        return f"mcptrain: fine-tuning job {s['job_id']} {s['status']}: model {s['fine_tuned_model']}{billed}"

@@ -2,10 +2,12 @@
 
 Per service, examples are chosen so that every tool is shown once (gold before silver
 before bronze, single-turn before multi-step, then by id: deterministic), then, for each
-item the last evaluation got wrong, the training row closest to it: same service, same
-target tools (or, for a call-less item, the same expected action), the most similar
-query (rapidfuzz ratio), up to a cap. The failed item itself is a scored row and never
-becomes a few-shot example, or evaluation would be graded on its own answers. The system
+validation item the last evaluation got wrong, the training row closest to it: same
+service, same target tools (or, for a call-less item, the same expected action), the most
+similar query (rapidfuzz ratio), up to a cap. Validation only: a scored item (test,
+holdout, zero-shot, orchestration, scenarios) that chose a few-shot example would be graded
+on an answer it helped write, so `build_prompt` drops any failed row of another split
+before it looks at its text. The system
 prompt is rendered by a sandboxed jinja2 template and written to `prompt.json` with the
 hash of its content; `PromptPredictor` puts it in front of any model for evaluation.
 """
@@ -22,6 +24,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mcptrain.dataset.contamination import query_of
+from mcptrain.dataset.handle import Dataset
 from mcptrain.errors import ConfigError
 from mcptrain.files import write_json
 from mcptrain.fingerprint import sha256_json
@@ -117,6 +120,7 @@ def render_system_prompt(template: str, system_prompt: str, examples: list[dict[
 def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out_dir: Path, *,
                  failed: Sequence[dict[str, Any]] = (), template: str = DEFAULT_TEMPLATE,
                  max_examples_per_service: int = 12) -> PromptArtifact:
+    failed = [f for f in failed if f.get("split") == "validation"]  # never a scored item
     by_service: dict[str, list[dict[str, Any]]] = {}
     for row in rows_train:
         by_service.setdefault(row["service"], []).append(row)
@@ -130,7 +134,11 @@ def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out
         chosen, added = select_examples(rows, tool_names, mine, max_examples_per_service)
         addressed.update(added)
         examples = [example_of(r) for r in chosen]
-        prompts[service] = render_system_prompt(template, project.system_prompt, examples, service)
+        # The rows' own system turn: the project's prompt, plus the service's domain knowledge
+        # when `prompt.domain_knowledge` is on (the compiler wrote it, as for every backend).
+        first = rows[0]["messages"][0]
+        system = first["content"] if first.get("role") == "system" else project.system_prompt
+        prompts[service] = render_system_prompt(template, system, examples, service)
         picked[service] = [e["id"] for e in examples]
     content = {"default_system_prompt": project.system_prompt, "system_prompts": prompts}
     digest = sha256_json(content)
@@ -151,6 +159,10 @@ class PromptBackend:
     """The `Backend` that trains nothing: the base model behind per-service few-shot prompts."""
 
     name = "prompt"
+    cloud = False
+
+    def estimate(self, project: ProjectSpec, dataset: Dataset) -> dict[str, Any] | None:
+        return None  # trains on this machine or cluster: nothing billed per token
 
     def fingerprint(self, project: ProjectSpec) -> dict[str, Any]:
         return {}

@@ -102,3 +102,89 @@ def test_key_only_from_the_environment(jsonl: Path, tmp_path: Path) -> None:
 def test_job_suffix() -> None:
     assert job_suffix("Acme_Assistant", "1.2.0-rc.1") == "acme-assistant-1-2-0-rc-1"
     assert len(job_suffix("x" * 80, "1.0.0")) == 64
+
+
+def openai_repo(tmp_path: Path, url: str, backend: str = "openai") -> Path:
+    import shutil
+
+    from tests.conftest import PROJECTS
+
+    root = tmp_path / "repo"
+    shutil.copytree(PROJECTS / "good", root)
+    (root / "mcptrain.yaml").write_text(
+        "apiVersion: mcptrain/v1\nkind: Project\nname: good-model\n"
+        f"backend: {backend}\ndvc: {{enabled: false}}\n"
+        f"openai: {{base_url: '{url}', n_epochs: 2, price_per_million_tokens: 8.0}}\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    from mcptrain.training.backends import openai as backend
+
+    monkeypatch.setattr(backend, "train_openai", functools.partial(backend.train_openai, sleep=lambda s: None))
+
+
+def test_a_paid_job_shows_its_estimate_and_starts_only_with_yes(tmp_path: Path, key: str, no_waiting: None) -> None:
+    from mcptrain.dataset.openai_checks import FormatChecker
+    from mcptrain.reconciler.records import read_record
+    from mcptrain.workspace import Workspace
+    from tests.cli import mcptrain
+
+    with running() as (emu, url):
+        root = openai_repo(tmp_path, url)
+        assert mcptrain("build", str(root))[0] == 0
+        checker = FormatChecker()
+        lines = (root / "datasets" / "openai" / "train.jsonl").read_text().splitlines()
+        for line in lines:
+            checker.check(json.loads(line))
+        per_epoch = checker.report.total_tokens
+        billed = 2 * per_epoch
+        expected = (f"~{billed:,} billed tokens ({per_epoch:,} x 2 epochs) at 8 per 1M = "
+                    f"{billed * 8 / 1e6:,.2f} ({len(lines)} examples, gpt-4.1-mini-2025-04-14)")
+
+        code, out, err = mcptrain("train", str(root))
+        assert code == 1
+        assert f"mcptrain: paid training job: {expected}" in out
+        assert "not confirmed, nothing was uploaded" in err and "pass --yes" in err
+        assert emu.requests == [] and read_record(Workspace(root), "train") is None
+
+        code, out, err = mcptrain("train", str(root), "--yes")
+        assert code == 0, err
+        (job,) = emu.jobs.values()
+        summary = read_record(Workspace(root), "train")["outputs"]["summary"]
+        assert summary["estimate"]["billed_tokens"] == billed and summary["estimate"]["cost"] == round(billed * 8 / 1e6, 2)
+        assert summary["usage"] == {"trained_tokens": emu.billed(job)}
+        assert f"billed {emu.billed(job):,} trained tokens" in out
+
+
+def test_without_n_epochs_or_a_price_the_estimate_says_what_is_missing() -> None:
+    from mcptrain.training.backends.openai import describe_estimate
+
+    e = {"examples": 3, "tokens_per_epoch": 1200, "epochs": "auto", "billed_tokens": None,
+         "price_per_million_tokens": None, "cost": None, "model": "m"}
+    assert describe_estimate(e) == ("1,200 tokens per epoch x epochs OpenAI chooses (set openai.n_epochs for a "
+                                    "full estimate); no price: set openai.price_per_million_tokens in mcptrain.yaml")
+
+
+def test_a_service_that_keeps_its_data_home_stops_a_cloud_backend_only(tmp_path: Path, key: str) -> None:
+    from tests.cli import mcptrain
+
+    with running() as (emu, url):
+        root = openai_repo(tmp_path, url)
+        service = root / "specs" / "payment" / "service.yaml"
+        service.write_text(service.read_text() + "training: {allow_cloud: false}\n")
+        assert mcptrain("build", str(root))[0] == 0
+        code, out, err = mcptrain("train", str(root), "--yes")
+        assert code == 1 and emu.requests == []
+        assert ("backend 'openai' sends the data to a cloud service, and payment-service keeps its data in the "
+                "organisation (training.allow_cloud: false)") in err
+        assert "use a local backend (lora or prompt)" in err
+        code, out, err = mcptrain("reconcile", str(root), "--dry-run")
+        assert code == 1 and "payment-service keeps its data" in err
+        local = root / "mcptrain.yaml"
+        local.write_text(local.read_text().replace("backend: openai", "backend: prompt"))
+        code, out, err = mcptrain("train", str(root))
+        assert code == 0, err

@@ -18,12 +18,15 @@ PROJECT = ProjectSpec.model_validate({"apiVersion": "mcptrain/v1", "kind": "Proj
 def rows() -> list[dict[str, Any]]:
     out = [make_row(i) for i in range(9)]
     out[0]["quality"] = "bronze"  # r-3 (gold) shows get_weather instead
+    for r in out:  # the system turn the compiler writes: the project's system prompt
+        r["messages"][0] = {"role": "system", "content": PROJECT.system_prompt}
     return out
 
 
-def failure(query: str, tool: str | None, row_id: str = "test-1", action: str | None = None) -> dict[str, Any]:
-    """A scored row the last evaluation got wrong."""
-    return {"id": row_id, "service": "demo", "target_tools": [tool] if tool else [],
+def failure(query: str, tool: str | None, row_id: str = "test-1", action: str | None = None,
+            split: str = "validation") -> dict[str, Any]:
+    """A row the last evaluation got wrong (a validation row unless `split` says otherwise)."""
+    return {"id": row_id, "service": "demo", "target_tools": [tool] if tool else [], "split": split,
             "expected_action": action, "messages": [{"role": "user", "content": query}]}
 
 
@@ -42,6 +45,24 @@ def test_every_tool_once_then_the_closest_row_to_each_failure(tmp_path: Path) ->
     assert 'Assistant: <tool_call>{"name": "get_weather", "arguments": {"city": "Cairo"}}</tool_call>' in prompt
     on_disk = json.loads((tmp_path / PROMPT_FILE).read_text(encoding="utf-8"))
     assert on_disk == art.data and art.version == art.data["sha256"][:12]
+
+
+@pytest.mark.parametrize("split", ["test", "holdout", "zero_shot", "orchestration", "scenarios"])
+def test_a_failed_scored_item_changes_nothing(tmp_path: Path, split: str) -> None:
+    plain = build_prompt(PROJECT, rows(), tmp_path / "plain")
+    planted = build_prompt(PROJECT, rows(), tmp_path / "planted",
+                           failed=[failure("Please cancel ORD-107 for me", "cancel_order", split=split)])
+    assert planted.data["system_prompts"] == plain.data["system_prompts"]
+    assert planted.version == plain.version and planted.data["failures_unaddressed"] == []
+
+
+def test_the_prompt_builds_on_the_rows_system_turn_with_its_domain_knowledge(tmp_path: Path) -> None:
+    known = rows()
+    for r in known:
+        r["messages"][0]["content"] = "Be precise.\n\nRules for arguments:\n- cancel_order.order_id: as written"
+    art = build_prompt(PROJECT, known, tmp_path)
+    assert art.data["system_prompts"]["demo"].startswith(
+        "Be precise.\n\nRules for arguments:\n- cancel_order.order_id: as written\n\nExamples of correct replies:")
 
 
 def test_version_is_the_content_hash(tmp_path: Path) -> None:
