@@ -125,7 +125,7 @@ def data_pull(path: RootArg = Path(".")) -> None:
 def import_bfcl(
     data_file: Annotated[Path, typer.Argument(help="A BFCL data file (JSON Lines: id, question, function).")],
     answer_file: Annotated[Path | None, typer.Argument(help="Its answer file (id, ground_truth); none for irrelevance sets.")] = None,
-    service: Annotated[str | None, typer.Option("--service", help="Service name (default: bfcl-<file stem>).")] = None,
+    service: Annotated[str | None, typer.Option("--service", help="Service name (default: bfcl-<category>, e.g. bfcl-simple-python).")] = None,
     root: Annotated[Path, typer.Option("--root", help="Repository root; files go to specs/<service>/.")] = Path("."),
 ) -> None:
     """Convert Berkeley Function Calling Leaderboard files into tools and test scenarios."""

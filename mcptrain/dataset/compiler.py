@@ -105,6 +105,8 @@ def behaviour_reply(expect: s.ExpectSpec) -> str:
         if expect.response:
             return expect.response
         return f"I can't help with that: {expect.reason}" if expect.reason else "I can't help with that request."
+    if expect.action == "use_tool":
+        return expect.response or "I'll use one of the available tools for that."
     return expect.response or "I can answer that directly; it doesn't need any of the tools."
 
 

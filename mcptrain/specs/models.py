@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 API_VERSION = "mcptrain/v1"
 Priority = Literal["critical", "high", "normal"]
-Action = Literal["clarify", "ask_for_details", "refuse", "no_tool"]
+# use_tool: any call of an offered tool is right (BFCL's relevance); test scenarios only.
+Action = Literal["clarify", "ask_for_details", "refuse", "no_tool", "use_tool"]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=128)]
 # Vocabulary units whose meaning mcptrain checks: the parameter types each fits.
 CHECKED_UNITS: dict[str, tuple[str, ...]] = {
@@ -93,7 +94,7 @@ class MistakeSpec(CallField):
 
 
 OFFERED_TOOLS = (
-    "The tools this item offers the model: names of its service's tools (a subset), and/or "
+    "The tools this item offers the model (`[]`: none): names of its service's tools (a subset), and/or "
     "inline tool definitions (for imported benchmarks, where one name has several schemas). "
     "Its expected calls are checked against exactly these, and its prompt lists only these. "
     "Default: all of the service's tools."
@@ -116,7 +117,7 @@ class ExampleSpec(CallField):
     sequence: list[StepSpec] | None = Field(
         default=None, description="Multi-step calls; each step's `result` feeds later steps."
     )
-    tools: list[str | ToolSpec] | None = Field(default=None, min_length=1, description=OFFERED_TOOLS)
+    tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
     explanation: str | None = Field(default=None, description="Why this call is right.")
     common_mistakes: list[MistakeSpec] = Field(default_factory=list)
     source: Literal["human", "production", "synthetic", "imported"] = Field(
@@ -206,7 +207,7 @@ class EdgeCaseSpec(_Spec):
     scenario: str | None = None
     query: str = Field(min_length=1)
     tool: str | None = Field(default=None, description="The tool the case is about, if any.")
-    tools: list[str | ToolSpec] | None = Field(default=None, min_length=1, description=OFFERED_TOOLS)
+    tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
     expect: ExpectSpec
     created_at: dt.date | None = None
 
@@ -214,6 +215,8 @@ class EdgeCaseSpec(_Spec):
     def _behaviour_only(self) -> EdgeCaseSpec:
         if self.expect.action is None:
             raise ValueError("an edge case expects an 'action' (put calls in Examples)")
+        if self.expect.action == "use_tool":
+            raise ValueError("action 'use_tool' is for test scenarios (training needs the call itself)")
         return self
 
 
@@ -257,7 +260,7 @@ class ScenarioSpec(_Spec):
     id: Identifier
     priority: Priority = "normal"
     query: str = Field(min_length=1)
-    tools: list[str | ToolSpec] | None = Field(default=None, min_length=1, description=OFFERED_TOOLS)
+    tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
     expect: ExpectSpec
     min_accuracy_required: float | None = Field(default=None, ge=0, le=1)
     category: str | None = Field(default=None, description="Overrides the derived category.")
