@@ -165,6 +165,7 @@ def eval_(
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Write accuracy.png (needs matplotlib).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Run even when the recorded evaluation is up to date.")] = False,
     unconstrained: Annotated[bool, typer.Option("--unconstrained", help="Decode local models without the tool-call grammar (evaluation.constrained: false).")] = False,
+    rules: Annotated[str, typer.Option("--rules", help="Checker rules: mcptrain (fixed), bfcl (BFCL's own verdicts, flaws included), or both (lists where they disagree).")] = "mcptrain",
 ) -> None:
     """Evaluate with the AST checker: accuracy by category, service, split and priority; base vs candidate."""
     from mcptrain.commands.eval import run
@@ -172,7 +173,7 @@ def eval_(
     raise typer.Exit(run(path, artifact=artifact, out=out, splits=split or [], services=service or [],
                          baseline=baseline, limit=limit, predictions=predictions,
                          baseline_predictions=baseline_predictions, answers=answers or [], endpoint=endpoint,
-                         endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained))
+                         endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained, rules=rules))
 
 
 @app.command()

@@ -214,7 +214,8 @@ def _category(bfcl_category: str) -> str:
         return "relevance"
     if name in ("simple", "multiple", "parallel", "parallel_multiple"):
         return name
-    return "simple" if name in ("java", "javascript", "sql", "rest") else name
+    # simple_python, simple_java, simple_javascript (v4); java, javascript, sql, rest (v3)
+    return "simple" if name.startswith("simple") or name in ("java", "javascript", "sql", "rest") else name
 
 
 def _valid_truth(truth: Any) -> bool:

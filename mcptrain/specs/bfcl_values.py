@@ -123,7 +123,10 @@ def _java_literal(value: Any, kind: str, item: str | None) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        parts = ", ".join(_java_scalar(v, item) for v in value)
+        # BFCL's reader: an Array's typed elements go through the type converter, which keeps
+        # a String as written; ArrayList's String/char elements and untyped ones lose their quotes.
+        quoted = item is None or (kind == "ArrayList" and item in ("String", "char"))
+        parts = ", ".join(_java_scalar(v, item) if quoted or not isinstance(v, str) else v for v in value)
         if kind == "ArrayList":
             return f"new ArrayList<>(Arrays.asList({parts}))"
         return f"new {_JAVA_ARRAY.get(item or '', 'Object')}[]{{{parts}}}"
