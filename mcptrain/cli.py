@@ -147,7 +147,7 @@ def holdout_refresh(
 def import_bfcl(
     data_file: Annotated[Path, typer.Argument(help="A BFCL data file (JSON Lines: id, question, function).")],
     answer_file: Annotated[Path | None, typer.Argument(help="Its answer file (id, ground_truth); none for irrelevance sets.")] = None,
-    service: Annotated[str | None, typer.Option("--service", help="Service name (default: bfcl-<file stem>).")] = None,
+    service: Annotated[str | None, typer.Option("--service", help="Service name (default: bfcl-<category>, e.g. bfcl-simple-python).")] = None,
     root: Annotated[Path, typer.Option("--root", help="Repository root; files go to specs/<service>/.")] = Path("."),
 ) -> None:
     """Convert Berkeley Function Calling Leaderboard files into tools and test scenarios."""
@@ -189,6 +189,7 @@ def eval_(
     chart: Annotated[bool, typer.Option("--chart/--no-chart", help="Write accuracy.png (needs matplotlib).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Run even when the recorded evaluation is up to date.")] = False,
     unconstrained: Annotated[bool, typer.Option("--unconstrained", help="Decode local models without the tool-call grammar (evaluation.constrained: false).")] = False,
+    rules: Annotated[str, typer.Option("--rules", help="Checker rules: mcptrain (fixed), bfcl (BFCL's own verdicts, flaws included), or both (lists where they disagree).")] = "mcptrain",
 ) -> None:
     """Evaluate with the AST checker: accuracy by category, service, split and priority; base vs candidate."""
     from mcptrain.commands.eval import run
@@ -197,7 +198,7 @@ def eval_(
                          baseline=baseline, limit=limit, predictions=predictions,
                          baseline_predictions=baseline_predictions, answers=answers or [], endpoint=endpoint,
                          endpoint_model=endpoint_model, chart=chart, force=force, unconstrained=unconstrained,
-                         holdout=holdout))
+                         holdout=holdout, rules=rules))
 
 
 @app.command()

@@ -15,7 +15,7 @@ HOLDOUT_OUT = Path("eval-holdout")
 def run(root: Path, *, artifact: Path | None, out: Path | None, splits: Sequence[str], services: Sequence[str],
         baseline: bool, limit: int | None, predictions: Path | None, baseline_predictions: Path | None,
         answers: Sequence[Path], endpoint: str | None, endpoint_model: str | None, chart: bool,
-        force: bool, unconstrained: bool = False, holdout: bool = False) -> int:
+        force: bool, unconstrained: bool = False, holdout: bool = False, rules: str = "mcptrain") -> int:
     from mcptrain.dataset.handle import open_dataset
     from mcptrain.dataset.splits import DIAGNOSTIC_SPLITS, GATED_SPLITS, HOLDOUT
     from mcptrain.workspace import Workspace
@@ -40,8 +40,12 @@ def run(root: Path, *, artifact: Path | None, out: Path | None, splits: Sequence
     splits = [HOLDOUT] if holdout else list(splits) or list(GATED_SPLITS)
     out = out or (HOLDOUT_OUT if holdout else Path("eval"))
     out = out if out.is_absolute() else root / out
+    from mcptrain.evaluation.rules import RULES
+
+    if rules not in RULES:
+        raise ConfigError(f"unknown --rules {rules!r}; choose from {', '.join(RULES)}")
     if predictions is not None:
-        return _score_file(root, splits, services, predictions, baseline_predictions, answers, out, chart)
+        return _score_file(root, splits, services, predictions, baseline_predictions, answers, out, chart, rules)
     if baseline_predictions is not None:
         raise ConfigError("--baseline-predictions needs --predictions")
     if services:
@@ -86,11 +90,16 @@ def run(root: Path, *, artifact: Path | None, out: Path | None, splits: Sequence
     output.info(f"mcptrain: scored {result.items} items of {label}"
                 + (f" ({timing})" if timing and not result.reused else "")
                 + f"; report in {out}/report.md")
+    if rules != "mcptrain":  # the same outputs, judged again by BFCL's rules (or both)
+        base = out / "baseline_predictions.jsonl"
+        _score_file(root, splits, [], out / "predictions.jsonl", base if base.exists() else None, answers,
+                    out / f"rules-{rules}", chart, rules)
     return 0
 
 
 def _score_file(root: Path, splits: Sequence[str], services: Sequence[str], predictions: Path,
-                baseline_predictions: Path | None, answers: Sequence[Path], out: Path, chart: bool) -> int:
+                baseline_predictions: Path | None, answers: Sequence[Path], out: Path, chart: bool,
+                rules: str = "mcptrain") -> int:
     from mcptrain.dataset.handle import open_dataset
     from mcptrain.evaluation.scoring import score_predictions_file
 
@@ -100,8 +109,12 @@ def _score_file(root: Path, splits: Sequence[str], services: Sequence[str], pred
     if services:
         paths = [_filtered(p, set(services), out) for p in paths]
     report = score_predictions_file(paths, predictions, out, baseline_jsonl=baseline_predictions,
-                                    answers_files=found, chart=chart)
+                                    answers_files=found, chart=chart, rules=rules)
+    if rules == "bfcl":
+        output.info("mcptrain: scored by BFCL's own rules (flaws included); --rules both lists where they differ")
     show_report(report.written.summary, _baseline_of(report))
+    if report.comparison is not None:
+        show_comparison(report.comparison)
     if report.missing:
         output.warn(f"{len(report.missing)} items have no prediction and count as failures "
                     f"(first: {', '.join(report.missing[:3])})")
@@ -126,6 +139,24 @@ def _filtered(path: Path, services: set[str], out: Path) -> Path:
     target = out / ".rows" / path.name
     replace_file(target, "".join(line + "\n" for line in lines))
     return target
+
+
+def show_comparison(data: dict[str, Any]) -> None:
+    """`--rules both`: both accuracies per category, and the first disagreements."""
+    def pct(score: dict[str, Any]) -> str:
+        return f"{100 * score['accuracy']:.1f}%"
+
+    rows = [(k, str(v["mcptrain"]["n"]), pct(v["mcptrain"]), pct(v["bfcl"]),
+             str(sum(d["category"] == k for d in data["disagreements"]))) for k, v in data["by_category"].items()]
+    o = data["overall"]
+    rows.append(("overall", str(o["mcptrain"]["n"]), pct(o["mcptrain"]), pct(o["bfcl"]), str(len(data["disagreements"]))))
+    output.table("mcptrain's rules and BFCL's", ["category", "items", "mcptrain", "BFCL", "disagree"], rows)
+    for d in data["disagreements"][:10]:
+        side = "mcptrain" if d["mcptrain"]["correct"] else "bfcl"
+        other = "bfcl" if side == "mcptrain" else "mcptrain"
+        output.info(f"  {d['id']}: right by {side} rules; {other}: {d[other]['reason']}")
+    if len(data["disagreements"]) > 10:
+        output.info(f"  ... and {len(data['disagreements']) - 10} more in report.json (rules_comparison)")
 
 
 def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None,

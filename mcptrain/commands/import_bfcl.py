@@ -8,16 +8,18 @@ from mcptrain import output
 
 
 def run(data_file: Path, answer_file: Path | None, service: str | None, root: Path) -> int:
-    from mcptrain.importers.bfcl import import_bfcl
+    from mcptrain.importers.bfcl import default_service, import_bfcl
 
-    name = service or "bfcl-" + data_file.name.split(".")[0].lower().replace("_", "-")
+    name = service or default_service(data_file)
     result = import_bfcl(data_file, answer_file, root / "specs" / name, name)
     for warning in result.warnings:
         output.warn(warning)
-    for skipped in result.skipped:
+    for skipped in [*result.skipped, *result.contradictions]:
         output.warn(f"skipped {skipped}")
     for path in result.written:
         output.info(f"wrote {path}")
-    output.info(f"mcptrain: imported {result.scenarios} scenarios and {result.tools} tools into "
-                f"{root / 'specs' / name}; next: mcptrain validate, then mcptrain build")
+    left_out = len(result.skipped) + len(result.contradictions)
+    output.info(f"mcptrain: imported {result.scenarios} scenarios offering {result.tools} distinct functions "
+                f"into {root / 'specs' / name}" + (f" ({left_out} items skipped, listed above)" if left_out else "")
+                + "; next: mcptrain validate, then mcptrain build")
     return 0

@@ -38,7 +38,7 @@ def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:
     n_services = len(result.specs.services)
     summary = (
         f"mcptrain: {_n(result.specs.file_count, 'file')} valid ({_n(n_services, 'service')}, "
-        f"{_n(len(result.tools), 'tool')}"
+        f"{_n(result.tool_count, 'tool')}"
         + (f", {_n(len(warnings), 'warning')}" if warnings else "")
         + f") in {elapsed:.2f}s; next: mcptrain build"
     )

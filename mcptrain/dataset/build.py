@@ -20,7 +20,13 @@ from typing import Any
 
 from mcptrain import output
 from mcptrain.dataset.build_cache import load_cached, service_fingerprint, store
-from mcptrain.dataset.compiler import CompiledService, Row, compile_service, row_settings
+from mcptrain.dataset.compiler import (
+    CompiledService,
+    Row,
+    compile_service,
+    offered_tools,
+    row_settings,
+)
 from mcptrain.dataset.contamination import Removal, find_contamination
 from mcptrain.dataset.exporters import LineEncoder, hf_example, openai_example
 from mcptrain.dataset.manifest import MANIFEST_FORMAT, count_rows, quality_report
@@ -106,7 +112,7 @@ def resample_training_rows(rows: list[Row], seed: int,
     out: list[Row] = []
     changed = 0
     for row in rows:
-        fresh = (resample_row(row, seed, tools.get(str(row.get("service")), []))
+        fresh = (resample_row(row, seed, offered_tools(row, tools))
                  if row["split"] == "train" and row["kind"] == "example" else None)
         changed += fresh is not None
         out.append(fresh if fresh is not None else row)
@@ -179,7 +185,7 @@ def _write_files(tmp: Path, rows: list[Row], tools: dict[str, list[dict[str, Any
             writers = [_Writer(tmp / n) for n in names]
             try:
                 for i, row in enumerate(items):
-                    row_tools = tools[row["service"]]
+                    row_tools = offered_tools(row, tools)
                     oa = openai_example(row, row_tools)
                     errors = checker.check(oa)
                     if errors and len(problems) < 10:

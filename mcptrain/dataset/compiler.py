@@ -1,8 +1,10 @@
 """Turn one service's specs into canonical rows (docs/rows.md).
 
-Rows come out without `split` (chosen later, by `splits`) and without `tools` (the
-same list for every row of a service; `CompiledService.tools` holds it once and the
-exporters splice it into each line). Everything here is a pure function of the
+Rows come out without `split` (chosen later, by `splits`) and, unless the item says
+which tools it offers, without `tools`: the service's list is the same for every such
+row, so `CompiledService.tools` holds it once and the exporters splice it into each
+line (`offered_tools`). An item with its own `tools:` (a subset of the service's, or
+inline definitions such as an imported BFCL item's functions) carries exactly those. Everything here is a pure function of the
 service's own files and the project settings in `row_settings`, which is what makes
 the per-service build cache sound.
 """
@@ -47,7 +49,7 @@ def compile_service(bundle: ServiceBundle, project: s.ProjectSpec) -> CompiledSe
     tool_specs = [t for ts in bundle.toolsets for t in ts.spec.tools]
     tools = [function_tool(t) for t in tool_specs]
     vocabularies = [v.spec for v in bundle.vocabularies]
-    compiler = _Compiler(bundle.name, project, [t.name for t in tool_specs], vocabularies)
+    compiler = _Compiler(bundle.name, project, tool_specs, vocabularies)
     for ex_file in bundle.examples:
         for ex in ex_file.spec.examples:
             compiler.example(ex)
@@ -58,6 +60,12 @@ def compile_service(bundle: ServiceBundle, project: s.ProjectSpec) -> CompiledSe
         for sc in sc_file.spec.scenarios:
             compiler.scenario(sc)
     return CompiledService(bundle.name, tools, compiler.rows)
+
+
+def offered_tools(row: Row, service_tools: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The tools a row offers: its own, else its service's."""
+    own = row.get("tools")
+    return own if own is not None else service_tools[row["service"]]
 
 
 def function_tool(tool: s.ToolSpec) -> dict[str, Any]:
@@ -100,24 +108,32 @@ def behaviour_reply(expect: s.ExpectSpec) -> str:
         if expect.response:
             return expect.response
         return f"I can't help with that: {expect.reason}" if expect.reason else "I can't help with that request."
+    if expect.action == "use_tool":
+        return expect.response or "I'll use one of the available tools for that."
     return expect.response or "I can answer that directly; it doesn't need any of the tools."
 
 
 class _Compiler:
-    def __init__(self, service: str, project: s.ProjectSpec, tool_names: list[str],
+    def __init__(self, service: str, project: s.ProjectSpec, tool_specs: list[s.ToolSpec],
                  vocabularies: list[s.VocabularySpec] | None = None) -> None:
         self.service = service
         self.system = {"role": "system", "content": system_text(project.system_prompt, vocabularies or [],
                                                                 project.prompt.domain_knowledge)}
         self.rules = [r for v in vocabularies or [] for r in v.rules]
         self.limit = project.max_template_expansions
-        verbs = Counter(verb_of(n) for n in tool_names)
-        self.shared_verbs = {v for v, n in verbs.items() if n > 1}
+        self.shared_verbs = _shared_verbs([t.name for t in tool_specs])
+        self.by_name = {t.name: function_tool(t) for t in tool_specs}
         self.rows: list[Row] = []
+
+    def offered(self, tools: list[str | s.ToolSpec] | None) -> dict[str, Any]:
+        """The row fields of an item's own `tools:` (none when it offers its service's)."""
+        if tools is None:
+            return {}
+        return {"tools": [self.by_name[t] if isinstance(t, str) else function_tool(t) for t in tools]}
 
     def example(self, ex: s.ExampleSpec) -> None:
         meta = {"kind": "example", "source": ex.source, "quality": ex.quality,
-                "created_at": _date(ex.created_at)}
+                "created_at": _date(ex.created_at), **self.offered(ex.tools)}
         if ex.template is None:
             assert ex.query is not None
             self.add_answer(ex.id, ex.id, ex.query, ex, **meta)
@@ -134,11 +150,12 @@ class _Compiler:
     def edge_case(self, case: s.EdgeCaseSpec) -> None:
         self.add_behaviour(case.id, case.query, case.expect, kind="edge_case",
                            target_tools=[case.tool] if case.tool else [],
-                           created_at=_date(case.created_at))
+                           created_at=_date(case.created_at), **self.offered(case.tools))
 
     def scenario(self, sc: s.ScenarioSpec) -> None:
         meta: dict[str, Any] = {"kind": "scenario", "priority": sc.priority,
-                                "min_accuracy_required": sc.min_accuracy_required, "tags": list(sc.tags)}
+                                "min_accuracy_required": sc.min_accuracy_required, "tags": list(sc.tags),
+                                **self.offered(sc.tools)}
         if sc.expect.action is not None:
             self.add_behaviour(sc.id, sc.query, sc.expect, category=sc.category, **meta)
         else:
@@ -160,8 +177,9 @@ class _Compiler:
         else:
             calls = [next(iter(c.items())) for c in (answer.calls or [answer.call])]
             turns.append(_assistant_calls(calls))
-        category = category or category_of(calls, sequence=answer.sequence is not None,
-                                           shared_verbs=self.shared_verbs)
+        shared = self.shared_verbs if "tools" not in meta else _shared_verbs(
+            [t["function"]["name"] for t in meta["tools"]])
+        category = category or category_of(calls, sequence=answer.sequence is not None, shared_verbs=shared)
         target = sorted({name for name, _ in calls})
         # An ExampleSpec documents its own mistakes; a template's rendered answer (ExpectSpec) has none.
         mistakes = row_mistakes(calls if answer.sequence is None else [],
@@ -187,6 +205,11 @@ class _Compiler:
         }
         row.update(fields)
         self.rows.append(row)
+
+
+def _shared_verbs(tool_names: list[str]) -> set[str]:
+    verbs = Counter(verb_of(n) for n in tool_names)
+    return {v for v, n in verbs.items() if n > 1}
 
 
 def _assistant_calls(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from mcptrain.errors import StageError
 
-BEHAVIOURS = ("clarify", "ask_for_details", "refuse", "no_tool")
+BEHAVIOURS = ("clarify", "ask_for_details", "refuse", "no_tool", "use_tool")
 OMIT = ""  # BFCL: "" among the acceptable values means "may be omitted"
 
 

@@ -14,6 +14,9 @@ Where BFCL is wrong this checker differs, on purpose:
 - lists are order-free where the schema says so (`x-order-free` or `uniqueItems`);
 - `format: date`/`date-time` values compare as dates (`Z` equals `+00:00`), ISO only;
 - malformed output is a failure, never a correct abstention.
+
+Java and JavaScript parameters of imported BFCL items (`x-bfcl` in the schema) take
+strings in the language's syntax; both sides are decoded as BFCL decodes them first.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, Literal
 
 from mcptrain.evaluation.calls import Expected, ExpectedCall, OneOf, ToolCall, show_value
 from mcptrain.evaluation.parsing import Parsed
+from mcptrain.specs.bfcl_values import decode
 
 Outcome = Literal["correct", "wrong_function", "wrong_arguments", "missing_call", "extra_call",
                   "malformed", "abstained", "clarified"]
@@ -116,6 +120,10 @@ def names_field(text: str, field: str) -> bool:
 
 def _check_behaviour(parsed: Parsed, expected: Expected) -> Match:
     action = expected.action or "no_tool"
+    if action == "use_tool":  # BFCL's relevance: any call of an offered tool will do
+        if parsed.calls:
+            return Match("correct", True, "called a tool, as expected (use_tool)")
+        return Match("abstained", False, "expected a tool call (use_tool), got none")
     if parsed.calls:
         got = ", ".join(c.show() for c in parsed.calls)
         return Match("extra_call", False, f"expected no tool call ({action}), got {got}")
@@ -249,6 +257,11 @@ def _compare(want: Any, got: Any, schema: Any, path: str) -> str | None:
             return None
         return reasons[0] if len(reasons) == 1 else \
             f"argument {path!r}: expected {_show_alts(want)}, got {show_value(got)}"
+    tag = schema.get("x-bfcl")
+    if isinstance(tag, dict) and isinstance(got, str):  # a BFCL Java / JavaScript value: read it as BFCL does
+        def read(text: str) -> Any:
+            return decode(text, str(tag.get("language")), str(tag.get("type")), tag.get("items"))
+        want, got, schema = (read(want) if isinstance(want, str) else want), read(got), {}
     kind, got_kind = _kind(want, schema), _KINDS.get(type(got), type(got).__name__)
     numeric = kind in ("integer", "number") and got_kind in ("integer", "number")
     if not numeric and got_kind != kind:

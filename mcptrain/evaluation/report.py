@@ -167,14 +167,22 @@ class WrittenReport:
 def write_report(out_dir: Path, candidate: Sequence[ItemResult],
                  baseline: Sequence[ItemResult] | None = None, *, chart: bool = True,
                  raw: Sequence[ItemResult] | None = None,
-                 diagnostics: Sequence[ItemResult] | None = None) -> WrittenReport:
+                 diagnostics: Sequence[ItemResult] | None = None, rules: str = "mcptrain",
+                 comparison: tuple[dict[str, Any], str] | None = None) -> WrittenReport:
     """Write report.json, report.md and accuracy.png (base vs candidate) into `out_dir`.
     `raw`: the candidate decoded without the grammar, reported beside it; `diagnostics`: the
-    candidate on validation and seen (training) rows, reported apart and never gated."""
+    candidate on validation and seen (training) rows, reported apart and never gated.
+    `rules`: the rule set that scored it; `comparison`: `--rules both`'s data and its
+    Markdown section."""
     data = report_data(candidate, baseline, raw, diagnostics)
+    if rules != "mcptrain":
+        data["rules"] = rules
+    if comparison is not None:
+        data["rules_comparison"] = comparison[0]
     out_dir.mkdir(parents=True, exist_ok=True)
     replace_file(out_dir / "report.json", (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-    replace_file(out_dir / "report.md", render_markdown(data).encode())
+    markdown = render_markdown(data) + ("\n" + comparison[1] if comparison is not None else "")
+    replace_file(out_dir / "report.md", markdown.encode())
     png = _chart(data) if chart else None
     if png is not None:
         replace_file(out_dir / "accuracy.png", png)

@@ -23,6 +23,14 @@ from mcptrain.evaluation.report import (
     score_rows,
     write_report,
 )
+from mcptrain.evaluation.rules import (
+    RULES,
+    BfclItem,
+    compare,
+    load_bfcl_items,
+    render_comparison,
+    score_bfcl,
+)
 
 
 @dataclass(frozen=True)
@@ -31,25 +39,38 @@ class PredictionsReport:
     candidate: list[ItemResult]
     baseline: list[ItemResult] | None
     missing: list[str]  # item ids with no prediction (scored as failures)
+    comparison: dict[str, Any] | None = None  # --rules both: accuracies by rule set, disagreements
 
 
 def score_predictions_file(rows_jsonl_paths: Sequence[Path], predictions_jsonl: Path, out_dir: Path, *,
                            baseline_jsonl: Path | None = None, answers_files: Sequence[Path] = (),
-                           chart: bool = True) -> PredictionsReport:
-    """Score `predictions_jsonl` (and optionally a baseline's) against the rows; write the report."""
+                           chart: bool = True, rules: str = "mcptrain") -> PredictionsReport:
+    """Score `predictions_jsonl` (and optionally a baseline's) against the rows; write the report.
+    `rules`: mcptrain, bfcl, or both (scored by mcptrain's, BFCL's beside it; `rules.py`)."""
+    if rules not in RULES:
+        raise StageError(f"unknown rules {rules!r} (expected one of {', '.join(RULES)})")
     rows = [row for path in rows_jsonl_paths for row in _rows(path)]
     answers: dict[str, Expected] = {}
+    items: dict[str, BfclItem] = {}
     for path in answers_files:
         answers.update(load_bfcl_answers(path))
+        items.update(load_bfcl_items(path))
     item_ids = {item.id for item in eval_items(rows, answers)}
     outputs = read_predictions(predictions_jsonl, item_ids)
-    baseline = None
-    if baseline_jsonl is not None:
-        baseline = score_rows(rows, read_predictions(baseline_jsonl, item_ids), answers)
-    candidate = score_rows(rows, outputs, answers)
-    written = write_report(out_dir, candidate, baseline, chart=chart)
+
+    def score(found: dict[str, Raw]) -> list[ItemResult]:
+        return score_bfcl(rows, found, answers, items) if rules == "bfcl" else score_rows(rows, found, answers)
+
+    baseline = score(read_predictions(baseline_jsonl, item_ids)) if baseline_jsonl is not None else None
+    candidate = score(outputs)
+    comparison = None
+    if rules == "both":
+        data = compare(candidate, score_bfcl(rows, outputs, answers, items),
+                       {k: v.bfcl_category for k, v in items.items()})
+        comparison = (data, render_comparison(data))
+    written = write_report(out_dir, candidate, baseline, chart=chart, rules=rules, comparison=comparison)
     missing = sorted(item_ids - set(outputs))
-    return PredictionsReport(written, candidate, baseline, missing)
+    return PredictionsReport(written, candidate, baseline, missing, comparison[0] if comparison else None)
 
 
 def read_predictions(path: Path, item_ids: set[str]) -> dict[str, Raw]:

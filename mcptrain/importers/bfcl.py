@@ -1,18 +1,20 @@
-"""Convert the public BFCL format into spec files for one service.
+"""Convert the public BFCL format into spec files for one service (one BFCL category).
 
 BFCL data files are JSON Lines (despite the `.json` name): `id`, `question` (a list of
-turns, each a list of `{role, content}` messages) and `function` (a list of docs whose
-types use BFCL's names). Answer files hold `{"id", "ground_truth": [{func: {param:
+turns, each a list of `{role, content}` messages) and `function` (the item's own list of
+1-37 function docs, whose types use BFCL's names; one name recurs across items with
+different parameters). Answer files hold `{"id", "ground_truth": [{func: {param:
 [acceptable values]}}]}`, where `""` among the values means the parameter may be
-omitted; irrelevance files have no answers (the model must not call).
+omitted; irrelevance and relevance files have no answers.
 
 Written into `out_dir` (never over an existing file):
-- `service.yaml` (only when absent), `tools.yaml` (ToolSet), `tests/bfcl.yaml`
-  (TestScenarios, BFCL ids kept as scenario ids; each call holds the first acceptable
-  value of every argument);
-- `bfcl_answers.json`, the sidecar with every acceptable value, keyed by id. A scenario's
-  `expect` holds one value per argument, so the alternatives live here, and
-  `mcptrain.calls.load_bfcl_answers` reads them back as `Expected` records.
+- `service.yaml` (only when absent) and `tests/bfcl.yaml` (TestScenarios, BFCL ids kept
+  as scenario ids): each scenario offers exactly its item's functions, inline under
+  `tools:` (so the prompt, the checker and the grammar see what BFCL offers that item),
+  and each call holds the first acceptable value of every argument;
+- `bfcl_answers.json`, the sidecar with every acceptable value, BFCL's own category and
+  the item's function docs as BFCL wrote them, keyed by id: the alternatives
+  (`mcptrain.evaluation.calls.load_bfcl_answers`) and what `eval --rules bfcl` needs.
 """
 
 from __future__ import annotations
@@ -24,20 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from mcptrain.errors import MCPTrainError
 from mcptrain.files import write_new_file
+from mcptrain.importers.bfcl_schema import call_args, mcp_tool
 from mcptrain.specs import models as s
+from mcptrain.specs.bfcl_values import language_of
 from mcptrain.specs.yaml import dump_yaml
 
 ANSWERS_FILE = "bfcl_answers.json"
-ANSWERS_FORMAT = "mcptrain-bfcl-answers/1"
-TYPES = {"dict": "object", "float": "number", "tuple": "array", "integer": "integer",
-         "string": "string", "boolean": "boolean", "array": "array", "any": None,
-         "object": "object", "number": "number", "null": "null"}
+ANSWERS_FORMAT = "mcptrain-bfcl-answers/2"
 _CATEGORY = re.compile(r"_\d+(-\d+)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
@@ -52,6 +51,7 @@ class BfclImport:
     scenarios: int
     tools: int
     skipped: list[str] = field(default_factory=list)  # "<id>: why" for items not imported
+    contradictions: list[str] = field(default_factory=list)  # items whose answer breaks their own schema
     warnings: list[str] = field(default_factory=list)
 
 
@@ -68,7 +68,7 @@ def import_bfcl(data_file: Path, answer_file: Path | None, out_dir: Path, servic
         if answer_id not in ids:
             errors.append(f"{answer_file}:{n}: id {answer_id!r} is not in {data_file.name}")
     result = BfclImport([], 0, 0)
-    tools: dict[str, tuple[dict[str, Any], str]] = {}  # name -> (MCP tool, first id)
+    names: set[str] = set()
     scenarios: list[dict[str, Any]] = []
     sidecar: dict[str, Any] = {}
     for n, entry in entries:
@@ -82,22 +82,18 @@ def import_bfcl(data_file: Path, answer_file: Path | None, out_dir: Path, servic
         if not isinstance(docs, list) or not all(isinstance(d, dict) and d.get("name") for d in docs):
             errors.append(f"{where}: {item_id}: 'function' must be a list of function docs with 'name'")
             continue
-        item_tools = []
-        for doc in docs:
-            tool = _tool(doc, f"{where}: {item_id}", errors)
-            if tool is None:
-                continue
-            item_tools.append(tool)
-            first = tools.setdefault(tool["name"], (tool, item_id))
-            if first[0] != tool:
-                result.warnings.append(f"{item_id}: function {tool['name']!r} differs from its definition "
-                                       f"in {first[1]}; the first is kept in tools.yaml")
+        bfcl_category = _CATEGORY.sub("", item_id)
+        language = language_of(bfcl_category)
+        item_tools = [t for t in (mcp_tool(d, language, f"{where}: {item_id}", errors) for d in docs) if t]
+        if len({t["name"] for t in item_tools}) != len(item_tools):
+            errors.append(f"{where}: {item_id}: 'function' lists the same name twice")
+            continue
+        names.update(t["name"] for t in item_tools)
         query = _query(entry.get("question"), item_id, result)
         if query is None:
             continue
-        bfcl_category = _CATEGORY.sub("", item_id)
         answer = answers.get(item_id)
-        if answer is None and "irrelevance" not in bfcl_category:
+        if answer is None and "relevance" not in bfcl_category:
             result.skipped.append(f"{item_id}: no ground truth in the answer file")
             continue
         truth = answer[1].get("ground_truth") if answer else None
@@ -107,23 +103,29 @@ def import_bfcl(data_file: Path, answer_file: Path | None, out_dir: Path, servic
             continue
         category = _category(bfcl_category)
         scenario: dict[str, Any] = {"id": item_id, "query": query, "category": category,
-                                    "tags": ["bfcl", bfcl_category]}
+                                    "tags": ["bfcl", bfcl_category], "tools": item_tools}
+        item: dict[str, Any] = {"category": category, "bfcl_category": bfcl_category, "functions": docs}
         if truth:
             schemas = {t["name"]: t["inputSchema"] for t in item_tools}
-            calls = [{name: _call_args(params, schemas.get(name, {}), item_id, result)}
+            problems = [f"it calls {name!r}, which the item does not offer"
+                        for call in truth for name in call if name not in schemas]
+            calls = [{name: call_args(params, schemas.get(name, {}), problems)}
                      for call in truth for name, params in call.items()]
+            if problems:  # no scenario can hold it: mcptrain validates expected calls
+                result.contradictions.append(f"{item_id}: BFCL's answer contradicts the item's own "
+                                             f"functions: {'; '.join(problems)}")
+                continue
             scenario["expect"] = {"call": calls[0]} if len(calls) == 1 else {"calls": calls}
-            sidecar[item_id] = {"category": category, "ground_truth": truth,
-                                "tools": [t["name"] for t in item_tools]}
-        else:
-            scenario["expect"] = {"action": "no_tool"}
-            sidecar[item_id] = {"category": category, "action": "no_tool",
-                                "tools": [t["name"] for t in item_tools]}
+            item["ground_truth"] = truth
+        else:  # irrelevance: no call is right; relevance: any call of an offered function is
+            item["action"] = "no_tool" if "irrelevance" in bfcl_category else "use_tool"
+            scenario["expect"] = {"action": item["action"]}
+        sidecar[item_id] = item
         scenarios.append(scenario)
     if errors:
         more = [f"... and {len(errors) - 20} more"] if len(errors) > 20 else []
         raise BfclImportError("\n".join(errors[:20] + more))
-    files = _planned(out_dir, service_name, owners, data_file, [t for t, _ in tools.values()], scenarios, sidecar)
+    files = _planned(out_dir, service_name, owners, data_file, scenarios, sidecar)
     existing = [p for p, _ in files[1:] if p.exists()]
     if existing:
         raise BfclImportError("\n".join(f"{p}: exists; mcptrain never overwrites a file" for p in existing),
@@ -133,18 +135,18 @@ def import_bfcl(data_file: Path, answer_file: Path | None, out_dir: Path, servic
             continue  # the team's own Service spec stays
         write_new_file(path, text)
         result.written.append(path)
-    result.scenarios, result.tools = len(scenarios), len(tools)
+    result.scenarios, result.tools = len(scenarios), len(names)
     return result
 
 
-def _planned(out_dir: Path, service: str, owners: Sequence[str], data_file: Path, tools: list[dict[str, Any]],
+def _planned(out_dir: Path, service: str, owners: Sequence[str], data_file: Path,
              scenarios: list[dict[str, Any]], sidecar: dict[str, Any]) -> list[tuple[Path, str]]:
     header = {"apiVersion": s.API_VERSION}
     service_doc = {**header, "kind": "Service", "name": service, "owners": list(owners),
-                   "description": f"Imported from BFCL ({data_file.name})."}
-    toolset = {**header, "kind": "ToolSet", "service": service, "tools": tools}
+                   "description": f"Imported from BFCL ({data_file.name}); each scenario offers its own "
+                                  "functions, as BFCL does."}
     tests = {**header, "kind": "TestScenarios", "service": service, "scenarios": scenarios}
-    for spec, doc in ((s.ServiceSpec, service_doc), (s.ToolSetSpec, toolset), (s.TestScenariosSpec, tests)):
+    for spec, doc in ((s.ServiceSpec, service_doc), (s.TestScenariosSpec, tests)):
         try:
             spec.model_validate(doc)
         except ValidationError as e:  # the checks above should make this unreachable
@@ -152,9 +154,15 @@ def _planned(out_dir: Path, service: str, owners: Sequence[str], data_file: Path
     answers = {"format": ANSWERS_FORMAT, "source": data_file.name, "items": sidecar}
     note = "# Imported from BFCL by mcptrain; set the owning team in 'owners'.\n"
     return [(out_dir / "service.yaml", note + dump_yaml(service_doc)),
-            (out_dir / "tools.yaml", dump_yaml(toolset)),
             (out_dir / "tests" / "bfcl.yaml", dump_yaml(tests)),
             (out_dir / ANSWERS_FILE, json.dumps(answers, indent=1, ensure_ascii=False) + "\n")]
+
+
+def default_service(data_file: Path) -> str:
+    """`BFCL_v4_simple_python.json` -> `bfcl-simple-python`: one folder per category, so
+    several categories import into one project side by side."""
+    stem = re.sub(r"^BFCL_v\d+_", "", data_file.name.split(".")[0], flags=re.IGNORECASE)
+    return "bfcl-" + stem.lower().replace("_", "-")
 
 
 def _read_lines(path: Path, errors: list[str]) -> list[tuple[int, dict[str, Any]]]:
@@ -182,53 +190,6 @@ def _read_lines(path: Path, errors: list[str]) -> list[tuple[int, dict[str, Any]
     return out
 
 
-def _tool(doc: dict[str, Any], where: str, errors: list[str]) -> dict[str, Any] | None:
-    name = str(doc["name"])
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", name) or len(name) > 128:  # ToolSpec.name
-        errors.append(f"{where}: function name {name!r} is not a valid tool name")
-        return None
-    params = doc.get("parameters") or {"type": "dict", "properties": {}}
-    n_errors = len(errors)
-    schema = _schema(params, f"{where}: function {name!r}", errors)
-    if len(errors) > n_errors:
-        return None
-    schema["type"] = "object"
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as e:
-        errors.append(f"{where}: function {name!r}: the converted schema is invalid: {e.message}")
-        return None
-    return {"name": name, "description": str(doc.get("description") or f"The {name} function."),
-            "inputSchema": schema}
-
-
-def _schema(node: Any, where: str, errors: list[str]) -> Any:
-    """BFCL's type names -> JSON Schema, recursively (properties, items, additionalProperties)."""
-    if not isinstance(node, dict):
-        return node
-    out = dict(node)
-    if "type" in node:
-        bfcl = node["type"]
-        if bfcl not in TYPES:
-            errors.append(f"{where}: unknown BFCL type {bfcl!r} (expected one of "
-                          f"{', '.join(repr(t) for t in TYPES)})")
-            return out
-        if TYPES[bfcl] is None:
-            del out["type"]
-        else:
-            out["type"] = TYPES[bfcl]
-    if isinstance(node.get("properties"), dict):
-        out["properties"] = {k: _schema(v, f"{where} parameter {k!r}", errors)
-                             for k, v in node["properties"].items()}
-    if isinstance(node.get("items"), list):  # tuple form -> Draft 2020-12's prefixItems
-        out["prefixItems"] = [_schema(v, where, errors) for v in out.pop("items")]
-    elif isinstance(node.get("items"), dict):
-        out["items"] = _schema(node["items"], where, errors)
-    if isinstance(node.get("additionalProperties"), dict):
-        out["additionalProperties"] = _schema(node["additionalProperties"], where, errors)
-    return out
-
-
 def _query(question: Any, item_id: str, result: BfclImport) -> str | None:
     if isinstance(question, str):
         return question
@@ -253,41 +214,10 @@ def _category(bfcl_category: str) -> str:
         return "relevance"
     if name in ("simple", "multiple", "parallel", "parallel_multiple"):
         return name
-    return "simple" if name in ("java", "javascript", "sql", "rest") else name
+    # simple_python, simple_java, simple_javascript (v4); java, javascript, sql, rest (v3)
+    return "simple" if name.startswith("simple") or name in ("java", "javascript", "sql", "rest") else name
 
 
 def _valid_truth(truth: Any) -> bool:
     return isinstance(truth, list) and all(
         isinstance(c, dict) and len(c) == 1 and all(isinstance(p, dict) for p in c.values()) for c in truth)
-
-
-def _call_args(params: dict[str, Any], schema: dict[str, Any], item_id: str, result: BfclImport) -> dict[str, Any]:
-    """One value per argument for the scenario: the first acceptable value that fits the schema."""
-    props = schema.get("properties", {})
-    out = {}
-    for param, values in params.items():
-        values = values if isinstance(values, list) else [values]
-        options = [_first_values(v) for v in values if not (isinstance(v, str) and v == "")]
-        if not options:
-            continue  # only "": the argument is optional and expected to be left out
-        check = Draft202012Validator(props.get(param, {}))
-        fitting = [v for v in options if check.is_valid(v)]
-        if not fitting:
-            result.warnings.append(f"{item_id}: argument {param!r}: no acceptable value fits the schema")
-        out[param] = (fitting or options)[0]
-    return out
-
-
-def _first_values(value: Any) -> Any:
-    """A BFCL acceptable value made plain: a nested dict's value lists become their first value."""
-    if isinstance(value, dict):
-        out = {}
-        for k, alts in value.items():
-            alts = alts if isinstance(alts, list) else [alts]
-            kept = [a for a in alts if not (isinstance(a, str) and a == "")]
-            if kept:
-                out[k] = _first_values(kept[0])
-        return out
-    if isinstance(value, list):
-        return [_first_values(v) for v in value]
-    return value

@@ -14,8 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 API_VERSION = "mcptrain/v1"
 Priority = Literal["critical", "high", "normal"]
-Action = Literal["clarify", "ask_for_details", "refuse", "no_tool"]
+# use_tool: any call of an offered tool is right (BFCL's relevance); test scenarios only.
+Action = Literal["clarify", "ask_for_details", "refuse", "no_tool", "use_tool"]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=128)]
+# Vocabulary units whose meaning mcptrain checks: the parameter types each fits.
+CHECKED_UNITS: dict[str, tuple[str, ...]] = {
+    "cents": ("integer",), "seconds": ("integer", "number"), "minutes": ("integer", "number"),
+    "days": ("integer", "number"), "iso_date": ("string",), "iso_datetime": ("string",)}
 
 
 class _Spec(BaseModel):
@@ -26,6 +31,15 @@ class _Header(_Spec):
     api_version: Literal["mcptrain/v1"] = Field(
         alias="apiVersion", description="Spec format version; always `mcptrain/v1`."
     )
+
+
+class ToolSpec(_Spec):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", max_length=128)
+    title: str | None = None
+    description: str = Field(min_length=1)
+    inputSchema: dict[str, Any] = Field(description="JSON Schema of the arguments (MCP).")
+    outputSchema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------- calls
@@ -79,6 +93,14 @@ class MistakeSpec(CallField):
         return _one_call(v)
 
 
+OFFERED_TOOLS = (
+    "The tools this item offers the model (`[]`: none): names of its service's tools (a subset), and/or "
+    "inline tool definitions (for imported benchmarks, where one name has several schemas). "
+    "Its expected calls are checked against exactly these, and its prompt lists only these. "
+    "Default: all of the service's tools."
+)
+
+
 class ExampleSpec(CallField):
     id: Identifier = Field(description="Unique across the whole repository.")
     query: str | None = Field(default=None, min_length=1, description="What the user says.")
@@ -95,6 +117,7 @@ class ExampleSpec(CallField):
     sequence: list[StepSpec] | None = Field(
         default=None, description="Multi-step calls; each step's `result` feeds later steps."
     )
+    tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
     explanation: str | None = Field(default=None, description="Why this call is right.")
     common_mistakes: list[MistakeSpec] = Field(default_factory=list)
     source: Literal["human", "production", "production_correction", "synthetic", "imported"] = Field(
@@ -180,15 +203,6 @@ class ServiceSpec(_Header):
     description: str = ""
 
 
-class ToolSpec(_Spec):
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", max_length=128)
-    title: str | None = None
-    description: str = Field(min_length=1)
-    inputSchema: dict[str, Any] = Field(description="JSON Schema of the arguments (MCP).")
-    outputSchema: dict[str, Any] | None = None
-    annotations: dict[str, Any] | None = None
-
-
 class ToolSetSpec(_Header):
     kind: Literal["ToolSet"]
     service: Identifier
@@ -206,6 +220,7 @@ class EdgeCaseSpec(_Spec):
     scenario: str | None = None
     query: str = Field(min_length=1)
     tool: str | None = Field(default=None, description="The tool the case is about, if any.")
+    tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
     expect: ExpectSpec
     created_at: dt.date | None = None
 
@@ -213,6 +228,8 @@ class EdgeCaseSpec(_Spec):
     def _behaviour_only(self) -> EdgeCaseSpec:
         if self.expect.action is None:
             raise ValueError("an edge case expects an 'action' (put calls in Examples)")
+        if self.expect.action == "use_tool":
+            raise ValueError("action 'use_tool' is for test scenarios (training needs the call itself)")
         return self
 
 
@@ -234,7 +251,11 @@ class TermSpec(_Spec):
 
 class RuleSpec(_Spec):
     parameter: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*\.[A-Za-z_][A-Za-z0-9_]*$")
-    unit: Literal["cents", "seconds", "minutes", "days", "iso_date", "iso_datetime"] | None = None
+    unit: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_ /%.-]*$", max_length=64,
+        description="The unit of the parameter's value. Any name is accepted; the known units "
+                    f"({', '.join(CHECKED_UNITS)}) are checked against the parameter's schema, "
+                    "others (grams, bytes, percent, basis_points, ...) are descriptive only.")
     rule: str | None = Field(default=None, description="The rule in words.")
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="`{user_says: ..., value: ...}` pairs."
@@ -252,6 +273,7 @@ class ScenarioSpec(_Spec):
     id: Identifier
     priority: Priority = "normal"
     query: str = Field(min_length=1)
+    tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
     expect: ExpectSpec
     min_accuracy_required: float | None = Field(default=None, ge=0, le=1)
     category: str | None = Field(default=None, description="Overrides the derived category.")

@@ -42,7 +42,11 @@ class ToolRef:
 class Result:
     specs: Specs
     diagnostics: list[Diagnostic]
-    tools: dict[str, ToolRef]
+    tools: dict[str, dict[str, ToolRef]]  # service -> tool name -> tool
+
+    @property
+    def tool_count(self) -> int:
+        return sum(len(own) for own in self.tools.values())
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -82,13 +86,13 @@ class _Checker:
     def __init__(self, specs: Specs, diags: list[Diagnostic]) -> None:
         self.specs = specs
         self.diags = diags
-        self.tools: dict[str, ToolRef] = {}
-        self.vocab: dict[str, dict[str, dict[str, str]]] = {}  # tool -> param -> synonym -> canonical
+        self.tools: dict[str, dict[str, ToolRef]] = {}  # service -> name -> tool (MCP namespaces by server)
+        self.vocab: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # (service, tool) -> param -> synonym -> canonical
         self.ids: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
         self.limit = specs.project_spec.max_template_expansions
         self.train_queries: dict[str, dict[str, tuple[Loaded[Any], tuple[Any, ...]]]] = defaultdict(dict)
         self.any_train_query: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
-        self.calls_per_tool: Counter[str] = Counter()
+        self.calls_per_tool: Counter[tuple[str, str]] = Counter()
 
     def add(self, loaded: Loaded[Any], loc: tuple[Any, ...], message: str, *, key: bool = False,
             severity: str = "error", hint: str | None = None) -> None:
@@ -99,6 +103,7 @@ class _Checker:
     def run(self) -> None:
         for bundle in self.specs.services.values():
             self.check_service(bundle)
+            self.tools.setdefault(bundle.name, {})
             for ts in bundle.toolsets:
                 self.index_tools(bundle.name, ts)
         for bundle in self.specs.services.values():
@@ -110,8 +115,9 @@ class _Checker:
             for ec in bundle.edge_cases:
                 for i, case in enumerate(ec.spec.edge_cases):
                     self.claim_id(case.id, ec, ("edge_cases", i, "id"))
-                    if case.tool is not None and case.tool not in self.tools:
-                        self.unknown_tool(ec, ("edge_cases", i, "tool"), case.tool, key=False)
+                    offered = self.offered(bundle.name, ec, ("edge_cases", i), case.tools)
+                    if case.tool is not None and case.tool not in offered:
+                        self.unknown_tool(ec, ("edge_cases", i, "tool"), case.tool, offered, key=False)
                     self.train_queries[bundle.name].setdefault(normalize_query(case.query), (ec, ("edge_cases", i, "query")))
         # Every service's training queries in one map (first service by name wins): a
         # scenario repeating any of them is contamination, since build would drop that row.
@@ -136,35 +142,68 @@ class _Checker:
                      hint="add 'owners: [\"@org/team\"]' (CODEOWNERS reviews its changes)")
 
     def index_tools(self, service: str, ts: Loaded[s.ToolSetSpec]) -> None:
+        own = self.tools[service]
         for i, tool in enumerate(ts.spec.tools):
-            loc = ("tools", i, "inputSchema")
-            validator: Draft202012Validator | None = None
-            schema = tool.inputSchema
-            fast = None
-            try:
-                # jsonschema-rs answers "valid?" ~100x faster; the Python validator
-                # runs only to explain a failure with a path and a message.
-                if not jsonschema_rs.meta.is_valid(schema):
-                    Draft202012Validator.check_schema(schema)
-                if schema.get("type") != "object":
-                    self.add(ts, (*loc, "type") if "type" in schema else loc,
-                             f"an MCP inputSchema must have type 'object' (got {schema.get('type')!r})")
-                else:
-                    validator = Draft202012Validator(schema, format_checker=_FORMATS)
-                    fast = jsonschema_rs.validator_for(schema, validate_formats=True)
-            except SchemaError as e:
-                where = (*loc, *e.path)
-                got = e.instance
-                msg = e.message
-                if e.validator in ("anyOf", "enum") and isinstance(got, str) and where[-1] == "type":
-                    msg = f"expected one of {', '.join(repr(t) for t in sorted(_TYPE_WORDS))} (got {got!r})"
-                self.add(ts, where, msg)
-            if tool.name in self.tools:
-                other = self.tools[tool.name]
+            ref = self.tool_ref(service, tool, ts, ("tools", i), i)
+            if tool.name in own:
+                other = own[tool.name]
                 self.add(ts, ("tools", i, "name"),
-                         f"tool {tool.name!r} is already defined in {other.loaded.path} (service {other.service})")
+                         f"tool {tool.name!r} is already defined in {other.loaded.path} (service {other.service})",
+                         hint="tool names are unique within a service; another service may reuse the name")
                 continue
-            self.tools[tool.name] = ToolRef(service, tool, ts, i, validator, fast)
+            own[tool.name] = ref
+
+    def tool_ref(self, service: str, tool: s.ToolSpec, loaded: Loaded[Any], base: tuple[Any, ...],
+                 index: int) -> ToolRef:
+        """A tool with its schema checked and its argument validators built."""
+        loc = (*base, "inputSchema")
+        validator: Draft202012Validator | None = None
+        schema = tool.inputSchema
+        fast = None
+        try:
+            # jsonschema-rs answers "valid?" ~100x faster; the Python validator
+            # runs only to explain a failure with a path and a message.
+            if not jsonschema_rs.meta.is_valid(schema):
+                Draft202012Validator.check_schema(schema)
+            if schema.get("type") != "object":
+                self.add(loaded, (*loc, "type") if "type" in schema else loc,
+                         f"an MCP inputSchema must have type 'object' (got {schema.get('type')!r})")
+            else:
+                validator = Draft202012Validator(schema, format_checker=_FORMATS)
+                fast = jsonschema_rs.validator_for(schema, validate_formats=True)
+        except SchemaError as e:
+            where = (*loc, *e.path)
+            got = e.instance
+            msg = e.message
+            if e.validator in ("anyOf", "enum") and isinstance(got, str) and where[-1] == "type":
+                msg = f"expected one of {', '.join(repr(t) for t in sorted(_TYPE_WORDS))} (got {got!r})"
+            self.add(loaded, where, msg)
+        return ToolRef(service, tool, loaded, index, validator, fast)
+
+    def offered(self, service: str, loaded: Loaded[Any], base: tuple[Any, ...],
+                tools: list[str | s.ToolSpec] | None) -> dict[str, ToolRef]:
+        """The tools an item offers: its own `tools` (names of its service's tools or inline
+        definitions), else all of its service's tools."""
+        own = self.tools.get(service, {})
+        if tools is None:
+            return own
+        out: dict[str, ToolRef] = {}
+        for k, entry in enumerate(tools):
+            loc = (*base, "tools", k)
+            if isinstance(entry, str):
+                if entry not in own:
+                    self.unknown_tool(loaded, loc, entry, own, key=False,
+                                      also=f" in service {service!r}; define it inline to offer another schema")
+                    continue
+                ref = own[entry]
+            else:
+                ref = self.tool_ref(service, entry, loaded, loc, -1)
+            name = ref.spec.name
+            if name in out:
+                self.add(loaded, loc, f"tool {name!r} is offered twice", hint="an item offers each name once")
+                continue
+            out[name] = ref
+        return out
 
     def index_vocabulary(self, voc: Loaded[s.VocabularySpec]) -> None:
         for i, term in enumerate(voc.spec.terms):
@@ -173,7 +212,7 @@ class _Checker:
             if schema is None:
                 continue
             legal = schema.get("enum")
-            mapping = self.vocab.setdefault(tool_name, {}).setdefault(param, {})
+            mapping = self.vocab.setdefault((voc.spec.service, tool_name), {}).setdefault(param, {})
             for canonical, synonyms in term.values.items():
                 if legal is not None and canonical not in legal:
                     self.add(voc, ("terms", i, "values", canonical),
@@ -185,14 +224,17 @@ class _Checker:
         for i, rule in enumerate(voc.spec.rules):
             tool_name, param = rule.parameter.rsplit(".", 1)
             schema = self.param_schema(voc, ("rules", i, "parameter"), tool_name, param)
-            if schema is not None and rule.unit == "cents" and schema.get("type") not in ("integer", None):
+            legal_types = s.CHECKED_UNITS.get(rule.unit or "")
+            if schema is not None and legal_types and schema.get("type") not in (*legal_types, None):
                 self.add(voc, ("rules", i, "unit"),
-                         f"unit 'cents' needs an integer parameter ({rule.parameter} is {schema.get('type')!r})")
+                         f"unit {rule.unit!r} needs {' or '.join(_a(t) for t in legal_types)} parameter "
+                         f"({rule.parameter} is {schema.get('type')!r})")
 
     def param_schema(self, loaded: Loaded[Any], loc: tuple[Any, ...], tool_name: str, param: str) -> dict[str, Any] | None:
-        ref = self.tools.get(tool_name)
+        own = self.tools.get(loaded.spec.service, {})
+        ref = own.get(tool_name)
         if ref is None:
-            self.unknown_tool(loaded, loc, tool_name, key=False)
+            self.unknown_tool(loaded, loc, tool_name, own, key=False)
             return None
         props = ref.spec.inputSchema.get("properties", {})
         if param not in props:
@@ -201,8 +243,9 @@ class _Checker:
             return None
         return props[param] if isinstance(props[param], dict) else {}
 
-    def unknown_tool(self, loaded: Loaded[Any], loc: tuple[Any, ...], name: str, *, key: bool = True) -> None:
-        self.add(loaded, loc, f"unknown tool {name!r}", key=key, hint=did_you_mean(name, list(self.tools)))
+    def unknown_tool(self, loaded: Loaded[Any], loc: tuple[Any, ...], name: str, known: dict[str, ToolRef], *,
+                     key: bool = True, also: str = "") -> None:
+        self.add(loaded, loc, f"unknown tool {name!r}{also}", key=key, hint=did_you_mean(name, list(known)))
 
     def claim_id(self, ident: str, loaded: Loaded[Any], loc: tuple[Any, ...]) -> None:
         if ident in self.ids:
@@ -219,6 +262,7 @@ class _Checker:
         for i, example in enumerate(ex.spec.examples):
             base = ("examples", i)
             self.claim_id(example.id, ex, (*base, "id"))
+            offered = self.offered(service, ex, base, example.tools)
             if example.template is not None and example.vars is not None:
                 try:
                     expansions = expand_queries(example.template, example.vars, self.limit)
@@ -236,19 +280,19 @@ class _Checker:
                                 seen_errors.add(e.loc)
                                 self.add(ex, e.loc, e.message)
                             continue
-                        self.check_call(ex, loc, name, rendered, seen=seen_errors,
+                        self.check_call(ex, loc, name, rendered, offered, seen=seen_errors,
                                         context=f" (in expansion {exp.index}: {exp.query!r})")
             else:
                 assert example.query is not None
                 self.remember_query(service, example.query, ex, (*base, "query"))
                 for loc, name, args in self.iter_calls(example, base):
-                    self.check_call(ex, loc, name, args)
+                    self.check_call(ex, loc, name, args, offered)
             if example.sequence is not None:
                 self.check_sequence(ex, base, example)
             for j, mistake in enumerate(example.common_mistakes):
                 (name,) = mistake.wrong
-                if name not in self.tools:
-                    self.unknown_tool(ex, (*base, "common_mistakes", j, "wrong", name), name)
+                if name not in offered:
+                    self.unknown_tool(ex, (*base, "common_mistakes", j, "wrong", name), name, offered)
 
     def remember_query(self, service: str, query: str, loaded: Loaded[Any], loc: tuple[Any, ...]) -> None:
         self.train_queries[service].setdefault(normalize_query(query), (loaded, loc))
@@ -268,15 +312,20 @@ class _Checker:
                     yield (*base, "sequence", j, "call"), name, args
 
     def check_call(self, loaded: Loaded[Any], loc: tuple[Any, ...], name: str, args: dict[str, Any],
-                   *, seen: set[tuple[Any, ...]] | None = None, context: str = "") -> None:
-        ref = self.tools.get(name)
+                   offered: dict[str, ToolRef], *, seen: set[tuple[Any, ...]] | None = None,
+                   context: str = "") -> None:
+        """`args` against the schema of `name` among the tools the item `offered`."""
+        ref = offered.get(name)
         if ref is None:
             if seen is None or (*loc, name) not in seen:
-                self.unknown_tool(loaded, (*loc, name), name)
+                self.unknown_tool(loaded, (*loc, name), name, offered,
+                                  also=" (not among the tools this item offers)"
+                                  if offered is not self.tools.get(loaded.spec.service) else "")
                 if seen is not None:
                     seen.add((*loc, name))
             return
-        self.calls_per_tool[name] += 1
+        if ref.index >= 0:
+            self.calls_per_tool[ref.service, name] += 1
         if ref.validator is None:
             return
         props = ref.spec.inputSchema.get("properties", {})
@@ -287,7 +336,7 @@ class _Checker:
                 reported.add(arg)
                 self._once(seen, loaded, (*where, arg), f"unknown argument {arg!r}{context}", key=True,
                            hint=did_you_mean(arg, list(props)))
-        for param, mapping in self.vocab.get(name, {}).items():
+        for param, mapping in self.vocab.get((ref.service, name), {}).items():
             value = args.get(param)
             if isinstance(value, str) and value.lower() in mapping and value != mapping[value.lower()]:
                 reported.add(param)
@@ -345,8 +394,9 @@ class _Checker:
         for i, sc in enumerate(ts.spec.scenarios):
             base = ("scenarios", i)
             self.claim_id(sc.id, ts, (*base, "id"))
+            offered = self.offered(service, ts, base, sc.tools)
             for loc, name, args in self.iter_calls(sc.expect, (*base, "expect")):
-                self.check_call(ts, loc, name, args)
+                self.check_call(ts, loc, name, args, offered)
             norm = normalize_query(sc.query)
             exact = train.get(norm) or self.any_train_query.get(norm)
             if exact is not None:
@@ -366,12 +416,15 @@ class _Checker:
                              f"{other.path}:{line}:{col}", severity="warning")
 
     def check_balance(self) -> None:
-        if not self.tools:
+        refs = [ref for own in self.tools.values() for ref in own.values()]
+        if not refs:
             return
-        counts = {name: self.calls_per_tool.get(name, 0) for name in self.tools}
+        counts = {(ref.service, ref.spec.name): self.calls_per_tool.get((ref.service, ref.spec.name), 0)
+                  for ref in refs}
         average = sum(counts.values()) / len(counts)
-        for name, n in counts.items():
-            ref = self.tools[name]
+        for ref in refs:
+            name = ref.spec.name
+            n = counts[ref.service, name]
             loc = ("tools", ref.index, "name")
             if n == 0:
                 self.add(ref.loaded, loc, f"tool {name!r} has no examples", severity="warning",
@@ -380,6 +433,10 @@ class _Checker:
                 self.add(ref.loaded, loc,
                          f"tool {name!r} has {n} example calls, under half the average ({average:.1f})",
                          severity="warning")
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _schema_message(err: Any) -> str:

@@ -161,13 +161,18 @@ def export_grammars(out_dir: Any, rows: Sequence[dict[str, Any]]) -> list[str]:
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    by_service: dict[str, list[dict[str, Any]]] = {}
+    # A row may offer a subset of its service's tools; serving offers them all, so each
+    # service's grammar covers every tool its rows offer (the first definition of a name).
+    by_service: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
-        service = str(row.get("service") or "default")
-        if row.get("tools") and service not in by_service:
-            by_service[service] = list(row["tools"])
+        offered = by_service.setdefault(str(row.get("service") or "default"), {})
+        for tool in row.get("tools") or []:
+            offered.setdefault(tool.get("function", tool)["name"], tool)
     written = []
-    for service, tools in sorted(by_service.items()):
+    for service, named in sorted(by_service.items()):
+        if not named:
+            continue
+        tools = list(named.values())
         for suffix, data in ((".structural_tag.json", structural_tag(tools)),
                              (".tool_call.schema.json", call_schema(tools))):
             write_json(folder / f"{service}{suffix}", data)

@@ -337,7 +337,7 @@ def test_clarify_and_ask_for_details() -> None:
 
 def test_unknown_behaviour() -> None:
     with pytest.raises(ValueError, match=r"^unknown action 'dance' \(expected one of clarify, ask_for_details, "
-                                         r"refuse, no_tool\)$"):
+                                         r"refuse, no_tool, use_tool\)$"):
         Expected.behaviour("dance")
 
 

@@ -33,6 +33,11 @@ def load(path: Path) -> Any:
     return load_document(path).data
 
 
+def item_tools(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """Scenario id -> the functions it offers (inline MCP tools)."""
+    return {s["id"]: s["tools"] for s in load(out / "tests" / "bfcl.yaml")["scenarios"]}
+
+
 def write_lines(path: Path, *rows: Any) -> Path:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -41,7 +46,7 @@ def write_lines(path: Path, *rows: Any) -> Path:
 def test_simple_becomes_a_valid_service(tmp_path: Path) -> None:
     out, result = run(tmp_path, "simple")
     assert [p.relative_to(out).as_posix() for p in result.written] == [
-        "service.yaml", "tools.yaml", "tests/bfcl.yaml", "bfcl_answers.json"]
+        "service.yaml", "tests/bfcl.yaml", "bfcl_answers.json"]  # no tools.yaml: each item offers its own
     assert (result.scenarios, result.tools, result.skipped, result.warnings) == (3, 3, [], [])
     validation = validate_repository(tmp_path)
     assert [d.format() for d in validation.errors] == []
@@ -49,7 +54,7 @@ def test_simple_becomes_a_valid_service(tmp_path: Path) -> None:
 
 def test_types_map_to_json_schema(tmp_path: Path) -> None:
     out, _ = run(tmp_path, "simple")
-    tools = {t["name"]: t["inputSchema"] for t in load(out / "tools.yaml")["tools"]}
+    tools = {t["name"]: t["inputSchema"] for offered in item_tools(out).values() for t in offered}
     assert tools["finance.compound_interest"]["type"] == "object"
     assert tools["finance.compound_interest"]["properties"]["principal"]["type"] == "number"
     flight = tools["book_flight"]["properties"]
@@ -74,10 +79,12 @@ def test_scenarios_keep_ids_and_first_acceptable_values(tmp_path: Path) -> None:
 def test_sidecar_keeps_every_acceptable_value(tmp_path: Path) -> None:
     out, _ = run(tmp_path, "simple")
     sidecar = json.loads((out / "bfcl_answers.json").read_text(encoding="utf-8"))
-    assert sidecar["format"] == "mcptrain-bfcl-answers/1"
+    assert sidecar["format"] == "mcptrain-bfcl-answers/2"
+    assert sidecar["items"]["simple_2"]["bfcl_category"] == "simple"
+    assert sidecar["items"]["simple_2"]["functions"][0]["parameters"]["type"] == "dict"  # BFCL's doc, as written
     assert sidecar["items"]["simple_2"]["ground_truth"][0]["book_flight"]["passengers"] == [["Ann", "Bo"], ["Bo", "Ann"]]
     answers = load_bfcl_answers(out / "bfcl_answers.json")
-    tools = load(out / "tools.yaml")["tools"]
+    tools = item_tools(out)["simple_2"]
     got = ('[book_flight(route={"origin": "SFO", "destination": "JFK"}, date="2026-03-01", '
            'passengers=["Bo", "Ann"])]')
     assert check_output(parse_output(got), answers["simple_2"], tools).correct
@@ -99,7 +106,7 @@ def test_parallel_and_parallel_multiple(tmp_path: Path) -> None:
     answers = load_bfcl_answers(out / "bfcl_answers.json")
     # Any order; BFCL's answer says `unit` must be left out, and "celsius" is its default.
     got = '[stock.price(ticker="NVDA"), weather.get(city="oslo", unit="celsius")]'
-    tools = load(out / "tools.yaml")["tools"]
+    tools = item_tools(out)["parallel_multiple_0"]
     assert check_output(parse_output(got), answers["parallel_multiple_0"], tools).correct
     assert check_output(parse_output(got.replace("celsius", "fahrenheit")), answers["parallel_multiple_0"],
                         tools).reason == "weather.get: argument 'unit': expected it omitted, got 'fahrenheit'"
@@ -125,15 +132,14 @@ def test_irrelevance_needs_no_answer_file(tmp_path: Path) -> None:
 
 def test_never_overwrites(tmp_path: Path) -> None:
     out, _ = run(tmp_path, "simple")
-    before = (out / "tools.yaml").read_text(encoding="utf-8")
+    before = (out / "tests" / "bfcl.yaml").read_text(encoding="utf-8")
     with pytest.raises(BfclImportError) as e:
         run(tmp_path, "simple")
     assert str(e.value) == (
-        f"{out / 'tools.yaml'}: exists; mcptrain never overwrites a file\n"
         f"{out / 'tests' / 'bfcl.yaml'}: exists; mcptrain never overwrites a file\n"
         f"{out / 'bfcl_answers.json'}: exists; mcptrain never overwrites a file\n"
         "    hint: import into a new folder, or move the existing files away")
-    assert (out / "tools.yaml").read_text(encoding="utf-8") == before
+    assert (out / "tests" / "bfcl.yaml").read_text(encoding="utf-8") == before
 
 
 def test_an_existing_service_file_is_kept(tmp_path: Path) -> None:
@@ -199,10 +205,10 @@ def test_skips_and_warnings(tmp_path: Path) -> None:
     assert result.skipped == [
         "simple_1: multi-turn BFCL entries are not imported (2 turns; a scenario holds one query)",
         "simple_3: no ground truth in the answer file"]
-    assert result.warnings == [
-        "simple_0: non-user messages in the question were dropped",
-        "simple_2: function 'f' differs from its definition in simple_0; the first is kept in tools.yaml",
-        "simple_2: argument 'n': no acceptable value fits the schema"]
+    assert result.warnings == ["simple_0: non-user messages in the question were dropped"]
+    assert result.contradictions == [  # BFCL's answer breaks its own function doc: no scenario can hold it
+        "simple_2: BFCL's answer contradicts the item's own functions: no acceptable value of 'n' fits its "
+        "schema (9)"]
     scenarios = load(tmp_path / "out" / "tests" / "bfcl.yaml")["scenarios"]
     assert scenarios[0]["expect"] == {"call": {"f": {"n": 2}}}  # 7 is outside the enum
     assert scenarios[0]["query"] == "q0"

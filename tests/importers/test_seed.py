@@ -132,7 +132,8 @@ def test_the_seed_becomes_one_service(imported: SeedImport) -> None:
     }
     assert messages(imported) == [
         "create_payment.json:79:16: warning: domain_vocabulary.refunds: not imported: 'refunds' is not a "
-        "parameter of create_payment\n    hint: name the parameter as 'tool.parameter' to import it as a rule or term",
+        "parameter of create_payment\n    hint: name the parameter as 'tool.parameter' to import it as a rule or term; it is kept as a comment in "
+            "vocabulary.yaml",
         "mcp-training-data.json:6:32: warning: mcp_training_data_version: ignored key "
         "'mcp_training_data_version'; mcptrain has no place for it",
     ]
@@ -507,3 +508,58 @@ def test_the_chapters_training_rows_keep_source_quality_explanation_and_mistakes
         "imported, manual, production, production_correction, production_validated, synthetic); not kept",
         "training_examples[2].quality: unknown quality 'stellar' (expected one of bronze, gold, high, human_curated, low, medium, silver); "
         "not kept"]
+
+
+# ---------------------------------------------------------------- the chapter's own per-tool document
+
+PAYMENT_TOOLS = {"service": "payment-service", "tools": [
+    {"name": "create_payment", "description": "Charge a customer.", "inputSchema": {"type": "object", "properties": {
+        "amount": {"type": "integer"}, "currency": {"type": "string"}, "invoice_id": {"type": "string"},
+        "customer_id": {"type": "string"}}, "required": ["amount"]}},
+    {"name": "get_customer_by_name", "description": "Find a customer.", "inputSchema": {
+        "type": "object", "properties": {"name": {"type": "string"}}}},
+    {"name": "get_latest_order", "description": "A customer's latest order.", "inputSchema": {
+        "type": "object", "properties": {"customer_id": {"type": "string"}}}},
+    {"name": "get_payments", "description": "List payments.", "inputSchema": {"type": "object", "properties": {
+        "status": {"type": "string", "enum": ["pending", "processing", "completed", "failed", "refunded"]}}}}]}
+
+
+def test_the_chapter_s_per_tool_document_imports_as_printed() -> None:
+    """`"tool": "create_payment"` (a string), `{prev.field}` references and `domain_vocabulary`,
+    exactly as the design chapter prints them."""
+    result = plan(fixture("chapter_per_tool.json"), document(PAYMENT_TOOLS, "tools.json"))
+    assert [d for d in messages(result) if ": error:" in d or "ignored key" in d or "not imported" in d] == []
+    (sequence,) = [e for e in spec(result, "specs/payment/examples/imported.yaml")["examples"]
+                   if "sequence" in e]
+    assert [s["call"] for s in sequence["sequence"]] == [
+        {"get_customer_by_name": {"name": "John"}},
+        {"get_latest_order": {"customer_id": "CUSTOMER-ID-1"}},
+        {"create_payment": {"amount": 2200, "customer_id": "CUSTOMER-ID-1"}}]
+    assert [s.get("result") for s in sequence["sequence"]] == [{"customer_id": "CUSTOMER-ID-1"},
+                                                                 {"order_total": 2200}, None]
+    assert sum("stand-in values" in m for m in messages(result)) == 2  # each invented result is reported
+    vocabulary = spec(result, "specs/payment/vocabulary.yaml")
+    rules = {r["parameter"]: r for r in vocabulary["rules"]}
+    assert rules["create_payment.amount"]["unit"] == "cents"
+    assert rules["create_payment.amount"]["examples"][0] == {"user_says": "$10", "value": 1000}
+    assert rules["get_latest_order.customer_id"]["rule"] == (
+        "Customer identification: use customer_id or email; never name alone. "
+        "Names are not unique, always confirm with ID or email")
+    (term,) = vocabulary["terms"]
+    assert term["parameter"] == "get_payments.status"
+    assert term["values"]["completed"] == ["successful", "done", "went through"]
+
+
+def test_a_vocabulary_entry_without_a_home_says_where_it_could_go() -> None:
+    tools = {**PAYMENT_TOOLS, "tools": [{**PAYMENT_TOOLS["tools"][3], "inputSchema": {"type": "object", "properties": {
+        "status": {"type": "string", "enum": ["pending", "succeeded"]}}}}]}
+    result = plan(fixture("chapter_per_tool.json"), document(tools, "tools.json"))
+    (message,) = [m for m in messages(result) if "payment_states" in m]
+    assert message.startswith("chapter_per_tool.json:80:23: warning: domain_vocabulary.payment_states: not imported")
+    assert "(the enum of get_payments.status holds some of its values, not all)" in message
+
+
+def test_a_named_tool_nothing_defines_is_reported() -> None:
+    result = plan(fixture("chapter_per_tool.json"))
+    assert ("chapter_per_tool.json:4:11: warning: tool: tool 'create_payment' is named but not defined in the "
+            "imported documents or the repository") in messages(result)[0]

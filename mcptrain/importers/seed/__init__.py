@@ -133,6 +133,8 @@ def _convert(conv: Conversion, found: list[tuple[JsonDocument, DocumentKind]]) -
             if key not in KNOWN_TOP:
                 conv.ignore(doc, (), key)
         conv.attempt(doc, (), partial(tool.read_tools, conv, doc, doc_service[id(doc)] or conv.default))
+    for doc, _ in found:
+        tool.check_named_tool(conv, doc)
     summaries: dict[str, str] = {}
     for doc, kind in found:
         svc = doc_service[id(doc)]

@@ -40,7 +40,9 @@ QUALITIES = {"high": "gold", "human_curated": "gold", "gold": "gold", "medium": 
              "silver": "silver", "low": "bronze", "bronze": "bronze"}
 _UNITS = (("cents", ("cent",), ("integer",)), ("seconds", ("in seconds",), ("integer", "number")),
           ("minutes", ("in minutes",), ("integer", "number")), ("days", ("in days",), ("integer", "number")))
-_PLACEHOLDER = re.compile(r"^\s*(?:\{\{\s*([\w.]+)\s*\}\}|\$\{([\w.]+)\}|\$([A-Za-z_][\w.]*)|<([A-Za-z_][\w.]*)>)\s*$")
+# `{{ customer_id }}`, `${customer_id}`, `$customer_id`, `<customer_id>`, and the seed's own `{prev.customer_id}`
+_PLACEHOLDER = re.compile(r"^\s*(?:\{\{\s*([\w.]+)\s*\}\}|\$\{([\w.]+)\}|\$([A-Za-z_][\w.]*)|<([A-Za-z_][\w.]*)>"
+                          r"|\{([A-Za-z_][\w.]*)\})\s*$")
 
 
 def action_of(raw: Any) -> str | None:
@@ -125,7 +127,7 @@ def doc_tool_names(data: dict[str, Any]) -> list[str]:
     """Names of the tools a document defines (`tool`, `tools`; MCP or OpenAI shape)."""
     tools = [data["tool"]] if "tool" in data else []
     tools += data["tools"] if isinstance(data.get("tools"), list) else []
-    names = []
+    names = [t for t in tools if isinstance(t, str) and t]  # `"tool": "create_payment"` names it
     for tool in tools:
         if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
             tool = tool["function"]
@@ -264,6 +266,22 @@ def fill_placeholders(value: Any, known: dict[str, Any]) -> tuple[Any, list[str]
         name = next(g for g in match.groups() if g).rsplit(".", 1)[-1]
         return (known[name], []) if name in known else (value, [value])
     return value, []
+
+
+def placeholder_field(value: Any) -> str | None:
+    """The field a reference names (`{prev.order_total}` -> `order_total`), or None."""
+    match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
+    return next(g for g in match.groups() if g).rsplit(".", 1)[-1] if match else None
+
+
+def invented_value(field: str, schema: Any, step: int) -> Any:
+    """A stand-in for a value an earlier step returned, typed by the parameter it fills."""
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if isinstance(schema, dict) and schema.get("enum"):
+        return schema["enum"][0]
+    if kind in ("integer", "number"):
+        return 1000 * step + 200
+    return f"{field.upper().replace('_', '-')}-{step}"
 
 
 def flatten_result(result: Any, into: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ A file may mix the sections; a training example in chat form goes to `training.p
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
@@ -37,7 +38,7 @@ class ToolDocument:
 def read_tools(conv: Conversion, doc: JsonDocument, service: str | None) -> None:
     """The document's `tool` and `tools`, and the `tools` of its chat-form rows."""
     found: list[tuple[Loc, Any, str | None]] = []
-    if "tool" in doc.data:
+    if "tool" in doc.data and not isinstance(doc.data["tool"], str):  # a string names it: `check_named_tool`
         found.append((("tool",), doc.data["tool"], service))
     if isinstance(doc.data.get("tools"), list):
         found += [(("tools", i), t, service) for i, t in enumerate(doc.data["tools"])]
@@ -47,6 +48,17 @@ def read_tools(conv: Conversion, doc: JsonDocument, service: str | None) -> None
             found += [(("training_examples", i, "tools", j), t, svc) for j, t in enumerate(row["tools"])]
     for loc, raw, svc in found:
         conv.attempt(doc, loc, partial(_tool, conv, doc, loc, raw, svc))
+
+
+def check_named_tool(conv: Conversion, doc: JsonDocument) -> None:
+    """The seed's own `"tool": "create_payment"` names the tool the document is about; once
+    every document's tools are read, say so if nothing defines it."""
+    name = doc.data.get("tool")
+    if isinstance(name, str) and name not in conv.tools:
+        conv.diags.append(doc.diagnostic(("tool",), f"tool {name!r} is named but not defined in the imported "
+                          "documents or the repository", severity="warning",
+                          hint="import its definition too (from the MCP server's tools/list), or add it "
+                               "to the service's tools.yaml"))
 
 
 def _tool(conv: Conversion, doc: JsonDocument, loc: Loc, raw: Any, service: str | None) -> None:
@@ -135,12 +147,14 @@ def example(conv: Conversion, doc: JsonDocument, loc: Loc, row: Any, svc: str | 
 def read_sequence(conv: Conversion, doc: JsonDocument, loc: Loc, raw: Any) -> list[dict[str, Any]]:
     """Steps of calls (and results); also the test dataset's `expected_sequence`."""
     known: dict[str, Any] = {}
-    steps = []
+    steps: list[dict[str, Any]] = []
     for j, step in enumerate(shapes.read_array(raw, loc, non_empty=True)):
         name, args = shapes.read_call(step, (*loc, j))
         args, missing = shapes.fill_placeholders(args, known)
-        for value in missing:
-            conv.diags.append(doc.diagnostic((*loc, j), f"{value!r} refers to a value no earlier step's "
+        if missing and steps:  # the seed's `{prev.customer_id}`: the earlier step's result is not written
+            args = _invent_results(conv, doc, (*loc, j), name, args, steps, known)
+        elif missing:
+            conv.diags.append(doc.diagnostic((*loc, j), f"{missing[0]!r} refers to a value no earlier step's "
                               "result provides; the model would learn to write it literally",
                               severity="warning", hint="add the earlier step's 'result'"))
         out: dict[str, Any] = {"call": {name: args}}
@@ -150,6 +164,30 @@ def read_sequence(conv: Conversion, doc: JsonDocument, loc: Loc, raw: Any) -> li
             shapes.flatten_result(result, known)
         steps.append(out)
     return steps
+
+
+def _invent_results(conv: Conversion, doc: JsonDocument, loc: Loc, name: str, args: dict[str, Any],
+                    steps: list[dict[str, Any]], known: dict[str, Any]) -> dict[str, Any]:
+    """Fill `{prev.field}` references with stand-in values written into the previous step's
+    `result`, so the row shows the model where the value comes from; warn to replace them."""
+    props = (conv.tools.get(name, ("", {}, ""))[1] or {}).get("properties") or {}
+    invented: dict[str, Any] = {}
+    out = dict(args)
+    for param, value in args.items():
+        field = shapes.placeholder_field(value)
+        if field is None:
+            continue
+        if field not in known:
+            known[field] = invented[field] = shapes.invented_value(field, props.get(param), len(steps))
+        out[param] = known[field]
+    if invented:
+        previous = steps[-1]
+        result = previous.get("result")
+        previous["result"] = {**(result if isinstance(result, dict) else {}), **invented}
+        conv.diags.append(doc.diagnostic(loc, f"step {len(steps) - 1}'s result is not given; stand-in values "
+                          f"{json.dumps(invented)} were written for {', '.join(repr(f) for f in invented)}",
+                          severity="warning", hint="replace them with what the tool really returns"))
+    return out
 
 
 def mistake_of(conv: Conversion, doc: JsonDocument, loc: Loc, raw: Any, tool: str) -> dict[str, Any] | str:
