@@ -7,7 +7,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -224,7 +224,7 @@ def main() -> None:
     from mcptrain import output
 
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="mcptrain")
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -235,13 +235,11 @@ def main() -> None:
         output.failure(e)
         sys.exit(1)
     except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.exceptions.Abort):
+        if _is_click(e, "Abort"):
             output.error("aborted")
             sys.exit(130)
-        if isinstance(e, click.ClickException):
-            e.show()
+        if _is_click(e, "ClickException"):
+            e.show()  # type: ignore[attr-defined]  # "Usage: ...", "Try '... --help' for help.", "Error: ..."
             sys.exit(2)
         from mcptrain.workspace import STATE_DIR
 
@@ -256,3 +254,20 @@ def main() -> None:
             traceback.print_exc()
         output.error(f"internal error: {type(e).__name__}: {e} ({where}; rerun with --traceback to see it)")
         sys.exit(3)
+
+
+def _is_click(error: BaseException, name: str) -> bool:
+    """`error` is click's `name` exception: typer raises those of its own vendored copy of
+    click (`typer._click`), which are not the installed click's classes."""
+    import click
+
+    return any(isinstance(error, getattr(module, name)) for module in (click.exceptions, _typer_click())
+               if module is not None and hasattr(module, name))
+
+
+def _typer_click() -> Any:
+    try:
+        from typer._click import exceptions
+    except ImportError:  # a typer that uses click itself
+        return None
+    return exceptions

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+# What a predictor answers for a prompt it refused to generate for (longer than the model
+# was trained on); the evaluator scores it as malformed, with this reason, never as a reply.
+PROMPT_TOO_LONG = "<mcptrain:prompt-too-long>"
+
 
 class MCPTrainError(Exception):
     """Base class: a user-fixable problem (exit code 1).

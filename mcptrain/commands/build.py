@@ -62,6 +62,9 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
         found = ", ".join(f"{k}: {v}" for k, v in sorted(report.checks.warnings.items()))
         output.warn(f"OpenAI format check warnings ({found}); token counts are estimates")
     project, _ = ws.load_project()
+    from mcptrain.commands.lengths import measure, print_report
+
+    print_report(measure(project, report.rows))
     elapsed = time.perf_counter() - started
     rows = sum(counts["splits"].values())
     done = f"mcptrain: built {ws.dataset_dir} ({_n(rows, 'row')}) in {elapsed:.2f}s"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from mcptrain import output
 from mcptrain.specs.validator import validate_repository
@@ -10,6 +11,8 @@ from mcptrain.specs.validator import validate_repository
 def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:
     started = time.perf_counter()
     result = validate_repository(root)
+    if strict and not result.errors:
+        _check_lengths(result)
     errors, warnings = result.errors, result.warnings
     if strict:
         errors = errors + warnings
@@ -44,6 +47,16 @@ def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:
     )
     output.info(summary)
     return 0
+
+
+def _check_lengths(result: Any) -> None:
+    """--strict: rows longer than training.max_seq_len are warnings, so errors here."""
+    from mcptrain.commands.lengths import diagnostics, measure
+    from mcptrain.dataset.build import compile_rows
+
+    report = measure(result.specs.project_spec, compile_rows(result.specs))
+    result.diagnostics.extend(diagnostics(report, result))
+    result.diagnostics.sort(key=lambda d: (d.path, d.line, d.col))
 
 
 def _n(count: int, word: str) -> str:

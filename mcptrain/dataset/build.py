@@ -20,14 +20,9 @@ from typing import Any
 
 from mcptrain import output
 from mcptrain.dataset.build_cache import load_cached, service_fingerprint, store
-from mcptrain.dataset.compiler import (
-    CompiledService,
-    Row,
-    compile_service,
-    offered_tools,
-    row_settings,
-)
+from mcptrain.dataset.compiler import CompiledService, Row, compile_service, row_settings
 from mcptrain.dataset.contamination import Removal, find_contamination
+from mcptrain.dataset.directory import Directory, interface_fingerprint
 from mcptrain.dataset.exporters import LineEncoder, hf_example, openai_example
 from mcptrain.dataset.manifest import MANIFEST_FORMAT, count_rows, quality_report
 from mcptrain.dataset.openai_checks import FormatChecker, FormatReport
@@ -51,6 +46,7 @@ class BuildReport:
     warnings: int  # validation warnings (errors stop the build)
     removals: list[Removal]
     checks: FormatReport
+    rows: list[Row]  # every row written, with its split
 
 
 def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = None) -> BuildReport:
@@ -75,8 +71,7 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
         assign_splits(rows, config, zero_shot)
         resampled = 0
         if project.data.resample_values:
-            rows, resampled = resample_training_rows(rows, config.seed,
-                                                     {n: cs.tools for n, cs in services.items()})
+            rows, resampled = resample_training_rows(rows, config.seed)
         with output.progress("checking contamination", len(services)) as advance:
             removals = find_contamination(rows, config.near_duplicate_threshold, advance)
         removed = {r.id for r in removals}
@@ -97,22 +92,29 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
                               "rows": [r.as_dict() for r in removals]},
             "quality": quality_report(rows, tools_by_service, zero_shot),
         }
-        path, checks = write_dataset(root, rows, {n: cs.tools for n, cs in services.items()}, manifest)
+        path, checks = write_dataset(root, rows, manifest)
     finally:
         if paused:
             gc.enable()
-    return BuildReport(path, manifest, compiled, reused, len(result.warnings), removals, checks)
+    return BuildReport(path, manifest, compiled, reused, len(result.warnings), removals, checks, rows)
 
 
-def resample_training_rows(rows: list[Row], seed: int,
-                           tools: dict[str, list[dict[str, Any]]]) -> tuple[list[Row], int]:
+def compile_rows(specs: Specs) -> list[Row]:
+    """Every service's rows, compiled in memory (no cache, no splits): for checks before a build."""
+    project = specs.project_spec
+    directory = Directory.of(specs.services)
+    return [row for name in sorted(specs.services)
+            for row in compile_service(specs.services[name], project, directory).rows]
+
+
+def resample_training_rows(rows: list[Row], seed: int) -> tuple[list[Row], int]:
     """Training examples with their literal values re-sampled (`mcptrain/resample.py`)."""
     from mcptrain.dataset.resample import resample_row
 
     out: list[Row] = []
     changed = 0
     for row in rows:
-        fresh = (resample_row(row, seed, offered_tools(row, tools))
+        fresh = (resample_row(row, seed, row.get("tools") or [])
                  if row["split"] == "train" and row["kind"] == "example" else None)
         changed += fresh is not None
         out.append(fresh if fresh is not None else row)
@@ -126,13 +128,15 @@ def _compile(root: Path, bundles: dict[str, Any], project: Any) -> tuple[
     fingerprints: dict[str, str] = {}
     compiled: list[str] = []
     reused: list[str] = []
+    directory = Directory.of(bundles)
+    interfaces = {name: interface_fingerprint(root, bundle) for name, bundle in bundles.items()}
     with output.progress("compiling services", len(bundles)) as advance:
         for name in sorted(bundles):
             fp = service_fingerprint(root, bundles[name], settings)
-            cs = load_cached(root, name, fp)
+            cs = load_cached(root, name, fp, interfaces)
             if cs is None:
-                cs = compile_service(bundles[name], project)
-                store(root, cs, fp)
+                cs = compile_service(bundles[name], project, directory)
+                store(root, cs, fp, interfaces)
                 compiled.append(name)
             else:
                 reused.append(name)
@@ -142,15 +146,14 @@ def _compile(root: Path, bundles: dict[str, Any], project: Any) -> tuple[
     return services, fingerprints, compiled, reused
 
 
-def write_dataset(root: Path, rows: list[Row], tools: dict[str, list[dict[str, Any]]],
-                  manifest: dict[str, Any]) -> tuple[Path, FormatReport]:
+def write_dataset(root: Path, rows: list[Row], manifest: dict[str, Any]) -> tuple[Path, FormatReport]:
     """Write every file into a scratch directory, then swap it in. Adds `files` and
     `content_hash` (of every file but the manifest) and `openai_checks` to `manifest`."""
     recover_interrupted(root)
     tmp = root / f"{DATASET_DIR}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        files, checks = _write_files(tmp, rows, tools)
+        files, checks = _write_files(tmp, rows)
         manifest["files"] = files
         manifest["content_hash"] = content_hash(files)
         manifest["openai_checks"] = checks.as_dict()
@@ -168,8 +171,7 @@ def content_hash(files: dict[str, dict[str, Any]]) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
-def _write_files(tmp: Path, rows: list[Row], tools: dict[str, list[dict[str, Any]]]) -> tuple[
-        dict[str, dict[str, Any]], FormatReport]:
+def _write_files(tmp: Path, rows: list[Row]) -> tuple[dict[str, dict[str, Any]], FormatReport]:
     by_split: dict[str, list[Row]] = {s: [] for s in SPLITS}
     for row in rows:
         by_split[row["split"]].append(row)
@@ -185,13 +187,13 @@ def _write_files(tmp: Path, rows: list[Row], tools: dict[str, list[dict[str, Any
             writers = [_Writer(tmp / n) for n in names]
             try:
                 for i, row in enumerate(items):
-                    row_tools = offered_tools(row, tools)
+                    row_tools = row["tools"]
                     oa = openai_example(row, row_tools)
                     errors = checker.check(oa)
                     if errors and len(problems) < 10:
                         problems.append(f"{row['id']}: {', '.join(errors)}")
                     try:
-                        lines = (encoder.line({**row, "tools": row_tools}), encoder.line(oa),
+                        lines = (encoder.line(row), encoder.line(oa),
                                  encoder.line(hf_example(row, row_tools)))
                     except ValueError as e:
                         raise StageError(f"{row['service']}: row {row['id']!r}: {e}") from None

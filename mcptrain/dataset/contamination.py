@@ -34,7 +34,8 @@ class Removal:
 
 
 def query_of(row: Row) -> str:
-    return next(m["content"] for m in row["messages"] if m["role"] == "user")  # type: ignore[no-any-return]
+    """What the user says in the row: every user turn (a dialogue has several)."""
+    return "\n".join(m["content"] for m in row["messages"] if m["role"] == "user")
 
 
 def find_contamination(rows: list[Row], threshold: float, advance: Any = None) -> list[Removal]:

@@ -50,11 +50,28 @@ class ExpectedCall:
 
 @dataclass(frozen=True)
 class Expected:
-    """The right answer for one step: calls (order-free) or a behaviour (`action`)."""
+    """The right answer for one step: calls (order-free), a behaviour (`action`), or any one
+    of several such answers (`options`, a scenario's `one_of`)."""
 
     calls: tuple[ExpectedCall, ...] = ()
     action: str | None = None
     required_fields: tuple[str, ...] = ()
+    options: tuple[Expected, ...] = ()
+
+    @classmethod
+    def from_accept(cls, accept: Sequence[Mapping[str, Any]]) -> Expected:
+        """From a canonical row's `accept`: each `{"action", "required_fields"}` or
+        `{"ground_truth": [...]}` (BFCL's form, `""` = may be omitted)."""
+        options = tuple(cls.behaviour(o["action"], o.get("required_fields") or ()) if o.get("action")
+                        else cls.from_bfcl(o.get("ground_truth")) for o in accept)
+        return options[0] if len(options) == 1 else cls(options=options)
+
+    def show(self) -> str:
+        if self.options:
+            return " | ".join(o.show() for o in self.options)
+        if self.action is not None or not self.calls:
+            return self.action or "no_tool"
+        return ", ".join(c.show() for c in self.calls)
 
     @classmethod
     def from_calls(cls, calls: Iterable[Mapping[str, Mapping[str, Any]] | ToolCall]) -> Expected:

@@ -69,6 +69,8 @@ def tool_schemas(tools: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict
 def check_output(parsed: Parsed, expected: Expected,
                  tools: Sequence[Mapping[str, Any]] | Mapping[str, Any] = ()) -> Match:
     """Score one parsed output against what was expected of that step."""
+    if expected.options:
+        return _check_options(parsed, expected.options, tools)
     if parsed.malformed is not None:
         return Match("malformed", False, f"malformed output: {parsed.malformed}")
     if expected.action is not None or not expected.calls:
@@ -96,6 +98,18 @@ def check_with_mistakes(parsed: Parsed, expected: Expected,
         if _check_calls(parsed.calls, wrong.calls, schemas).correct:
             return Match(match.outcome, False, f"{match.reason} — common mistake: {mistake['reason']}")
     return match
+
+
+def _check_options(parsed: Parsed, options: Sequence[Expected],
+                   tools: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> Match:
+    """Correct when any acceptable answer matches; a failure explains the first (reference) one."""
+    matches = [check_output(parsed, option, tools) for option in options]
+    for k, match in enumerate(matches):
+        if match.correct:
+            return Match(match.outcome, True, f"{match.reason} (acceptable answer {k + 1} of {len(options)}: "
+                                              f"{options[k].show()})")
+    others = "; ".join(o.show() for o in options[1:])
+    return Match(matches[0].outcome, False, f"{matches[0].reason} (nor any other acceptable answer: {others})")
 
 
 def asks_question(text: str, fields: Sequence[str] = ()) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mcptrain.errors import PROMPT_TOO_LONG
 from mcptrain.evaluation.calls import ToolCall
 
 MAX_CHARS = 200_000  # longer outputs are not parsed (ast and json recurse)
@@ -58,6 +59,8 @@ def parse_output(raw: str | Mapping[str, Any] | list[Any] | None) -> Parsed:
             return Parsed(_json_calls(raw, "output"))
         if not isinstance(raw, str):
             raise _Malformed(f"output is a {type(raw).__name__}, not text or a message")
+        if raw.startswith(PROMPT_TOO_LONG):
+            raise _Malformed("not generated: " + raw[len(PROMPT_TOO_LONG):].strip())
         return _text(raw)
     except _Malformed as e:
         return Parsed(text=raw if isinstance(raw, str) else "", malformed=str(e))

@@ -1,7 +1,10 @@
 """Score canonical rows and write the evaluation report (JSON, Markdown, a chart).
 
 A row becomes one scored item, or one per assistant step for `multi_turn` rows
-(`<row id>@step<n>`, each scored given the true history before it). `eval_items`
+(`<row id>@step<n>`, each scored given the true history before it). A dialogue row
+(`scored_from`) is scored from its answer on: the assistant turns of the conversation
+before it are history. A row's `accept` (a scenario's `one_of` or argument alternatives)
+is what its first scored step may answer. `eval_items`
 gives the prompts a Predictor answers; `score_rows` checks the outputs; `write_report`
 writes `report.json`, `report.md` and `accuracy.png`, each atomically.
 """
@@ -60,11 +63,14 @@ def eval_items(rows: Sequence[Mapping[str, Any]],
     items: list[EvalItem] = []
     for row in rows:
         messages = list(row["messages"])
-        steps = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+        start = int(row.get("scored_from") or 0)
+        steps = [i for i, m in enumerate(messages) if m.get("role") == "assistant" and i >= start]
         if not steps:
             raise ValueError(f"row {row['id']!r} has no assistant turn to score")
         category = categorize(row)
         override = (answers or {}).get(row["id"]) or (answers or {}).get(row.get("source_id", ""))
+        if override is None and row.get("accept"):
+            override = Expected.from_accept(row["accept"])
         if row.get("expected_action"):
             expected = Expected.behaviour(row["expected_action"], row.get("required_fields") or ())
             items.append(EvalItem(row["id"], row, messages[: steps[0]], override or expected, category))
@@ -73,8 +79,9 @@ def eval_items(rows: Sequence[Mapping[str, Any]],
             items.append(EvalItem(row["id"], row, messages[: steps[0]], expected, category))
         else:
             for n, i in enumerate(steps, 1):
+                first = override if n == 1 and row.get("accept") else None
                 items.append(EvalItem(f"{row['id']}@step{n}", row, messages[:i],
-                                      Expected.from_message(messages[i]), category))
+                                      first or Expected.from_message(messages[i]), category))
     return items
 
 

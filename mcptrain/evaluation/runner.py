@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from mcptrain.errors import PROMPT_TOO_LONG
 from mcptrain.fingerprint import sha256_json
 
 
@@ -37,8 +38,8 @@ def predict_items(predictor: Any, rows: Sequence[dict[str, Any]], description: s
             part = items[start : start + chunk]
             texts = predictor.predict([{**item.row, "messages": item.prompt} for item in part])
             outputs.update((item.id, text) for item, text in zip(part, texts, strict=True))
-            if cache is not None:
-                cache.put(zip(part, texts, strict=True))
+            if cache is not None:  # a refusal depends on max_seq_len, not on the prompt: not kept
+                cache.put((i, t) for i, t in zip(part, texts, strict=True) if not t.startswith(PROMPT_TOO_LONG))
             advance(len(part))
     return outputs
 

@@ -12,15 +12,27 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mcptrain.specs.dialogue import ContextSpec, TurnSpec, check_dialogue
+
 API_VERSION = "mcptrain/v1"
 Priority = Literal["critical", "high", "normal"]
+PRIORITIES = ("critical", "high", "normal")
 # use_tool: any call of an offered tool is right (BFCL's relevance); test scenarios only.
 Action = Literal["clarify", "ask_for_details", "refuse", "no_tool", "use_tool"]
+# BFCL's categories as reports and gate policies name them (`zero_shot`: tools never trained on).
+CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "relevance", "multi_turn",
+              "edge_case", "zero_shot")
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=128)]
 # Vocabulary units whose meaning mcptrain checks: the parameter types each fits.
 CHECKED_UNITS: dict[str, tuple[str, ...]] = {
     "cents": ("integer",), "seconds": ("integer", "number"), "minutes": ("integer", "number"),
     "days": ("integer", "number"), "iso_date": ("string",), "iso_datetime": ("string",)}
+
+
+DEFAULT_CONTEXT_TEMPLATE = (
+    "{% if date %}Today is {{ weekday }}, {{ date }}{% if time %}, {{ time }}{% endif %}"
+    "{% if timezone %} ({{ timezone }}){% endif %}.{% elif timezone %}Time zone: {{ timezone }}.{% endif %}"
+    "{% for key, value in user | dictsort %}\nThe user's {{ key | replace('_', ' ') }}: {{ value }}.{% endfor %}")
 
 
 class _Spec(BaseModel):
@@ -101,7 +113,35 @@ OFFERED_TOOLS = (
 )
 
 
-class ExampleSpec(CallField):
+class _Behaviour(CallField):
+    """A behaviour instead of a call, and the text the assistant answers with."""
+
+    action: Action | None = Field(
+        default=None, description="A behaviour instead of a call: clarify, ask_for_details, refuse, no_tool.")
+    question: str | None = Field(default=None, description="For clarify / ask_for_details: what to ask.")
+    required_fields: list[str] | None = Field(
+        default=None, description="For ask_for_details: what is missing.")
+    reason: str | None = Field(default=None, description="For refuse: why.")
+    response: str | None = Field(
+        default=None, description="The assistant's reply; on its own (no `action`), an answer "
+                                  "without a tool (`no_tool`).")
+
+    def _check_behaviour(self) -> None:
+        if self.action == "ask_for_details" and not self.required_fields:
+            raise ValueError("action 'ask_for_details' needs 'required_fields'")
+        if self.action is None and (self.question or self.required_fields or self.reason):
+            given = [n for n in ("question", "required_fields", "reason") if getattr(self, n)]
+            raise ValueError(f"{', '.join(repr(n) for n in given)} only go with an 'action'")
+
+
+def _answer_shapes(spec: Any, names: tuple[str, ...]) -> list[str]:
+    shapes = [n for n in names if getattr(spec, n) is not None]
+    if "response" in names and spec.action is not None and "response" in shapes:
+        shapes.remove("response")  # the text of the action, not a shape of its own
+    return shapes
+
+
+class ExampleSpec(_Behaviour):
     id: Identifier = Field(description="Unique across the whole repository.")
     query: str | None = Field(default=None, min_length=1, description="What the user says.")
     template: str | None = Field(
@@ -110,6 +150,14 @@ class ExampleSpec(CallField):
     vars: dict[str, list[Any]] | None = Field(
         default=None, description="Template variables: the cross product of these lists."
     )
+    messages: list[TurnSpec] | None = Field(
+        default=None, description="A dialogue instead of a query: user and assistant turns, calls and "
+                                   "results, ending where the answer (call, calls, sequence, response "
+                                   "or action) comes. Every assistant turn is trained.")
+    services: list[Identifier] = Field(
+        default_factory=list, description="Other services whose tools this row offers (besides its own "
+                                          "and its service's `uses`); services of called tools are added.")
+    context: ContextSpec | None = Field(default=None, description="Date, time zone, user attributes.")
     call: Call | None = Field(default=None, description="The single correct call.")
     calls: list[Call] | None = Field(
         default=None, description="Parallel calls, order-free.", min_length=2
@@ -133,48 +181,72 @@ class ExampleSpec(CallField):
 
     @model_validator(mode="after")
     def _one_shape(self) -> ExampleSpec:
-        shapes = [n for n in ("call", "calls", "sequence") if getattr(self, n) is not None]
+        shapes = _answer_shapes(self, ("call", "calls", "sequence", "action", "response"))
         if len(shapes) != 1:
             raise ValueError(
-                "an example needs exactly one of 'call', 'calls' or 'sequence'"
+                "an example needs exactly one of 'call', 'calls', 'sequence', 'response' or 'action'"
                 + (f" (got {', '.join(shapes)})" if shapes else "")
             )
-        if (self.query is None) == (self.template is None):
-            raise ValueError("an example needs exactly one of 'query' or 'template'")
+        self._check_behaviour()
+        if self.action == "use_tool":
+            raise ValueError("action 'use_tool' is for test scenarios (training needs the call itself)")
+        asked = [n for n in ("query", "template", "messages") if getattr(self, n) is not None]
+        if len(asked) != 1:
+            raise ValueError("an example needs exactly one of 'query', 'template' or 'messages'"
+                             + (f" (got {', '.join(asked)})" if asked else ""))
         if self.template is not None and not self.vars:
             raise ValueError("a 'template' needs 'vars' to expand over")
         if self.vars is not None and self.template is None:
             raise ValueError("'vars' is only meaningful with 'template'")
+        if self.messages is not None:
+            check_dialogue(self.messages)
         return self
 
 
-class ExpectSpec(CallField):
-    """What a model should do: call(s), a sequence, or a behaviour."""
+class AnswerSpec(_Behaviour):
+    """One acceptable answer: call(s), a sequence, or a behaviour."""
 
     call: Call | None = None
     calls: list[Call] | None = Field(default=None, min_length=2)
     sequence: list[StepSpec] | None = None
-    action: Action | None = Field(
-        default=None, description="A behaviour instead of a call: clarify, ask_for_details, ..."
-    )
-    question: str | None = Field(default=None, description="For clarify: what to ask.")
-    required_fields: list[str] | None = Field(
-        default=None, description="For ask_for_details: what is missing."
-    )
-    reason: str | None = None
-    response: str | None = Field(default=None, description="For refuse / no_tool: a reply.")
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> AnswerSpec:
+        shapes = _answer_shapes(self, ("call", "calls", "sequence", "action"))
+        if len(shapes) != 1:
+            raise ValueError(
+                "an answer needs exactly one of 'call', 'calls', 'sequence' or 'action'"
+                + (f" (got {', '.join(shapes)})" if shapes else "")
+            )
+        self._check_behaviour()
+        return self
+
+
+class ExpectSpec(_Behaviour):
+    """What a model should do: call(s), a sequence, a behaviour, or any one of several."""
+
+    call: Call | None = None
+    calls: list[Call] | None = Field(default=None, min_length=2)
+    sequence: list[StepSpec] | None = None
+    one_of: list[AnswerSpec] | None = Field(
+        default=None, min_length=2,
+        description="Several acceptable answers (calls, sequences or actions); any one is correct. "
+                    "The first is the reference answer.")
 
     @model_validator(mode="after")
     def _one_shape(self) -> ExpectSpec:
-        shapes = [n for n in ("call", "calls", "sequence", "action") if getattr(self, n) is not None]
+        shapes = _answer_shapes(self, ("call", "calls", "sequence", "action", "one_of"))
         if len(shapes) != 1:
             raise ValueError(
-                "expect needs exactly one of 'call', 'calls', 'sequence' or 'action'"
+                "expect needs exactly one of 'call', 'calls', 'sequence', 'action' or 'one_of'"
                 + (f" (got {', '.join(shapes)})" if shapes else "")
             )
-        if self.action == "ask_for_details" and not self.required_fields:
-            raise ValueError("action 'ask_for_details' needs 'required_fields'")
+        self._check_behaviour()
         return self
+
+    def options(self) -> list[AnswerSpec | ExpectSpec]:
+        """The acceptable answers, the reference answer first."""
+        return list(self.one_of) if self.one_of is not None else [self]
 
 
 # ---------------------------------------------------------------- kinds
@@ -201,6 +273,14 @@ class ServiceSpec(_Header):
                     "of this and the gate policy's `deployment.service_min_threshold`.")
     training: ServiceTrainingSpec = Field(default_factory=lambda: ServiceTrainingSpec())
     description: str = ""
+    uses: list[Identifier] = Field(
+        default_factory=list, description="Other services whose tools every row of this service "
+                                          "also offers (cross-service workflows).")
+    instructions: str | None = Field(
+        default=None, min_length=1, description="Added to the system prompt of every row that "
+                                                "offers this service's tools.")
+    context: ContextSpec | None = Field(
+        default=None, description="Context of every row of this service (over the project's).")
 
 
 class ToolSetSpec(_Header):
@@ -218,9 +298,16 @@ class ExamplesSpec(_Header):
 class EdgeCaseSpec(_Spec):
     id: Identifier
     scenario: str | None = None
-    query: str = Field(min_length=1)
+    query: str | None = Field(default=None, min_length=1, description="What the user says.")
+    template: str | None = Field(
+        default=None, description="A jinja2 template for the query (and the reply); expanded over `vars`.")
+    vars: dict[str, list[Any]] | None = Field(
+        default=None, description="Template variables: the cross product of these lists.")
     tool: str | None = Field(default=None, description="The tool the case is about, if any.")
     tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
+    services: list[Identifier] = Field(
+        default_factory=list, description="Other services whose tools this row offers.")
+    context: ContextSpec | None = Field(default=None, description="Date, time zone, user attributes.")
     expect: ExpectSpec
     created_at: dt.date | None = None
 
@@ -230,6 +317,12 @@ class EdgeCaseSpec(_Spec):
             raise ValueError("an edge case expects an 'action' (put calls in Examples)")
         if self.expect.action == "use_tool":
             raise ValueError("action 'use_tool' is for test scenarios (training needs the call itself)")
+        if (self.query is None) == (self.template is None):
+            raise ValueError("an edge case needs exactly one of 'query' or 'template'")
+        if self.template is not None and not self.vars:
+            raise ValueError("a 'template' needs 'vars' to expand over")
+        if self.vars is not None and self.template is None:
+            raise ValueError("'vars' is only meaningful with 'template'")
         return self
 
 
@@ -272,12 +365,25 @@ class VocabularySpec(_Header):
 class ScenarioSpec(_Spec):
     id: Identifier
     priority: Priority = "normal"
-    query: str = Field(min_length=1)
+    query: str | None = Field(default=None, min_length=1, description="What the user says.")
     tools: list[str | ToolSpec] | None = Field(default=None, description=OFFERED_TOOLS)
+    messages: list[TurnSpec] | None = Field(
+        default=None, description="A dialogue instead of a query; the model answers its last turn.")
+    services: list[Identifier] = Field(
+        default_factory=list, description="Other services whose tools this scenario offers.")
+    context: ContextSpec | None = Field(default=None, description="Date, time zone, user attributes.")
     expect: ExpectSpec
     min_accuracy_required: float | None = Field(default=None, ge=0, le=1)
     category: str | None = Field(default=None, description="Overrides the derived category.")
     tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _asked(self) -> ScenarioSpec:
+        if (self.query is None) == (self.messages is None):
+            raise ValueError("a scenario needs exactly one of 'query' or 'messages'")
+        if self.messages is not None:
+            check_dialogue(self.messages)
+        return self
 
 
 class TestScenariosSpec(_Header):
@@ -506,6 +612,13 @@ class ProjectSpec(_Header):
     backend: Literal["lora", "openai", "prompt"] = "lora"
     system_prompt: str = "You are a helpful assistant that calls the organisation's tools."
     prompt: PromptSpec = Field(default_factory=PromptSpec)
+    context: ContextSpec | None = Field(
+        default=None, description="Context of every row (date, time zone, user attributes); services "
+                                  "and rows override it.")
+    context_template: str = Field(
+        default=DEFAULT_CONTEXT_TEMPLATE, min_length=1,
+        description="jinja2 template that renders a row's context into its system prompt; it sees "
+                    "`date`, `weekday`, `time`, `timezone` and `user`.")
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     splits: SplitsSpec = Field(default_factory=SplitsSpec)
     data: DataSpec = Field(default_factory=DataSpec)

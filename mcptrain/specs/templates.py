@@ -8,6 +8,7 @@ Strings in the call's arguments are templates too; one that is exactly a single
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 import re
@@ -23,6 +24,41 @@ _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False
 _ENV.globals.pop("range", None)
 _ENV.globals.pop("lipsum", None)
 MAX_RENDERED_CHARS = 10_000
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def plus_days(value: Any, days: int) -> str:
+    """`{{ today | plus_days(7) }}`: the ISO date `days` after `value`."""
+    return (_as_date(value) + dt.timedelta(days=int(days))).isoformat()
+
+
+def next_weekday(value: Any, weekday: str) -> str:
+    """`{{ today | next_weekday('tuesday') }}`: the first such day after `value` (never `value`)."""
+    want = WEEKDAYS.index(str(weekday).strip().lower())
+    start = _as_date(value)
+    return (start + dt.timedelta(days=(want - start.weekday() - 1) % 7 + 1)).isoformat()
+
+
+_ENV.filters["plus_days"] = plus_days
+_ENV.filters["next_weekday"] = next_weekday
+
+
+def context_values(date: dt.date | None) -> dict[str, Any]:
+    """The variables a row's context gives its calls: `today` (ISO date) when it has a date."""
+    return {"today": date.isoformat()} if date is not None else {}
+
+
+def render_text(source: str, values: dict[str, Any], loc: tuple[str | int, ...]) -> str:
+    """A templated reply or question, rendered like the query."""
+    if "{{" not in source and "{%" not in source:
+        return source
+    return _render(_compile(source, loc), values, loc).strip()
 
 
 class TemplateExpansionError(Exception):
@@ -112,3 +148,37 @@ def _render(template: Any, values: dict[str, Any], loc: tuple[str | int, ...]) -
             f"template renders to {len(text)} characters (limit {MAX_RENDERED_CHARS})", loc
         )
     return str(text)
+
+
+def render_context(template: str, context: Any) -> str:
+    """A row's context (a ContextSpec, or None) as the system prompt states it; "" for none."""
+    if context is None:
+        return ""
+    values = {
+        "date": context.date.isoformat() if context.date else None,
+        "weekday": WEEKDAYS[context.date.weekday()].capitalize() if context.date else None,
+        "time": context.time, "timezone": context.timezone, "user": dict(context.user),
+    }
+    return _render(_compile(template, ("context_template",)), values, ("context_template",)).strip()
+
+
+def fill_value(value: Any, values: dict[str, Any], loc: tuple[str | int, ...]) -> Any:
+    """`render_value` when there is something to fill in (a template's vars, a context's
+    `today`); otherwise the value as written, so a literal `{{` (Java's double-brace
+    initialisation in an imported BFCL answer, say) stays as it is."""
+    return render_value(value, values, loc) if values else value
+
+
+def fill_text(text: str, values: dict[str, Any], loc: tuple[str | int, ...]) -> str:
+    return render_text(text, values, loc) if values else text
+
+
+def mentions_today(value: Any) -> bool:
+    """A written value that asks for the row's date (`{{ today ... }}`)."""
+    if isinstance(value, str):
+        return "{{" in value and "today" in value
+    if isinstance(value, dict):
+        return any(mentions_today(v) for v in value.values())
+    if isinstance(value, list):
+        return any(mentions_today(v) for v in value)
+    return False

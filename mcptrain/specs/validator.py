@@ -20,8 +20,19 @@ from rapidfuzz import fuzz, process
 from mcptrain.errors import Diagnostic
 from mcptrain.locations import dotted
 from mcptrain.specs import models as s
+from mcptrain.specs.dialogue import alternatives_of, is_alternatives, merge_contexts
 from mcptrain.specs.loader import Loaded, Specs, load_specs
-from mcptrain.specs.templates import TemplateExpansionError, expand_queries, render_value
+from mcptrain.specs.policy_check import check_policies, check_scenario_category
+from mcptrain.specs.scope import Scope, ScopeError, ToolIndex
+from mcptrain.specs.templates import (
+    TemplateExpansionError,
+    context_values,
+    expand_queries,
+    fill_text,
+    fill_value,
+    mentions_today,
+    render_context,
+)
 from mcptrain.suggestions import did_you_mean
 
 _FORMATS = FormatChecker()
@@ -42,11 +53,20 @@ class ToolRef:
 class Result:
     specs: Specs
     diagnostics: list[Diagnostic]
-    tools: dict[str, dict[str, ToolRef]]  # service -> tool name -> tool
+    tools: dict[tuple[str, str], ToolRef]  # (service, tool name) -> its definition
+    ids: dict[str, tuple[Loaded[Any], tuple[Any, ...]]]  # example / edge case / scenario id -> where
 
     @property
     def tool_count(self) -> int:
-        return sum(len(own) for own in self.tools.values())
+        return len(self.tools)
+
+    def position_of(self, ident: str) -> tuple[str, int, int, str] | None:
+        """(path, line, col, dotted location) of the spec item with id `ident`."""
+        if ident not in self.ids:
+            return None
+        loaded, loc = self.ids[ident]
+        line, col = loaded.doc.position(loc)
+        return loaded.path, line, col, dotted(loc[:-1])
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -79,23 +99,28 @@ def validate_repository(root: Any, loaded: tuple[Specs, list[Diagnostic]] | None
         if paused:
             gc.enable()
     diags.sort(key=lambda d: (d.path, d.line, d.col))
-    return Result(specs, diags, checker.tools)
+    return Result(specs, diags, checker.tools, checker.ids)
 
 
 class _Checker:
     def __init__(self, specs: Specs, diags: list[Diagnostic]) -> None:
         self.specs = specs
         self.diags = diags
-        self.tools: dict[str, dict[str, ToolRef]] = {}  # service -> name -> tool (MCP namespaces by server)
-        self.vocab: dict[tuple[str, str], dict[str, dict[str, str]]] = {}  # (service, tool) -> param -> synonym -> canonical
+        self.tools: dict[tuple[str, str], ToolRef] = {}
+        self.index = ToolIndex()
+        # (service, tool) -> param -> synonym -> canonical
+        self.vocab: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
         self.ids: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
         self.limit = specs.project_spec.max_template_expansions
         self.train_queries: dict[str, dict[str, tuple[Loaded[Any], tuple[Any, ...]]]] = defaultdict(dict)
         self.any_train_query: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
         self.calls_per_tool: Counter[tuple[str, str]] = Counter()
+        self.rendered_contexts: set[str] = set()
+        self.bad_template: set[str] = set()
 
     def add(self, loaded: Loaded[Any], loc: tuple[Any, ...], message: str, *, key: bool = False,
             severity: str = "error", hint: str | None = None) -> None:
+        """One diagnostic at `loc` of `loaded` (the key itself when `key`)."""
         line, col = loaded.doc.position(loc, key=key)
         self.diags.append(Diagnostic(loaded.path, line, col, dotted(loc), message,
                                      severity=severity, hint=hint))  # type: ignore[arg-type]
@@ -103,10 +128,13 @@ class _Checker:
     def run(self) -> None:
         for bundle in self.specs.services.values():
             self.check_service(bundle)
-            self.tools.setdefault(bundle.name, {})
             for ts in bundle.toolsets:
                 self.index_tools(bundle.name, ts)
+        self.index = ToolIndex.build(
+            {b.name: [t for ts in b.toolsets for t in ts.spec.tools] for b in self.specs.services.values()},
+            {b.name: b.service.spec.uses for b in self.specs.services.values() if b.service})
         for bundle in self.specs.services.values():
+            self.check_uses(bundle)
             for voc in bundle.vocabularies:
                 self.index_vocabulary(voc)
         for bundle in self.specs.services.values():
@@ -114,11 +142,7 @@ class _Checker:
                 self.check_examples(ex)
             for ec in bundle.edge_cases:
                 for i, case in enumerate(ec.spec.edge_cases):
-                    self.claim_id(case.id, ec, ("edge_cases", i, "id"))
-                    offered = self.offered(bundle.name, ec, ("edge_cases", i), case.tools)
-                    if case.tool is not None and case.tool not in offered:
-                        self.unknown_tool(ec, ("edge_cases", i, "tool"), case.tool, offered, key=False)
-                    self.train_queries[bundle.name].setdefault(normalize_query(case.query), (ec, ("edge_cases", i, "query")))
+                    self.check_edge_case(bundle.name, ec, i, case)
         # Every service's training queries in one map (first service by name wins): a
         # scenario repeating any of them is contamination, since build would drop that row.
         for name in sorted(self.train_queries):
@@ -128,6 +152,7 @@ class _Checker:
             for scenarios in bundle.tests:
                 self.check_scenarios(bundle.name, scenarios)
         self.check_balance()
+        check_policies(self.specs, self.add)
 
     # ------------------------------------------------------------ services and tools
 
@@ -142,20 +167,20 @@ class _Checker:
                      hint="add 'owners: [\"@org/team\"]' (CODEOWNERS reviews its changes)")
 
     def index_tools(self, service: str, ts: Loaded[s.ToolSetSpec]) -> None:
-        own = self.tools[service]
         for i, tool in enumerate(ts.spec.tools):
             ref = self.tool_ref(service, tool, ts, ("tools", i), i)
-            if tool.name in own:
-                other = own[tool.name]
+            if (service, tool.name) in self.tools:
+                other = self.tools[(service, tool.name)]
                 self.add(ts, ("tools", i, "name"),
                          f"tool {tool.name!r} is already defined in {other.loaded.path} (service {other.service})",
                          hint="tool names are unique within a service; another service may reuse the name")
                 continue
-            own[tool.name] = ref
+            self.tools[(service, tool.name)] = ref
 
     def tool_ref(self, service: str, tool: s.ToolSpec, loaded: Loaded[Any], base: tuple[Any, ...],
                  index: int) -> ToolRef:
-        """A tool with its schema checked and its argument validators built."""
+        """A tool with its schema checked and its argument validators built (`index` -1: an
+        item's inline definition)."""
         loc = (*base, "inputSchema")
         validator: Draft202012Validator | None = None
         schema = tool.inputSchema
@@ -180,39 +205,74 @@ class _Checker:
             self.add(loaded, where, msg)
         return ToolRef(service, tool, loaded, index, validator, fast)
 
+    def check_uses(self, bundle: Any) -> None:
+        if bundle.service is None:
+            return
+        for i, used in enumerate(bundle.service.spec.uses):
+            self.check_service_name(bundle.service, ("uses", i), used)
+
+    def check_service_name(self, loaded: Loaded[Any], loc: tuple[Any, ...], name: str) -> bool:
+        if name in self.specs.services:
+            return True
+        self.add(loaded, loc, f"unknown service {name!r}", hint=did_you_mean(name, list(self.specs.services)))
+        return False
+
+    def scope_of(self, loaded: Loaded[Any], loc: tuple[Any, ...], service: str, row: Any,
+                 called: list[str]) -> Scope:
+        """The row's scope; unknown names in its `services:` are reported and left out. An
+        item with its own `tools:` offers exactly those (`offered`)."""
+        own_tools = getattr(row, "tools", None)
+        if own_tools is not None:
+            scope = self.index.restricted(service, own_tools)
+            scope.refs = self.offered(service, loaded, loc, own_tools)
+            return scope
+        declared = [name for i, name in enumerate(getattr(row, "services", []))
+                    if self.check_service_name(loaded, (*loc, "services", i), name)]
+        return self.index.scope(service, declared, called)
+
     def offered(self, service: str, loaded: Loaded[Any], base: tuple[Any, ...],
-                tools: list[str | s.ToolSpec] | None) -> dict[str, ToolRef]:
-        """The tools an item offers: its own `tools` (names of its service's tools or inline
-        definitions), else all of its service's tools."""
-        own = self.tools.get(service, {})
-        if tools is None:
-            return own
+                tools: list[str | s.ToolSpec]) -> dict[str, ToolRef]:
+        """An item's own `tools:` (names of its service's tools or inline definitions), checked."""
         out: dict[str, ToolRef] = {}
         for k, entry in enumerate(tools):
             loc = (*base, "tools", k)
             if isinstance(entry, str):
-                if entry not in own:
-                    self.unknown_tool(loaded, loc, entry, own, key=False,
-                                      also=f" in service {service!r}; define it inline to offer another schema")
+                ref = self.tools.get((service, entry))
+                if ref is None:
+                    own = [name for svc, name in self.tools if svc == service]
+                    self.add(loaded, loc, f"unknown tool {entry!r} in service {service!r}; define it inline "
+                             "to offer another schema", hint=did_you_mean(entry, own))
                     continue
-                ref = own[entry]
             else:
                 ref = self.tool_ref(service, entry, loaded, loc, -1)
-            name = ref.spec.name
-            if name in out:
-                self.add(loaded, loc, f"tool {name!r} is offered twice", hint="an item offers each name once")
+            if ref.spec.name in out:
+                self.add(loaded, loc, f"tool {ref.spec.name!r} is offered twice", hint="an item offers each name once")
                 continue
-            out[name] = ref
+            out[ref.spec.name] = ref
         return out
 
+    def resolve(self, scope: Scope, loaded: Loaded[Any], loc: tuple[Any, ...], name: str,
+                *, key: bool = True) -> ToolRef | None:
+        try:
+            tool = scope.resolve(name)
+        except ScopeError as e:
+            self.add(loaded, loc, e.message, key=key, hint=e.hint)
+            return None
+        if scope.restricted:
+            ref: ToolRef | None = scope.refs.get(tool.name)
+            return ref
+        return self.tools.get((tool.service, tool.name))
+
     def index_vocabulary(self, voc: Loaded[s.VocabularySpec]) -> None:
+        scope = self.index.scope(voc.spec.service)
         for i, term in enumerate(voc.spec.terms):
             tool_name, param = term.parameter.rsplit(".", 1)
-            schema = self.param_schema(voc, ("terms", i, "parameter"), tool_name, param)
-            if schema is None:
+            found = self.param_schema(voc, ("terms", i, "parameter"), scope, tool_name, param)
+            if found is None:
                 continue
+            ref, schema = found
             legal = schema.get("enum")
-            mapping = self.vocab.setdefault((voc.spec.service, tool_name), {}).setdefault(param, {})
+            mapping = self.vocab.setdefault((ref.service, ref.spec.name), {}).setdefault(param, {})
             for canonical, synonyms in term.values.items():
                 if legal is not None and canonical not in legal:
                     self.add(voc, ("terms", i, "values", canonical),
@@ -223,29 +283,25 @@ class _Checker:
                     mapping[word.lower()] = canonical
         for i, rule in enumerate(voc.spec.rules):
             tool_name, param = rule.parameter.rsplit(".", 1)
-            schema = self.param_schema(voc, ("rules", i, "parameter"), tool_name, param)
+            found = self.param_schema(voc, ("rules", i, "parameter"), scope, tool_name, param)
+            kind = found[1].get("type") if found is not None else None
             legal_types = s.CHECKED_UNITS.get(rule.unit or "")
-            if schema is not None and legal_types and schema.get("type") not in (*legal_types, None):
+            if found is not None and legal_types and kind not in (*legal_types, None):
                 self.add(voc, ("rules", i, "unit"),
                          f"unit {rule.unit!r} needs {' or '.join(_a(t) for t in legal_types)} parameter "
-                         f"({rule.parameter} is {schema.get('type')!r})")
+                         f"({rule.parameter} is {kind!r})")
 
-    def param_schema(self, loaded: Loaded[Any], loc: tuple[Any, ...], tool_name: str, param: str) -> dict[str, Any] | None:
-        own = self.tools.get(loaded.spec.service, {})
-        ref = own.get(tool_name)
+    def param_schema(self, loaded: Loaded[Any], loc: tuple[Any, ...], scope: Scope, tool_name: str,
+                     param: str) -> tuple[ToolRef, dict[str, Any]] | None:
+        ref = self.resolve(scope, loaded, loc, tool_name, key=False)
         if ref is None:
-            self.unknown_tool(loaded, loc, tool_name, own, key=False)
             return None
         props = ref.spec.inputSchema.get("properties", {})
         if param not in props:
             self.add(loaded, loc, f"tool {tool_name!r} has no parameter {param!r}",
                      hint=did_you_mean(param, list(props)))
             return None
-        return props[param] if isinstance(props[param], dict) else {}
-
-    def unknown_tool(self, loaded: Loaded[Any], loc: tuple[Any, ...], name: str, known: dict[str, ToolRef], *,
-                     key: bool = True, also: str = "") -> None:
-        self.add(loaded, loc, f"unknown tool {name!r}{also}", key=key, hint=did_you_mean(name, list(known)))
+        return ref, (props[param] if isinstance(props[param], dict) else {})
 
     def claim_id(self, ident: str, loaded: Loaded[Any], loc: tuple[Any, ...]) -> None:
         if ident in self.ids:
@@ -255,77 +311,145 @@ class _Checker:
         else:
             self.ids[ident] = (loaded, loc)
 
-    # ------------------------------------------------------------ examples
+    # ------------------------------------------------------------ rows
+
+    def context_of(self, service: str, row_context: Any) -> dict[str, Any]:
+        """The template variables a row's context gives its calls and replies."""
+        bundle = self.specs.services.get(service)
+        own = bundle.service.spec.context if bundle is not None and bundle.service else None
+        merged = merge_contexts(self.specs.project_spec.context, own, row_context)
+        self.check_context_template(merged)
+        return context_values(merged.date if merged is not None else None)
+
+    def check_context_template(self, context: Any) -> None:
+        """The project's `context_template` renders every distinct context a row has."""
+        key = context.model_dump_json() if context is not None else ""
+        if key in self.rendered_contexts:
+            return
+        self.rendered_contexts.add(key)
+        try:
+            render_context(self.specs.project_spec.context_template, context)
+        except TemplateExpansionError as e:
+            if self.specs.project is not None and "context_template" not in self.bad_template:
+                self.bad_template.add("context_template")
+                self.add(self.specs.project, ("context_template",), e.message)
 
     def check_examples(self, ex: Loaded[s.ExamplesSpec]) -> None:
         service = ex.spec.service
         for i, example in enumerate(ex.spec.examples):
             base = ("examples", i)
             self.claim_id(example.id, ex, (*base, "id"))
-            offered = self.offered(service, ex, base, example.tools)
+            calls = list(self.iter_calls(example, base))
+            scope = self.scope_of(ex, base, service, example, [name for _, name, _ in calls])
+            values = self.context_of(service, example.context)
+            seen: set[tuple[Any, ...]] = set()
             if example.template is not None and example.vars is not None:
                 try:
                     expansions = expand_queries(example.template, example.vars, self.limit)
                 except TemplateExpansionError as e:
                     self.add(ex, (*base, *e.loc), e.message)
                     continue
-                seen_errors: set[tuple[Any, ...]] = set()
                 for exp in expansions:
                     self.remember_query(service, exp.query, ex, (*base, "template"))
-                    for loc, name, args in self.iter_calls(example, base):
-                        try:
-                            rendered = render_value(args, exp.values, (*loc, name))
-                        except TemplateExpansionError as e:
-                            if e.loc not in seen_errors:
-                                seen_errors.add(e.loc)
-                                self.add(ex, e.loc, e.message)
-                            continue
-                        self.check_call(ex, loc, name, rendered, offered, seen=seen_errors,
-                                        context=f" (in expansion {exp.index}: {exp.query!r})")
+                    bound = {**values, **exp.values}
+                    self.check_texts(ex, base, example, bound, seen)
+                    for loc, name, args in calls:
+                        self.check_rendered_call(ex, scope, loc, name, args, bound, seen,
+                                                 context=f" (in expansion {exp.index}: {exp.query!r})")
             else:
-                assert example.query is not None
-                self.remember_query(service, example.query, ex, (*base, "query"))
-                for loc, name, args in self.iter_calls(example, base):
-                    self.check_call(ex, loc, name, args, offered)
+                where = (*base, "query" if example.query is not None else "messages")
+                self.remember_query(service, asked_text(example), ex, where)
+                for loc, name, args in calls:
+                    self.check_rendered_call(ex, scope, loc, name, args, values, seen)
             if example.sequence is not None:
                 self.check_sequence(ex, base, example)
             for j, mistake in enumerate(example.common_mistakes):
                 (name,) = mistake.wrong
-                if name not in offered:
-                    self.unknown_tool(ex, (*base, "common_mistakes", j, "wrong", name), name, offered)
+                self.resolve(scope, ex, (*base, "common_mistakes", j, "wrong", name), name)
+
+    def check_edge_case(self, service: str, ec: Loaded[s.EdgeCasesSpec], i: int, case: s.EdgeCaseSpec) -> None:
+        base = ("edge_cases", i)
+        self.claim_id(case.id, ec, (*base, "id"))
+        scope = self.scope_of(ec, base, service, case, [case.tool] if case.tool else [])
+        if case.tool is not None:
+            self.resolve(scope, ec, (*base, "tool"), case.tool, key=False)
+        if case.template is None or case.vars is None:
+            assert case.query is not None
+            self.remember_query(service, case.query, ec, (*base, "query"))
+            return
+        try:
+            expansions = expand_queries(case.template, case.vars, self.limit)
+        except TemplateExpansionError as e:
+            self.add(ec, (*base, *e.loc), e.message)
+            return
+        seen: set[tuple[Any, ...]] = set()
+        values = self.context_of(service, case.context)
+        for exp in expansions:
+            self.remember_query(service, exp.query, ec, (*base, "template"))
+            self.check_texts(ec, (*base, "expect"), case.expect, {**values, **exp.values}, seen)
+
+    def check_texts(self, loaded: Loaded[Any], base: tuple[Any, ...], answer: Any, values: dict[str, Any],
+                    seen: set[tuple[Any, ...]]) -> None:
+        """A templated reply (`response`, `question`, `reason`) renders for every expansion."""
+        for name in ("response", "question", "reason"):
+            text = getattr(answer, name, None)
+            if not text:
+                continue
+            try:
+                fill_text(text, values, (*base, name))
+            except TemplateExpansionError as e:
+                if e.loc not in seen:
+                    seen.add(e.loc)
+                    self.add(loaded, e.loc, e.message)
 
     def remember_query(self, service: str, query: str, loaded: Loaded[Any], loc: tuple[Any, ...]) -> None:
         self.train_queries[service].setdefault(normalize_query(query), (loaded, loc))
 
     @staticmethod
     def iter_calls(example: Any, base: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str, dict[str, Any]]]:
-        if example.call is not None:
-            for name, args in example.call.items():
-                yield (*base, "call"), name, args
-        if example.calls is not None:
-            for j, call in enumerate(example.calls):
+        """Every call of a row: its dialogue's, then its answer's."""
+        for j, turn in enumerate(getattr(example, "messages", None) or []):
+            for name, args in (turn.call or {}).items():
+                yield (*base, "messages", j, "call"), name, args
+            for k, call in enumerate(turn.calls or []):
                 for name, args in call.items():
-                    yield (*base, "calls", j), name, args
-        if example.sequence is not None:
-            for j, step in enumerate(example.sequence):
-                for name, args in step.call.items():
-                    yield (*base, "sequence", j, "call"), name, args
+                    yield (*base, "messages", j, "calls", k), name, args
+        if hasattr(example, "call"):
+            yield from _answer_calls(example, base)
 
-    def check_call(self, loaded: Loaded[Any], loc: tuple[Any, ...], name: str, args: dict[str, Any],
-                   offered: dict[str, ToolRef], *, seen: set[tuple[Any, ...]] | None = None,
-                   context: str = "") -> None:
-        """`args` against the schema of `name` among the tools the item `offered`."""
-        ref = offered.get(name)
-        if ref is None:
-            if seen is None or (*loc, name) not in seen:
-                self.unknown_tool(loaded, (*loc, name), name, offered,
-                                  also=" (not among the tools this item offers)"
-                                  if offered is not self.tools.get(loaded.spec.service) else "")
-                if seen is not None:
-                    seen.add((*loc, name))
+    def check_rendered_call(self, loaded: Loaded[Any], scope: Scope, loc: tuple[Any, ...], name: str,
+                            args: dict[str, Any], values: dict[str, Any], seen: set[tuple[Any, ...]],
+                            context: str = "") -> None:
+        if not values and mentions_today(args):
+            key = next(k for k, v in args.items() if mentions_today(v))
+            if (*loc, name, key) not in seen:
+                seen.add((*loc, name, key))
+                self.add(loaded, (*loc, name, key), "'today' is the row's date, and the row has none",
+                         hint="set 'context: {date: YYYY-MM-DD}' on the row, its service or the project")
             return
-        if ref.index >= 0:
-            self.calls_per_tool[ref.service, name] += 1
+        try:
+            rendered = fill_value(args, values, (*loc, name))
+        except TemplateExpansionError as e:
+            if e.loc not in seen:
+                seen.add(e.loc)
+                hint = ("set 'context: {date: YYYY-MM-DD}' on the row, its service or the project"
+                        if "'today' is undefined" in e.message else None)
+                self.add(loaded, e.loc, e.message, hint=hint)
+            return
+        self.check_call(loaded, scope, loc, name, rendered, seen=seen, context=context)
+
+    def check_call(self, loaded: Loaded[Any], scope: Scope, loc: tuple[Any, ...], name: str,
+                   args: dict[str, Any], *, seen: set[tuple[Any, ...]] | None = None, context: str = "") -> None:
+        if seen is None or (*loc, name) not in seen:
+            ref = self.resolve(scope, loaded, (*loc, name), name)
+        else:
+            ref = None
+        if ref is None:
+            if seen is not None:
+                seen.add((*loc, name))
+            return
+        if ref.index >= 0:  # an inline definition is the item's own, not a tool of the service
+            self.calls_per_tool[(ref.service, ref.spec.name)] += 1
         if ref.validator is None:
             return
         props = ref.spec.inputSchema.get("properties", {})
@@ -336,7 +460,7 @@ class _Checker:
                 reported.add(arg)
                 self._once(seen, loaded, (*where, arg), f"unknown argument {arg!r}{context}", key=True,
                            hint=did_you_mean(arg, list(props)))
-        for param, mapping in self.vocab.get((ref.service, name), {}).items():
+        for param, mapping in self.vocab.get((ref.service, ref.spec.name), {}).items():
             value = args.get(param)
             if isinstance(value, str) and value.lower() in mapping and value != mapping[value.lower()]:
                 reported.add(param)
@@ -361,7 +485,7 @@ class _Checker:
 
     def _once(self, seen: set[tuple[Any, ...]] | None, loaded: Loaded[Any], loc: tuple[Any, ...], message: str,
               *, key: bool = False, hint: str | None = None) -> None:
-        marker = (*loc, message.split(" (in expansion")[0])
+        marker = (*loc, message.split(" (in expansion")[0].split(" (with ")[0])
         if seen is not None:
             if marker in seen:
                 return
@@ -370,7 +494,7 @@ class _Checker:
 
     def check_sequence(self, ex: Loaded[s.ExamplesSpec], base: tuple[Any, ...], example: s.ExampleSpec) -> None:
         assert example.sequence is not None
-        query = (example.query or example.template or "").lower()
+        query = (example.query or example.template or asked_text(example)).lower()
         produced_by: dict[str, int] = {}
         for j, step in enumerate(example.sequence):
             for value in _leaves(step.result):
@@ -394,15 +518,24 @@ class _Checker:
         for i, sc in enumerate(ts.spec.scenarios):
             base = ("scenarios", i)
             self.claim_id(sc.id, ts, (*base, "id"))
-            offered = self.offered(service, ts, base, sc.tools)
-            for loc, name, args in self.iter_calls(sc.expect, (*base, "expect")):
-                self.check_call(ts, loc, name, args, offered)
-            norm = normalize_query(sc.query)
+            check_scenario_category(ts, (*base, "category"), sc.category, self.add)
+            calls = list(self.iter_calls(sc, base))
+            for k, option in enumerate(sc.expect.one_of or []):
+                calls += _answer_calls(option, (*base, "expect", "one_of", k))
+            if sc.expect.one_of is None:
+                calls += _answer_calls(sc.expect, (*base, "expect"))
+            scope = self.scope_of(ts, base, service, sc, [name for _, name, _ in calls])
+            values = self.context_of(service, sc.context)
+            seen: set[tuple[Any, ...]] = set()
+            for loc, name, args in calls:
+                for variant, context in self.arg_variants(ts, (*loc, name), args):
+                    self.check_rendered_call(ts, scope, loc, name, variant, values, seen, context=context)
+            norm = normalize_query(asked_text(sc))
             exact = train.get(norm) or self.any_train_query.get(norm)
             if exact is not None:
                 other, loc = exact
                 line, col = other.doc.position(loc)
-                self.add(ts, (*base, "query"),
+                self.add(ts, (*base, "query" if sc.query is not None else "messages"),
                          f"query equals a training query at {other.path}:{line}:{col} (contamination)",
                          hint="phrase test scenarios unlike the training data")
                 continue
@@ -411,20 +544,43 @@ class _Checker:
                 if best:
                     other, loc = train[best[0]]
                     line, col = other.doc.position(loc)
-                    self.add(ts, (*base, "query"),
+                    self.add(ts, (*base, "query" if sc.query is not None else "messages"),
                              f"query is a near-duplicate ({best[1]:.0f}% similar) of a training query at "
                              f"{other.path}:{line}:{col}", severity="warning")
 
+    def arg_variants(self, loaded: Loaded[Any], where: tuple[Any, ...],
+                     args: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+        """The call with each acceptable value of every `{any_of: [...]}` / `optional` argument
+        in turn (the others at their first value), and with each optional one left out."""
+        if not any(is_alternatives(v) for v in args.values()):
+            return [(args, "")]
+        first: dict[str, Any] = {}
+        for key, value in args.items():
+            if is_alternatives(value) and "any_of" in value and (
+                    not isinstance(value["any_of"], list) or not value["any_of"]):
+                self.add(loaded, (*where, key, "any_of"), "'any_of' needs a non-empty list of values")
+                return []
+            if is_alternatives(value) and not isinstance(value.get("optional", False), bool):
+                self.add(loaded, (*where, key, "optional"), "'optional' is true or false")
+                return []
+            first[key] = alternatives_of(value)[0][0]
+        out = [(first, "")]
+        for key, value in args.items():
+            values, optional = alternatives_of(value)
+            out += [({**first, key: v}, f" (with {key}={v!r})") for v in values[1:]]
+            if optional:
+                out.append(({k: v for k, v in first.items() if k != key}, f" (with {key} left out)"))
+        return out
+
+
     def check_balance(self) -> None:
-        refs = [ref for own in self.tools.values() for ref in own.values()]
-        if not refs:
+        if not self.tools:
             return
-        counts = {(ref.service, ref.spec.name): self.calls_per_tool.get((ref.service, ref.spec.name), 0)
-                  for ref in refs}
+        counts = {key: self.calls_per_tool.get(key, 0) for key in self.tools}
         average = sum(counts.values()) / len(counts)
-        for ref in refs:
+        for key, n in counts.items():
+            ref = self.tools[key]
             name = ref.spec.name
-            n = counts[ref.service, name]
             loc = ("tools", ref.index, "name")
             if n == 0:
                 self.add(ref.loaded, loc, f"tool {name!r} has no examples", severity="warning",
@@ -437,6 +593,27 @@ class _Checker:
 
 def _a(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def asked_text(row: Any) -> str:
+    """What the user says in a row: its query, or every user turn of its dialogue."""
+    if getattr(row, "query", None) is not None:
+        return str(row.query)
+    return "\n".join(t.user for t in getattr(row, "messages", None) or [] if t.user is not None)
+
+
+def _answer_calls(answer: Any, base: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str, dict[str, Any]]]:
+    if answer.call is not None:
+        for name, args in answer.call.items():
+            yield (*base, "call"), name, args
+    if answer.calls is not None:
+        for j, call in enumerate(answer.calls):
+            for name, args in call.items():
+                yield (*base, "calls", j), name, args
+    if answer.sequence is not None:
+        for j, step in enumerate(answer.sequence):
+            for name, args in step.call.items():
+                yield (*base, "sequence", j, "call"), name, args
 
 
 def _schema_message(err: Any) -> str:

@@ -152,24 +152,28 @@ def call_schema(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def export_grammars(out_dir: Any, rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Write, per service, the grammar serving must enforce to match evaluation:
-    `<service>.structural_tag.json` (vLLM structured outputs) and
-    `<service>.tool_call.schema.json` (llama.cpp). Returns the file names written."""
+    """Write, per distinct tool list a row offers, the grammar serving must enforce to match
+    evaluation: `<services>.structural_tag.json` (vLLM structured outputs) and
+    `<services>.tool_call.schema.json` (llama.cpp), named after the services whose tools
+    the list holds (`order-service+payment-service` for a cross-service list). Returns the
+    file names written."""
     from pathlib import Path
 
     from mcptrain.files import write_json
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    # A row may offer a subset of its service's tools; serving offers them all, so each
-    # service's grammar covers every tool its rows offer (the first definition of a name).
-    by_service: dict[str, dict[str, dict[str, Any]]] = {}
+    # Rows may offer a subset of their services' tools; serving offers them all, so each
+    # list of services gets one grammar covering every tool its rows offer (first definition
+    # of a name wins).
+    by_services: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
-        offered = by_service.setdefault(str(row.get("service") or "default"), {})
+        services = row.get("services") or [str(row.get("service") or "default")]
+        offered = by_services.setdefault("+".join(str(s) for s in services), {})
         for tool in row.get("tools") or []:
             offered.setdefault(tool.get("function", tool)["name"], tool)
     written = []
-    for service, named in sorted(by_service.items()):
+    for service, named in sorted(by_services.items()):
         if not named:
             continue
         tools = list(named.values())

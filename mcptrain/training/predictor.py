@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mcptrain.errors import ConfigError
+from mcptrain.errors import PROMPT_TOO_LONG, ConfigError
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.decision import Decision
 from mcptrain.training.prompt import (
@@ -65,7 +65,7 @@ def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
 class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 16,
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
-                 calibrated: bool = True) -> None:
+                 calibrated: bool = True, max_prompt_tokens: int | None = None) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -92,6 +92,7 @@ class LocalPredictor:
         self.model = model.eval().requires_grad_(False)
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        self.max_prompt_tokens = max_prompt_tokens  # longer prompts are refused, with a count
         self.precision = choose_precision(precision)
         # Autocast casts every fp32 weight to bf16 on every decode step: for one token per
         # row that cast cost more than the matmuls. Stored once in bf16, the numbers are
@@ -148,8 +149,9 @@ class LocalPredictor:
 
         tools = [row.get("tools") for row in rows]
         out = [""] * len(rows)
+        groups = self._refuse_long(self._groups(rows), rows, out)
         with torch.no_grad(), self.precision.autocast():
-            for shared, members in self._groups(rows).items():
+            for shared, members in groups.items():
                 prefix_cache = self._prefill(shared) if shared else None
                 for b in range(0, len(members), self.batch_size):
                     part = members[b : b + self.batch_size]
@@ -158,6 +160,30 @@ class LocalPredictor:
                     for (i, _), text in zip(part, texts, strict=True):
                         out[i] = text
         return out
+
+    def _refuse_long(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
+                     out: list[str]) -> dict[tuple[int, ...], list[tuple[int, list[int]]]]:
+        """The groups without prompts over `max_prompt_tokens`; those get the PROMPT_TOO_LONG
+        marker in `out` (scored as malformed) and a warning with their count."""
+        if self.max_prompt_tokens is None:
+            return groups
+        kept: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
+        refused = []
+        for shared, members in groups.items():
+            for i, rest in members:
+                length = len(shared) + len(rest)
+                if length > self.max_prompt_tokens:
+                    out[i] = f"{PROMPT_TOO_LONG} the prompt is {length} tokens, over max_seq_len={self.max_prompt_tokens}"
+                    refused.append(str(rows[i].get("id")))
+                else:
+                    kept.setdefault(shared, []).append((i, rest))
+        if refused:
+            from mcptrain import output
+
+            shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+            output.warn(f"{len(refused)} prompts longer than max_seq_len={self.max_prompt_tokens} tokens were "
+                        f"not generated and are scored as failures: {shown} (raise training.max_seq_len)")
+        return kept
 
     def _groups(self, rows: list[dict[str, Any]]) -> dict[tuple[int, ...], list[tuple[int, list[int]]]]:
         """(row index, prompt ids after the shared system turn) by shared turn, by length."""
@@ -360,9 +386,15 @@ class PromptPredictor:
     def predict(self, rows: list[dict[str, Any]]) -> list[str]:
         swapped = []
         for row in rows:
-            system = {"role": "system", "content": self.prompts.get(row.get("service", ""), self.default)}
-            messages = row["messages"][1:] if row["messages"][0]["role"] == "system" else row["messages"]
-            swapped.append({**row, "messages": [system, *messages]})
+            prompt = self.prompts.get(row.get("service", ""), self.default)
+            messages = row["messages"]
+            if messages[0]["role"] == "system":
+                # The row's own additions (context, service instructions) follow the project's
+                # system prompt; they stay after the artifact's prompt that replaces it.
+                own = str(messages[0]["content"] or "")
+                prompt += own[len(self.default):] if own.startswith(self.default) else ""
+                messages = messages[1:]
+            swapped.append({**row, "messages": [{"role": "system", "content": prompt}, *messages]})
         return self.inner.predict(swapped)
 
 
@@ -370,4 +402,5 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
     """The project's base model (plus `adapter`), with the project's evaluation settings."""
     return LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
                           max_new_tokens=project.evaluation.max_new_tokens,
-                          precision=project.training.precision, constrained=project.evaluation.constrained)
+                          precision=project.training.precision, constrained=project.evaluation.constrained,
+                          max_prompt_tokens=project.training.max_seq_len)

@@ -15,6 +15,7 @@ SYSTEM = {"role": "system", "content": "You are a helpful assistant that calls t
 # docs/rows.md is the contract with the trainer and the evaluator: every key it shows, no other.
 DOCUMENTED_KEYS = set(re.findall(r'^\s+"(\w+)":', (REPO / "docs" / "rows.md").read_text(), re.M)) - {
     "role", "content", "type", "function", "name", "arguments", "tool_calls", "description", "parameters"}
+OPTIONAL_KEYS = {"scored_from", "accept"}  # dialogues; scenarios with alternatives
 
 
 def compiled_good() -> dict[str, dict]:
@@ -28,11 +29,12 @@ def call(tool: str, /, **args: object) -> dict:
             "tool_calls": [{"type": "function", "function": {"name": tool, "arguments": args}}]}
 
 
-def test_rows_have_exactly_the_documented_keys_but_split_and_tools() -> None:
+def test_rows_have_exactly_the_documented_keys_but_split() -> None:
     rows = compiled_good()
-    assert {"split", "tools", "target_tools", "source", "quality", "created_at", "tags"} <= DOCUMENTED_KEYS
+    assert {"split", "tools", "target_tools", "source", "quality", "created_at", "tags", "services",
+            *OPTIONAL_KEYS} <= DOCUMENTED_KEYS
     for row in rows.values():
-        assert set(row) == DOCUMENTED_KEYS - {"split", "tools"}, row["id"]
+        assert set(row) == DOCUMENTED_KEYS - {"split"} - OPTIONAL_KEYS, row["id"]
 
 
 def test_a_single_call() -> None:
@@ -145,8 +147,8 @@ def test_no_tool_is_relevance_and_scenario_category_overrides(tmp_path: Path) ->
 
 def test_row_settings_are_what_the_cache_key_needs() -> None:
     project = s.ProjectSpec.model_validate({"apiVersion": "mcptrain/v1", "kind": "Project", "name": "x"})
-    assert sorted(row_settings(project)) == ["domain_knowledge", "max_template_expansions", "rows_format",
-                                             "system_prompt"]
+    assert sorted(row_settings(project)) == ["context", "context_template", "domain_knowledge",
+                                             "max_template_expansions", "rows_format", "system_prompt"]
 
 
 def test_domain_knowledge_follows_the_system_prompt_when_asked() -> None:

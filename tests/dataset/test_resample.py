@@ -74,8 +74,8 @@ def test_every_resampled_demo_row_still_validates(tmp_path: Any) -> None:
 def test_scored_rows_are_never_resampled(query: str, tmp_path: Any) -> None:
     from mcptrain.dataset.build import resample_training_rows
 
-    rows = [{**row(query, {"order_id": "ORD-77"}), "service": "s", "kind": "example", "split": split}
-            for split in ("train", "test", "holdout", "scenarios")]
-    out, changed = resample_training_rows(rows, 1, {"s": TOOLS})
+    rows = [{**row(query, {"order_id": "ORD-77"}), "service": "s", "kind": "example", "split": split,
+             "tools": TOOLS} for split in ("train", "test", "holdout", "scenarios")]
+    out, changed = resample_training_rows(rows, 1)
     assert changed == 1
     assert out[0] != rows[0] and out[1:] == rows[1:]

@@ -386,14 +386,39 @@ def test_a_service_without_owners_is_warned_about() -> None:
         "    hint: add 'owners: [\"@org/team\"]' to specs/s/service.yaml"]
 
 
-def test_conversations_with_several_user_turns_are_skipped() -> None:
-    data = {"training_examples": [{"messages": [
+def test_conversations_with_several_user_turns_become_dialogues() -> None:
+    data = {"service": "s", "tool": TOOL, "training_examples": [{"messages": [
+        {"role": "system", "content": "ignored"},
+        {"role": "user", "content": "I want to pay"}, {"role": "assistant", "content": "How much?"},
+        {"role": "user", "content": "50 cents"},
+        {"role": "assistant", "tool_calls": [{"function": {"name": "create_payment", "arguments": '{"amount": 50}'}}]},
+    ]}, {"messages": [
         {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-        {"role": "user", "content": "bye"}]}]}
+        {"role": "user", "content": "bye"}, {"role": "assistant", "content": "Goodbye!"}]}]}
     result = plan(document(data))
-    assert messages(result) == [
-        "seed.json:13:9: warning: training_examples[0].messages[2]: a conversation with several user turns "
-        "cannot be expressed as one example yet; skipped"]
+    examples = spec(result, "specs/s/examples/imported.yaml")["examples"]
+    assert [e["messages"] for e in examples] == [
+        [{"user": "I want to pay"}, {"assistant": "How much?"}, {"user": "50 cents"}],
+        [{"user": "hi"}, {"assistant": "hello"}, {"user": "bye"}]]
+    assert examples[0]["call"] == {"create_payment": {"amount": 50}}
+    assert (examples[1]["action"], examples[1]["response"]) == ("no_tool", "Goodbye!")
+
+
+def test_production_context_becomes_a_dialogue_or_the_row_context() -> None:
+    data = {"service": "s", "tool": TOOL, "training_examples": [
+        {"user_query": "the same again", "correct_tool": "create_payment", "correct_parameters": {"amount": 70},
+         "context": [{"role": "user", "content": "pay 70 cents"},
+                     {"role": "assistant", "tool_calls": [{"function": {"name": "create_payment",
+                                                                       "arguments": {"amount": 70}}}]},
+                     {"role": "tool", "content": '{"status": "ok"}'}]},
+        {"user_query": "pay my usual", "correct_tool": "create_payment", "correct_parameters": {"amount": 90},
+         "context": {"date": "2025-06-05T10:00:00Z", "plan": "pro", "nested": {"dropped": 1}}}]}
+    result = plan(document(data))
+    first, second = spec(result, "specs/s/examples/imported.yaml")["examples"]
+    assert first["messages"] == [{"user": "pay 70 cents"}, {"call": {"create_payment": {"amount": 70}}},
+                                 {"result": {"status": "ok"}}, {"user": "the same again"}]
+    assert "query" not in first
+    assert (second["query"], second["context"]) == ("pay my usual", {"date": "2025-06-05", "user": {"plan": "pro"}})
 
 
 def test_big_imports_are_split_into_files(monkeypatch: pytest.MonkeyPatch) -> None:

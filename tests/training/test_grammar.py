@@ -131,7 +131,8 @@ def test_properties_follow_the_canonical_sorted_order() -> None:
 def test_serving_files_are_written_per_service(tmp_path: Path, demo_rows: list[dict[str, Any]]) -> None:
     written = export_grammars(tmp_path, demo_rows)
     assert "payment-service.structural_tag.json" in written
-    assert len(written) == 8  # four services, two files each
+    assert len(written) == 10  # four services and the demo's order+payment workflow, two files each
+    assert "order-service+payment-service.structural_tag.json" in written
     tag = json.loads((tmp_path / "payment-service.structural_tag.json").read_text(encoding="utf-8"))
     assert tag["format"]["triggers"] == ["<tool_call>"]
     assert len(tag["format"]["tags"]) == 6
@@ -150,3 +151,16 @@ def test_the_call_schema_validates_real_calls_and_refuses_wrong_ones(demo_rows: 
             jsonschema.validate({"name": name, "arguments": {**args, "invented_argument": 1}}, schema)
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({"name": f"{name}_v2", "arguments": args}, schema)
+
+
+def test_a_cross_service_tool_list_gets_its_own_serving_files(tmp_path: Path,
+                                                              demo_rows: list[dict[str, Any]]) -> None:
+    pay = next(r for r in demo_rows if r["service"] == "payment-service")
+    order = next(r for r in demo_rows if r["service"] == "order-service")
+    both = {**pay, "services": ["payment-service", "order-service"], "tools": pay["tools"] + order["tools"]}
+    written = export_grammars(tmp_path, [pay, both])
+    assert written == ["payment-service.structural_tag.json", "payment-service.tool_call.schema.json",
+                       "payment-service+order-service.structural_tag.json",
+                       "payment-service+order-service.tool_call.schema.json"]
+    tag = json.loads((tmp_path / "payment-service+order-service.structural_tag.json").read_text(encoding="utf-8"))
+    assert len(tag["format"]["tags"]) == len(both["tools"])

@@ -85,6 +85,16 @@ def test_prompt_predictor_swaps_the_system_prompt() -> None:
     assert inner.rows[0]["messages"][1:] == make_row(0)["messages"][1:]
 
 
+def test_prompt_predictor_keeps_the_rows_context_and_instructions() -> None:
+    inner = Recorder()
+    artifact = {"system_prompts": {"demo": "Use tools well."}, "default_system_prompt": "Default."}
+    row = make_row(0)
+    row["messages"][0] = {"role": "system", "content": "Default.\n\nToday is Thursday, 2025-06-05.\n\n# demo\nBe kind."}
+    PromptPredictor(inner, artifact).predict([row])
+    assert inner.rows[0]["messages"][0]["content"] == (
+        "Use tools well.\n\nToday is Thursday, 2025-06-05.\n\n# demo\nBe kind.")
+
+
 def _tool_reply(body: dict[str, Any]) -> dict[str, Any]:
     return {"tool_calls": [{"id": "call_9", "type": "function", "function": {
         "name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]}

@@ -25,7 +25,7 @@ from mcptrain.importers.seed.shapes import SeedItemError
 from mcptrain.locations import Loc, dotted
 from mcptrain.specs import models as s
 from mcptrain.specs.loader import Specs
-from mcptrain.specs.validator import normalize_query
+from mcptrain.specs.validator import asked_text, normalize_query
 
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")  # ids and service names
 
@@ -79,13 +79,13 @@ class Conversion:
                     self.tools.setdefault(tool.name, (name, tool.inputSchema, ts.path))
             for ex in bundle.examples:
                 for e in ex.spec.examples:
-                    self._remember(name, "train", e.id, e.query or e.template or "")
+                    self._remember(name, "train", e.id, e.template or asked_text(e))
             for ec in bundle.edge_cases:
                 for c in ec.spec.edge_cases:
-                    self._remember(name, "train", c.id, c.query)
+                    self._remember(name, "train", c.id, c.query or c.template or "")
             for ts2 in bundle.tests:
                 for sc in ts2.spec.scenarios:
-                    self._remember(name, "test", sc.id, sc.query)
+                    self._remember(name, "test", sc.id, asked_text(sc))
             for voc in bundle.vocabularies:
                 for term in voc.spec.terms:
                     self.new_values(term.parameter, term.values)
@@ -172,7 +172,9 @@ class Conversion:
     def place(self, doc: JsonDocument, loc: Loc, service: str, kind: str, item: dict[str, Any]) -> None:
         """Dedupe, give a stable id, validate, and add to the service's draft."""
         split = "test" if kind == "scenarios" else "train"
-        query = normalize_query(item["query"])
+        from mcptrain.importers.seed.dialogue import asked
+
+        query = normalize_query(asked(item))
         seen = self.queries.setdefault((service, split), set())
         if query in seen:
             self.counts[doc.path]["already present"] += 1

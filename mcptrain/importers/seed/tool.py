@@ -15,6 +15,7 @@ from typing import Any
 from mcptrain.importers.json_document import JsonDocument, describe
 from mcptrain.importers.seed import shapes
 from mcptrain.importers.seed.conversion import Conversion
+from mcptrain.importers.seed.dialogue import apply_context
 from mcptrain.importers.seed.shapes import SeedItemError
 from mcptrain.locations import Loc
 from mcptrain.specs import models as s
@@ -106,7 +107,8 @@ def example(conv: Conversion, doc: JsonDocument, loc: Loc, row: Any, svc: str | 
         return edge_case(conv, doc, loc, row, svc, tools)
     conv.keys(doc, loc, row, {"id", "user_query", "query", "correct_tool", "correct_parameters",
                               "parameters", "correct_sequence", "correct_calls", "explanation",
-                              "common_mistakes", "created_at", "service", "source", "quality"})
+                              "common_mistakes", "created_at", "service", "source", "quality",
+                              "context"})
     default_tool = tools[0] if len(tools) == 1 else None
     item: dict[str, Any] = {"id": row.get("id"), "query": shapes.read_text(row, loc, "user_query", "query")}
     used: list[str] = []
@@ -140,6 +142,7 @@ def example(conv: Conversion, doc: JsonDocument, loc: Loc, row: Any, svc: str | 
         item["common_mistakes"] = mistakes
     shapes.keep_labels(conv.diags, doc, loc, row, item)
     shapes.copy_created(row, item)
+    apply_context(item, row.get("context"), (*loc, "context"))
     service = conv.service_for(loc, shapes.row_service(row) or svc, used)
     conv.place(doc, loc, service, "examples", item)
 

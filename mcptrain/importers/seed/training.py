@@ -16,6 +16,7 @@ from typing import Any
 from mcptrain.importers.json_document import JsonDocument, describe
 from mcptrain.importers.seed import shapes
 from mcptrain.importers.seed.conversion import Conversion
+from mcptrain.importers.seed.dialogue import turns_of
 from mcptrain.importers.seed.shapes import SeedItemError
 from mcptrain.importers.seed.tool import mistake_of
 from mcptrain.locations import Loc
@@ -40,12 +41,9 @@ def message_row(conv: Conversion, doc: JsonDocument, loc: Loc, row: dict[str, An
     users = [i for i, m in enumerate(msgs) if isinstance(m, dict) and m.get("role") == "user"]
     if not users:
         raise SeedItemError((*loc, "messages"), "no message with role 'user'")
-    if len(users) > 1:
-        conv.diags.append(doc.diagnostic((*loc, "messages", users[1]), "a conversation with several user "
-                          "turns cannot be expressed as one example yet; skipped", severity="warning"))
-        return
-    first = users[0]
+    first = users[-1]  # the answer follows the last user turn; earlier turns are the dialogue
     query = shapes.read_content(msgs[first].get("content"), (*loc, "messages", first, "content"))
+    history = turns_of(msgs[: first + 1], (*loc, "messages")) if len(users) > 1 else None
     turns: list[list[tuple[str, dict[str, Any], Any]]] = []
     results: dict[Any, Any] = {}
     ordered: list[Any] = []
@@ -69,15 +67,20 @@ def message_row(conv: Conversion, doc: JsonDocument, loc: Loc, row: dict[str, An
             ordered.append(content)
             if m.get("tool_call_id") is not None:
                 results[m["tool_call_id"]] = content
-    item: dict[str, Any] = {"id": row.get("id"), "query": query}
+    item: dict[str, Any] = {"id": row.get("id"), **({"messages": history} if history else {"query": query})}
     flat = [c for turn in turns for c in turn]
-    service = conv.service_for(loc, shapes.row_service(row) or svc, [c[0] for c in flat])
+    called = [c[0] for c in flat] + [n for t in history or [] for c in ([t["call"]] if "call" in t else t.get("calls", []))
+                                     for n in c]
+    service = conv.service_for(loc, shapes.row_service(row) or svc, called)
     if not flat:
         if reply is None:
             raise SeedItemError((*loc, "messages"), "no assistant message with tool_calls or content")
         asks = reply.rstrip().endswith("?")
-        item["expect"] = {"action": "clarify", "question": reply} if asks else {"action": "no_tool", "response": reply}
+        answer = {"action": "clarify", "question": reply} if asks else {"action": "no_tool", "response": reply}
         shapes.copy_created(row, item)
+        if history:  # a dialogue is an example (edge cases have no turns)
+            return conv.place(doc, loc, service, "examples", {**item, **answer, "source": "imported"})
+        item["expect"] = answer
         return conv.place(doc, loc, service, "edge_cases", item)
     if len(turns) == 1 and len(flat) == 1:
         item["call"] = {flat[0][0]: flat[0][1]}

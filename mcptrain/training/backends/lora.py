@@ -24,6 +24,7 @@ SUMMARY_KEYS = ("steps", "train_loss_final", "val_loss_final", "tokens_per_s", "
 class LoraBackend:
     name = "lora"
     cloud = False
+    trains_locally = True  # rows longer than training.max_seq_len are left out (`training/lengths.py`)
 
     def estimate(self, project: ProjectSpec, dataset: Dataset) -> dict[str, Any] | None:
         return None  # trains on this machine or cluster: nothing billed per token

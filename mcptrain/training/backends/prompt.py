@@ -129,7 +129,7 @@ def build_prompt(project: ProjectSpec, rows_train: Sequence[dict[str, Any]], out
     addressed: dict[str, str] = {}
     for service in sorted(by_service):
         rows = by_service[service]
-        tool_names = [t["function"]["name"] for t in rows[0].get("tools") or []]
+        tool_names = list(dict.fromkeys(t["function"]["name"] for r in rows for t in r.get("tools") or []))
         mine = sorted((f for f in failed if f.get("service") == service), key=lambda f: str(f["id"]))
         chosen, added = select_examples(rows, tool_names, mine, max_examples_per_service)
         addressed.update(added)
