@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.errors import StageError
+from mcptrain.fingerprint import sha256_json
 from mcptrain.workspace import DATASET_DIR
+
+
+TRAINING_FILES = ("train.jsonl", "validation.jsonl")
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,16 @@ class Dataset:
     @property
     def content_hash(self) -> str:
         return str(self.manifest["content_hash"])
+
+    @property
+    def training_hash(self) -> str:
+        """The hash of what training reads: the train and validation splits, in every form.
+        A scored split (a new test scenario, say) changes the dataset, not this: the stages
+        re-evaluate without retraining, as a plan keyed by exact inputs should."""
+        files = self.manifest["files"]
+        read = {name: files[name]["sha256"] for name in sorted(files)
+                if Path(name).name in TRAINING_FILES}
+        return sha256_json(read)
 
     def path(self, split: str, form: str = "") -> Path:
         return self.root / DATASET_DIR / form / f"{split}.jsonl"

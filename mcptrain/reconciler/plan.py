@@ -85,7 +85,7 @@ def plan_changes(ws: Workspace, *, data_before: str | None, limit: int | None = 
     train_done = up_to_date(ws, "train", train_in, "artifact")
     eval_done = up_to_date(ws, "eval", eval_in, "report")
     gate_done = up_to_date(ws, "gate", gate_in)
-    train_why = _train_reason(read_record(ws, "train"), dataset.content_hash)
+    train_why = _train_reason(read_record(ws, "train"), dataset.training_hash)
     if attempt:
         train_why = f"retry {attempt} (the last gate verdict): {', '.join(f'{k}: {v}' for k, v in retry_training(policies, attempt).items())}"
     actions = [
@@ -160,5 +160,5 @@ def _train_reason(previous: dict[str, Any] | None, data: str) -> str:
     if previous is None:
         return "never trained"
     if previous.get("outputs", {}).get("data") != data:
-        return "the dataset changed"
+        return "the training or validation rows changed"
     return "the base model, backend or training settings changed (or the artifact is gone)"

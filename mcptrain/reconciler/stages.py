@@ -47,7 +47,7 @@ class TrainOutcome:
 def train_inputs(project: ProjectSpec, dataset: Dataset) -> str:
     """Everything a training result depends on."""
     settings: dict[str, Any] = {"backend": project.backend, "base_model": project.base_model,
-                                "data": dataset.content_hash, "system_prompt": project.system_prompt}
+                                "data": dataset.training_hash, "system_prompt": project.system_prompt}
     settings.update(get_backend(project.backend).fingerprint(project))
     return inputs_hash(settings)
 
@@ -84,7 +84,7 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     # What serving must enforce to decode as evaluation does (README, "Serving").
     summary = {**summary, "grammars": export_grammars(target / GRAMMAR_DIR, dataset.rows("train"))}
     write_record(ws, "train", inputs, {"artifact": ws.relative(target), "backend": project.backend,
-                                         "run_name": name, "data": dataset.content_hash, "summary": summary})
+                                         "run_name": name, "data": dataset.training_hash, "summary": summary})
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)
 
 

@@ -27,3 +27,18 @@ def tiny_project(tmp_path: Path, tiny_model: Path) -> Path:  # noqa: F811
     shutil.copytree(PROJECTS / "good", root)
     (root / "mcptrain.yaml").write_text(PROJECT_YAML.format(model=tiny_model), encoding="utf-8")
     return root
+
+
+def reword_a_training_row(project: Path) -> str:
+    """Append " today" to the query of a payment example that the last build put in the
+    training split (so what training reads really changes); returns the new query."""
+    import json
+
+    examples = project / "specs" / "payment" / "examples" / "charges.yaml"
+    rows = map(json.loads, (project / "datasets" / "train.jsonl").read_text().splitlines())
+    row = next(r for r in rows if r["service"] == "payment-service" and r["kind"] == "example" and "#" not in r["id"])
+    query = row["messages"][1]["content"]
+    text = examples.read_text()
+    assert text.count(query) == 1
+    examples.write_text(text.replace(query, query + " today"))
+    return query + " today"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,13 @@ from mcptrain.reconciler.records import read_record
 from mcptrain.training.backends import lora as lora_backend
 from mcptrain.workspace import Workspace
 from tests.cli import mcptrain
+from tests.reconciler.conftest import reword_a_training_row
 
-EXTRA_EXAMPLE = """
-  - id: pay-extra-1
-    query: Put through a charge of 12 dollars against invoice INV-900
-    call: {create_payment: {amount: 1200, currency: USD, invoice_id: INV-900}}
+EXTRA_SCENARIO = """
+  - id: PAY-T-900
+    priority: normal
+    query: Could you put a 31 dollar charge on invoice INV-4711?
+    expect: {call: {create_payment: {amount: 3100, invoice_id: INV-4711}}}
 """
 
 
@@ -49,11 +52,18 @@ def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
     assert "training settings changed" in out and "dry run" in out
     monkeypatch.undo()
 
-    examples = tiny_project / "specs" / "payment" / "examples" / "charges.yaml"
-    examples.write_text(examples.read_text() + EXTRA_EXAMPLE)
+    # A new test scenario is a scored split: evaluate again, never retrain.
+    scenarios = tiny_project / "specs" / "payment" / "tests" / "critical.yaml"
+    scenarios.write_text(scenarios.read_text() + EXTRA_SCENARIO)
     code, out, err = mcptrain("reconcile", root, "--dry-run")
     assert code == 0, err
-    assert "the dataset changed" in out and "dry run" in out
+    assert re.search(r"train\s*│\s*up to date", out) and re.search(r"eval\s*│\s*run", out)
+
+    # Rewording a training row is a change of what training reads: train anew.
+    reword_a_training_row(tiny_project)
+    code, out, err = mcptrain("reconcile", root, "--dry-run")
+    assert code == 0, err
+    assert "the training or validation rows changed" in out and "dry run" in out
     assert read_record(Workspace(tiny_project), "train") == train
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.cli import mcptrain
+from tests.reconciler.conftest import reword_a_training_row
 
 
 def test_eval_before_build_says_what_to_do(tiny_project: Path) -> None:
@@ -106,11 +107,7 @@ def test_prompt_backend_shows_the_rows_closest_to_last_validation_failures(tiny_
     assert wrong  # a random-weight model gets things wrong
     scored_wrong = {i["row_id"] for i in report["items"] if not i["candidate"]["correct"]}
 
-    examples.write_text(examples.read_text() + """
-  - id: pay-extra-1
-    query: Put through a charge of 12 dollars against invoice INV-900
-    call: {create_payment: {amount: 1200, currency: USD, invoice_id: INV-900}}
-""")
+    reword_a_training_row(tiny_project)
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
     second = json.loads((tiny_project / read_record(Workspace(tiny_project), "train")["outputs"]["artifact"]
