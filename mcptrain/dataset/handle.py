@@ -12,7 +12,6 @@ from mcptrain.errors import StageError
 from mcptrain.fingerprint import sha256_json
 from mcptrain.workspace import DATASET_DIR
 
-
 TRAINING_FILES = ("train.jsonl", "validation.jsonl")
 
 
