@@ -141,6 +141,14 @@ def _answer_shapes(spec: Any, names: tuple[str, ...]) -> list[str]:
     return shapes
 
 
+def _one_answer_shape(spec: Any, what: str, names: tuple[str, ...]) -> None:
+    """`spec` has exactly one of the answer shapes `names`, or a ValueError names them."""
+    shapes = _answer_shapes(spec, names)
+    if len(shapes) != 1:
+        listed = ", ".join(repr(n) for n in names[:-1]) + f" or {names[-1]!r}"
+        raise ValueError(f"{what} needs exactly one of {listed}" + (f" (got {', '.join(shapes)})" if shapes else ""))
+
+
 class ExampleSpec(_Behaviour):
     id: Identifier = Field(description="Unique across the whole repository.")
     query: str | None = Field(default=None, min_length=1, description="What the user says.")
@@ -181,12 +189,7 @@ class ExampleSpec(_Behaviour):
 
     @model_validator(mode="after")
     def _one_shape(self) -> ExampleSpec:
-        shapes = _answer_shapes(self, ("call", "calls", "sequence", "action", "response"))
-        if len(shapes) != 1:
-            raise ValueError(
-                "an example needs exactly one of 'call', 'calls', 'sequence', 'response' or 'action'"
-                + (f" (got {', '.join(shapes)})" if shapes else "")
-            )
+        _one_answer_shape(self, "an example", ("call", "calls", "sequence", "response", "action"))
         self._check_behaviour()
         if self.action == "use_tool":
             raise ValueError("action 'use_tool' is for test scenarios (training needs the call itself)")
@@ -212,12 +215,7 @@ class AnswerSpec(_Behaviour):
 
     @model_validator(mode="after")
     def _one_shape(self) -> AnswerSpec:
-        shapes = _answer_shapes(self, ("call", "calls", "sequence", "action"))
-        if len(shapes) != 1:
-            raise ValueError(
-                "an answer needs exactly one of 'call', 'calls', 'sequence' or 'action'"
-                + (f" (got {', '.join(shapes)})" if shapes else "")
-            )
+        _one_answer_shape(self, "an answer", ("call", "calls", "sequence", "action"))
         self._check_behaviour()
         return self
 
@@ -235,12 +233,7 @@ class ExpectSpec(_Behaviour):
 
     @model_validator(mode="after")
     def _one_shape(self) -> ExpectSpec:
-        shapes = _answer_shapes(self, ("call", "calls", "sequence", "action", "one_of"))
-        if len(shapes) != 1:
-            raise ValueError(
-                "expect needs exactly one of 'call', 'calls', 'sequence', 'action' or 'one_of'"
-                + (f" (got {', '.join(shapes)})" if shapes else "")
-            )
+        _one_answer_shape(self, "expect", ("call", "calls", "sequence", "action", "one_of"))
         self._check_behaviour()
         return self
 
