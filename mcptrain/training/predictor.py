@@ -22,7 +22,7 @@ import json
 import os
 import warnings
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -90,6 +90,7 @@ class LocalPredictor:
                 warnings.simplefilter("ignore", FutureWarning)
                 model = PeftModel.from_pretrained(model, self.adapter_dir).merge_and_unload()
         self.model = model.eval().requires_grad_(False)
+        self.window = sliding_window(model.config)  # decoding builds its masks by real positions
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens  # longer prompts are refused, with a count
@@ -122,16 +123,13 @@ class LocalPredictor:
 
         probs, argmax = [0.0] * len(rows), [False] * len(rows)
         with torch.no_grad(), self.precision.autocast():
-            for shared, members in self._groups(rows).items():
-                prefix_cache = self._prefill(shared) if shared else None
-                for b in range(0, len(members), self.batch_size):
-                    part = members[b : b + self.batch_size]
-                    ids, mask, pos, cache = self._batch(shared, prefix_cache, [m[1] for m in part])
-                    logits = self._forward(ids, mask, pos, cache).float()
-                    dist = logits.softmax(-1)
-                    for j, (i, _) in enumerate(part):
-                        probs[i] = float(dist[j, token])
-                        argmax[i] = int(logits[j].argmax()) == token
+            for shared, prefix_cache, part in self._batches(self._groups(rows)):
+                ids, mask, pos, cache = self._batch(shared, prefix_cache, [m[1] for m in part])
+                logits = self._forward(ids, mask, pos, cache).float()
+                dist = logits.softmax(-1)
+                for j, (i, _) in enumerate(part):
+                    probs[i] = float(dist[j, token])
+                    argmax[i] = int(logits[j].argmax()) == token
         return probs, argmax
 
     def encode(self, row: dict[str, Any]) -> tuple[tuple[int, ...], list[int]]:
@@ -151,14 +149,10 @@ class LocalPredictor:
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
         with torch.no_grad(), self.precision.autocast():
-            for shared, members in groups.items():
-                prefix_cache = self._prefill(shared) if shared else None
-                for b in range(0, len(members), self.batch_size):
-                    part = members[b : b + self.batch_size]
-                    texts = self._generate(shared, prefix_cache, [m[1] for m in part],
-                                           [tools[m[0]] for m in part])
-                    for (i, _), text in zip(part, texts, strict=True):
-                        out[i] = text
+            for shared, prefix_cache, part in self._batches(groups):
+                texts = self._generate(shared, prefix_cache, [m[1] for m in part], [tools[m[0]] for m in part])
+                for (i, _), text in zip(part, texts, strict=True):
+                    out[i] = text
         return out
 
     def _refuse_long(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
@@ -195,6 +189,13 @@ class LocalPredictor:
             members.sort(key=lambda m: len(m[1]))
         return groups
 
+    def _batches(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]]) -> Iterator[tuple[tuple[int, ...], Any, list[tuple[int, list[int]]]]]:
+        """(shared system turn, its prefilled cache, up to `batch_size` of its rows) in turn."""
+        for shared, members in groups.items():
+            prefix_cache = self._prefill(shared) if shared else None
+            for b in range(0, len(members), self.batch_size):
+                yield shared, prefix_cache, members[b : b + self.batch_size]
+
     def _batch(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]]) -> tuple[Any, ...]:
         """(ids, attention mask, positions, cache) of prompts left-padded after the prefix."""
         import torch
@@ -216,8 +217,7 @@ class LocalPredictor:
         """The last position's logits; the cache grows by `ids`."""
         from mcptrain.training.objective import _cache_keyword
 
-        window = sliding_window(self.model.config)
-        masks = mask if window is None else window_masks(mask, ids.shape[1], window)
+        masks = mask if self.window is None else window_masks(mask, ids.shape[1], self.window)
         return self.model(input_ids=ids, attention_mask=masks, position_ids=positions, use_cache=True,
                           logits_to_keep=1, **{_cache_keyword(type(self.model).forward): cache}).logits[:, -1]
 

@@ -13,7 +13,7 @@ from mcptrain.training.predictor import (
     hermes_calls,
 )
 from tests.training.openai_emulator import running
-from tests.training.tiny import make_row, multi_turn_row
+from tests.training.tiny import make_row, multi_turn_row, reference_generation
 
 ROWS = [make_row(i) for i in range(7)] + [
     {**multi_turn_row(), "messages": multi_turn_row()["messages"][:4]}]  # a later step
@@ -37,18 +37,8 @@ def test_batched_generation_equals_one_row_at_a_time(predictor: LocalPredictor) 
 
 def test_prefix_cache_equals_plain_generation(predictor: LocalPredictor) -> None:
     """The shared system-turn cache changes nothing: compare with generate() on the whole prompt."""
-    import torch
-
-    from mcptrain.training.prompt import encode_prompt, prompt_messages
-
     for row in ROWS[:3]:
-        ids = encode_prompt(predictor.tokenizer, predictor.template, prompt_messages(row), row["tools"])
-        out = predictor.model.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False,
-                                       eos_token_id=predictor.stop_id, pad_token_id=predictor.pad_id)
-        seq = out[0, len(ids):].tolist()
-        if predictor.stop_id in seq:
-            seq = seq[: seq.index(predictor.stop_id)]
-        assert predictor.predict([row]) == [predictor.tokenizer.decode(seq)]
+        assert predictor.predict([row]) == [reference_generation(predictor, row, 12)]
 
 
 def test_adapter_and_template_come_from_the_adapter_dir(tiny_model: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from mcptrain.training.batches import plan_epoch
 from mcptrain.training.prompt import IGNORE_INDEX, choose_template, encode_row, end_of_turn
-from tests.training.tiny import make_row
+from tests.training.tiny import make_row, reference_generation
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +48,7 @@ def test_shared_prefix_loss_equals_full_rows_past_the_window(tiny_gemma3: Path, 
 
 
 def test_prefix_cached_generation_equals_generate_past_the_window(tiny_gemma3: Path, rows: list[dict]) -> None:  # type: ignore[type-arg]
-    import torch
-
     from mcptrain.training.predictor import LocalPredictor
-    from mcptrain.training.prompt import encode_prompt, prompt_messages
 
     predictor = LocalPredictor(str(tiny_gemma3), batch_size=3, max_new_tokens=10, precision="fp32",
                                constrained=False)
@@ -60,10 +57,4 @@ def test_prefix_cached_generation_equals_generate_past_the_window(tiny_gemma3: P
     outputs = predictor.predict(rows)
     assert len(set(outputs)) > 1  # outputs differ per prompt: the comparison has teeth
     for row, got in zip(rows, outputs, strict=True):
-        ids = encode_prompt(predictor.tokenizer, predictor.template, prompt_messages(row), row["tools"])
-        out = predictor.model.generate(torch.tensor([ids]), max_new_tokens=10, do_sample=False,
-                                       eos_token_id=predictor.stop_id, pad_token_id=predictor.pad_id)
-        seq = out[0, len(ids):].tolist()
-        if predictor.stop_id in seq:
-            seq = seq[: seq.index(predictor.stop_id)]
-        assert got == predictor.tokenizer.decode(seq)
+        assert got == reference_generation(predictor, row, 10)

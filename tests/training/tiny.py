@@ -126,3 +126,19 @@ def build_tiny_model(folder: Path, *, seed: int = 0) -> Path:
     LlamaForCausalLM(config).save_pretrained(folder)
     random.seed(seed)
     return folder
+
+
+def reference_generation(predictor: Any, row: dict[str, Any], max_new_tokens: int) -> str:
+    """transformers' own greedy `generate()` on `row`'s whole prompt, cut at the stop token:
+    what a LocalPredictor's batched, prefix-cached decoding must reproduce."""
+    import torch
+
+    from mcptrain.training.prompt import encode_prompt, prompt_messages
+
+    ids = encode_prompt(predictor.tokenizer, predictor.template, prompt_messages(row), row["tools"])
+    out = predictor.model.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
+                                   eos_token_id=predictor.stop_id, pad_token_id=predictor.pad_id)
+    seq = out[0, len(ids):].tolist()
+    if predictor.stop_id in seq:
+        seq = seq[: seq.index(predictor.stop_id)]
+    return str(predictor.tokenizer.decode(seq))
