@@ -83,7 +83,7 @@ def test_an_empty_registry_takes_a_first_model_in_block_style() -> None:
      "models/registry.yaml:18:16: models.acme-assistant[1].version: version 1.0.0 is listed twice"),
     (lambda t: t + t[t.index("    - version"):].replace("1.0.0", "1.0.1", 1),
      "models/registry.yaml:19:15: models.acme-assistant[1].status: a second production version (1.0.0 is production)"),
-    (lambda t: t.replace("version: 1.0.0", "version: 1.0"),
+    (lambda t: t.replace("version: 1.0.0", "version: v1.0.0"),
      "models/registry.yaml:6:16: models.acme-assistant[0].version: must match"),
 ])
 def test_a_registry_broken_by_hand_is_reported_at_its_line(edit: Any, message: str) -> None:
