@@ -125,3 +125,12 @@ def tag(root: Path, name: str, target: str, message: str, tagger: Identity) -> N
 def tags(root: Path, pattern: str) -> list[str]:
     text = git(root, "tag", "--list", pattern)
     return [t for t in text.splitlines() if t]
+
+
+def is_clean(root: Path, path: str) -> bool:
+    """`path` has no staged or unstaged change against HEAD (or is untracked and absent)."""
+    return not git(root, "status", "--porcelain", "--", path)
+
+
+def tag_message(root: Path, name: str) -> str:
+    return git(root, "tag", "--list", "--format=%(contents:subject)", name)

@@ -691,7 +691,8 @@ class BumpSpec(_Spec):
 
 
 class ServiceDeploymentSpec(_Spec):
-    version: SemVer = Field(description="The model version this service is served by.")
+    version: SemVer | None = Field(
+        description="The model version that serves this service (null: none yet; it keeps its current setup).")
     owners: list[str] = Field(default_factory=list)
 
 
