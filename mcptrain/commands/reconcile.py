@@ -47,6 +47,7 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         output.info(f"mcptrain: nothing to do: the dataset is {'rebuilt' if plan.data_changed else 'unchanged'} "
                     f"({plan.content_hash[:12]}) and the model, its evaluation and its gate verdict "
                     f"({verdict['decision']}) are up to date")
+        _show_promoted(ws)
         return BLOCKED_EXIT if fail_on_block and verdict["decision"] not in SHIPS else 0
     if plan.actions[0].action == "run":
         _show_cost(ws, plan)
@@ -101,6 +102,16 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
     output.info(f"mcptrain: report {evaluated.out_dir / 'report.md'}")
     return BLOCKED_EXIT if fail_on_block and decision["decision"] not in SHIPS else 0
 
+
+
+def _show_promoted(ws: Workspace) -> None:
+    from mcptrain.reconciler.records import read_record
+
+    record = read_record(ws, "promote")
+    outputs = record["outputs"] if record else {}
+    if outputs.get("pull_request"):
+        output.info(f"mcptrain: the promotion pull request #{outputs['pull_request']} (v{outputs['version']}) "
+                    f"is up to date; read it: mcptrain pr show {outputs['pull_request']}")
 
 
 def _promote(ws: Workspace, plan: Plan) -> None:

@@ -61,7 +61,7 @@ def test_reconcile_opens_one_pull_request_and_updates_it_only_when_it_changes(re
     assert git(repo, "log", "-1", "--format=%ae", BRANCH) == "mcptrain-bot@users.noreply.github.com"
 
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
-    assert code == 0 and "nothing to do" in out, out
+    assert code == 0 and "nothing to do" in out and "pull request #1 (v1.0.0) is up to date" in out, out
     for _ in range(3):
         code, out, err = mcptrain("promote", root)
         assert code == 0, err
