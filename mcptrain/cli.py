@@ -29,6 +29,13 @@ holdout_app = typer.Typer(help="The holdout's lifecycle: read only by `eval --ho
                           no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(holdout_app, name="holdout")
+# promotion (issue 14)
+pr_app = typer.Typer(help="Pull requests on the project's forge (local: .mcptrain/forge/; or GitHub).",
+                     no_args_is_help=True)
+registry_app = typer.Typer(help="The model registry (models/registry.yaml): versions, statuses, promotions.",
+                           no_args_is_help=True)
+app.add_typer(pr_app, name="pr")
+app.add_typer(registry_app, name="registry")
 
 RootArg = Annotated[Path, typer.Argument(help="Repository root (holds mcptrain.yaml, specs/, policies/).")]
 
@@ -216,6 +223,88 @@ def reconcile(
 
     raise typer.Exit(run(path, yes=yes, dry_run=dry_run, push=push, inline=inline, limit=limit,
                          fail_on_block=fail_on_block))
+
+
+# ---- promotion (issue 14): promote, version, release, codeowners, pr, registry
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+@app.command()
+def promote(path: RootArg = Path(".")) -> None:
+    """Open or update the promotion pull request of the gated candidate (one per model)."""
+    from mcptrain.commands.promote import run
+
+    raise typer.Exit(run(path))
+
+
+@app.command("version")
+def version_(path: RootArg = Path("."), json_out: JsonOpt = False) -> None:
+    """The model's next semantic version over production, and every reason for it."""
+    from mcptrain.commands.version import run
+
+    raise typer.Exit(run(path, json_out=json_out))
+
+
+@app.command()
+def release(
+    path: RootArg = Path("."),
+    version: Annotated[str | None, typer.Option("--version", help="The version to release (default: the merged candidate).")] = None,
+) -> None:
+    """Mark the merged candidate production (the previous one deprecated) and tag it in GTO's grammar."""
+    from mcptrain.commands.release import run
+
+    raise typer.Exit(run(path, version=version))
+
+
+@app.command()
+def codeowners(
+    path: RootArg = Path("."),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if .github/CODEOWNERS is out of date; write nothing.")] = False,
+) -> None:
+    """Write .github/CODEOWNERS's mcptrain block from the services' and the project's owners."""
+    from mcptrain.commands.codeowners import run
+
+    raise typer.Exit(run(path, check=check))
+
+
+@pr_app.command("list")
+def pr_list(
+    path: RootArg = Path("."),
+    state: Annotated[str, typer.Option("--state", help="open, closed, merged or all.")] = "open",
+    json_out: JsonOpt = False,
+) -> None:
+    """List the forge's pull requests."""
+    from mcptrain.commands.pr import list_
+
+    raise typer.Exit(list_(path, state=state, json_out=json_out))
+
+
+@pr_app.command("show")
+def pr_show(
+    number: Annotated[int, typer.Argument(help="The pull request's number.")],
+    path: RootArg = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one pull request: title, state, labels, statuses, body and comments."""
+    from mcptrain.commands.pr import show
+
+    raise typer.Exit(show(path, number, json_out=json_out))
+
+
+@registry_app.command("show")
+def registry_show(path: RootArg = Path("."), json_out: JsonOpt = False) -> None:
+    """Each model's production version and its latest candidate."""
+    from mcptrain.commands.registry import show
+
+    raise typer.Exit(show(path, json_out=json_out))
+
+
+@registry_app.command("history")
+def registry_history(path: RootArg = Path("."), json_out: JsonOpt = False) -> None:
+    """Every version, oldest first: status, verdict, accuracy, bump, dates."""
+    from mcptrain.commands.registry import history
+
+    raise typer.Exit(history(path, json_out=json_out))
 
 
 def main() -> None:

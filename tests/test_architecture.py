@@ -20,15 +20,16 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mcptrain"
 RANK = {
     # the floor: small nouns every room may use
     "__init__": 0, "errors": 0, "files": 0, "fingerprint": 0, "locations": 0, "suggestions": 0,
-    "output": 0,
+    "output": 0, "git": 0,
     "specs": 1,
     "workspace": 2,
-    "dataset": 3, "importers": 3,
+    "dataset": 3, "importers": 3, "forge": 3,
     "training": 4, "evaluation": 4,
     "gates": 5,
-    "reconciler": 6,
-    "commands": 7,
-    "cli": 8, "__main__": 9,
+    "promotion": 6,
+    "reconciler": 7,
+    "commands": 8,
+    "cli": 9, "__main__": 10,
 }
 HEAVY = ("torch", "transformers", "peft", "ray")
 

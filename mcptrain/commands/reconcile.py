@@ -35,7 +35,7 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
 
     ws = Workspace(root)
     started = time.perf_counter()
-    output.note("[bold]1/4 build[/bold]")
+    output.note("[bold]1/5 build[/bold]")
     before = reconciler.content_hash(ws)
     rc = build.run(root, push=push, workspace=ws)
     if rc:
@@ -47,6 +47,7 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         output.info(f"mcptrain: nothing to do: the dataset is {'rebuilt' if plan.data_changed else 'unchanged'} "
                     f"({plan.content_hash[:12]}) and the model, its evaluation and its gate verdict "
                     f"({verdict['decision']}) are up to date")
+        _show_promoted(ws)
         return BLOCKED_EXIT if fail_on_block and verdict["decision"] not in SHIPS else 0
     if plan.actions[0].action == "run":
         _show_cost(ws, plan)
@@ -64,13 +65,13 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
     from mcptrain.commands.train import confirm_paid_job, show_training, training_progress
     from mcptrain.training.backends import get_backend
 
-    output.note("[bold]2/4 train[/bold]")
+    output.note("[bold]2/5 train[/bold]")
     with training_progress(get_backend(plan.project.backend).progress_total(plan.project)) as on_progress:
         # `--yes` (or the plan's confirmation above) also accepts the paid job's estimate shown with the plan.
         trained = reconciler.train(ws, plan, inline=inline, on_progress=on_progress, confirm=confirm_paid_job(True))
     show_training(trained)
 
-    output.note("[bold]3/4 eval[/bold]")
+    output.note("[bold]3/5 eval[/bold]")
     evaluated = reconciler.evaluate(ws, plan, trained, notify=lambda m: output.info(f"mcptrain: {m}"))
     show_report(evaluated.summary, evaluated.baseline, evaluated.raw, evaluated.diagnostics)
     if evaluated.reused:
@@ -79,7 +80,7 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
         output.info(f"mcptrain: scored {evaluated.items} items "
                     f"({', '.join(f'{k} {v:.0f}s' for k, v in evaluated.seconds.items())})")
 
-    output.note("[bold]4/4 gate[/bold]")
+    output.note("[bold]4/5 gate[/bold]")
     if not plan.policies:
         output.warn("no GatePolicy in policies/: nothing is gated, so nothing may be promoted")
     decision = reconciler.gate(ws, plan, evaluated)
@@ -95,11 +96,35 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
     output.info(f"mcptrain: verdict {decision['decision']}: {decision['reason']}")
     if decision["decision"] == "retry":
         output.info("mcptrain: next: mcptrain reconcile (it retrains with the adjustments above)")
+    _promote(ws, plan)
     output.info(f"mcptrain: reconciled in {elapsed:.0f}s; artifact {trained.artifact.relative_to(root)}"
                 if trained.artifact.is_relative_to(root) else f"mcptrain: reconciled in {elapsed:.0f}s")
     output.info(f"mcptrain: report {evaluated.out_dir / 'report.md'}")
     return BLOCKED_EXIT if fail_on_block and decision["decision"] not in SHIPS else 0
 
+
+
+def _show_promoted(ws: Workspace) -> None:
+    from mcptrain.reconciler.records import read_record
+
+    record = read_record(ws, "promote")
+    outputs = record["outputs"] if record else {}
+    if outputs.get("pull_request"):
+        output.info(f"mcptrain: the promotion pull request #{outputs['pull_request']} (v{outputs['version']}) "
+                    f"is up to date; read it: mcptrain pr show {outputs['pull_request']}")
+
+
+def _promote(ws: Workspace, plan: Plan) -> None:
+    from mcptrain.commands.promote import show
+    from mcptrain.reconciler.plan import plan_changes
+    from mcptrain.reconciler.promote import promote_stage
+
+    output.note("[bold]5/5 promote[/bold]")
+    if plan.action("promote").action == "skip":
+        output.info(f"mcptrain: promotion skipped: {plan.action('promote').reason}")
+        return
+    # The gate just ran: plan again so the promote stage sees the gate's new record.
+    show(promote_stage(ws, plan_changes(ws, data_before=plan.content_hash, limit=plan.limit)))
 
 
 def _show_cost(ws: Workspace, plan: Plan) -> None:

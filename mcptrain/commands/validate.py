@@ -11,6 +11,7 @@ from mcptrain.specs.validator import validate_repository
 def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:
     started = time.perf_counter()
     result = validate_repository(root)
+    _check_promotion(root, result)
     if strict and not result.errors:
         _check_lengths(result)
     errors, warnings = result.errors, result.warnings
@@ -47,6 +48,21 @@ def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:
     )
     output.info(summary)
     return 0
+
+
+def _check_promotion(root: Path, result: Any) -> None:
+    """The model registry (like any spec) and whether CODEOWNERS still matches the owners."""
+    from mcptrain.promotion.codeowners import check_codeowners
+    from mcptrain.promotion.registry import REGISTRY_FILE, check_registry
+
+    found = []
+    if (root / REGISTRY_FILE).is_file():
+        found += check_registry((root / REGISTRY_FILE).read_text(encoding="utf-8"))
+    if not result.errors:
+        found += check_codeowners(root, result.specs)
+    if found:
+        result.diagnostics.extend(found)
+        result.diagnostics.sort(key=lambda d: (d.path, d.line, d.col))
 
 
 def _check_lengths(result: Any) -> None:

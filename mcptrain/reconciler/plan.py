@@ -15,6 +15,9 @@ from typing import Any
 from mcptrain.dataset.handle import open_dataset
 from mcptrain.dataset.splits import GATED_SPLITS
 from mcptrain.gates import apply_gates, retry_training
+from mcptrain.git import is_repository
+from mcptrain.promotion.registry import production_summary, read_registry
+from mcptrain.promotion.surface import capture_surface
 from mcptrain.reconciler.records import inputs_hash, read_record, up_to_date, write_record
 from mcptrain.reconciler.stages import (
     EvalOutcome,
@@ -27,13 +30,14 @@ from mcptrain.reconciler.stages import (
 from mcptrain.specs.models import GatePolicySpec, ProjectSpec, TrainingSpec
 from mcptrain.workspace import Workspace
 
-STAGES = ("train", "eval", "gate")
+STAGES = ("train", "eval", "gate", "promote")
+DONE = ("up to date", "skip")  # actions that run nothing
 
 
 @dataclass(frozen=True)
 class Action:
-    stage: str  # train | eval | gate
-    action: str  # run | up to date
+    stage: str  # train | eval | gate | promote
+    action: str  # run | up to date | skip
     reason: str
 
 
@@ -52,10 +56,16 @@ class Plan:
     attempt: int = 0  # the retry this plan trains (0: the first training of this dataset)
     service_thresholds: dict[str, float | None] | None = None  # each Service's own min_threshold
     critical: tuple[str, ...] = ()  # services marked critical: true
+    production: dict[str, Any] | None = None  # the production version's metrics (the registry's)
+    production_version: str | None = None
+    promote_inputs: str = ""
 
     @property
     def up_to_date(self) -> bool:
-        return all(a.action == "up to date" for a in self.actions)
+        return all(a.action in DONE for a in self.actions)
+
+    def action(self, stage: str) -> Action:
+        return next(a for a in self.actions if a.stage == stage)
 
 
 def content_hash(ws: Workspace) -> str | None:
@@ -79,26 +89,45 @@ def plan_changes(ws: Workspace, *, data_before: str | None, limit: int | None = 
     services = {n: b.service.spec for n, b in specs.services.items() if b.service is not None}
     train_in = train_inputs(project, dataset)
     eval_in = eval_inputs(dataset, train_in, GATED_SPLITS, True, limit, project, diagnostics=True)
+    registry = read_registry(ws.root)
+    live = registry.production(project.name)
+    production = production_summary(live) if live is not None else None
     gate_in = inputs_hash({"eval": eval_in, "policies": [p.model_dump(mode="json") for p in policies],
                            "attempt": attempt, "services": {n: [s.min_threshold, s.critical]
-                                                            for n, s in sorted(services.items())}})
+                                                            for n, s in sorted(services.items())},
+                           "production": production})
+    promote_in = inputs_hash({"gate": gate_in, "registry": registry.text(), "forge": project.forge.model_dump(),
+                              "surface": capture_surface(specs), "owners": project.owners})
     train_done = up_to_date(ws, "train", train_in, "artifact")
     eval_done = up_to_date(ws, "eval", eval_in, "report")
     gate_done = up_to_date(ws, "gate", gate_in)
     train_why = _train_reason(read_record(ws, "train"), dataset.training_hash)
     if attempt:
         train_why = f"retry {attempt} (the last gate verdict): {', '.join(f'{k}: {v}' for k, v in retry_training(policies, attempt).items())}"
+    promote_done = gate_done is not None and up_to_date(ws, "promote", promote_in) is not None
     actions = [
         Action("train", "up to date" if train_done else "run", "inputs unchanged" if train_done else train_why),
         Action("eval", "up to date" if eval_done else "run",
                "inputs unchanged" if eval_done else "the candidate or the scored splits changed"),
         Action("gate", "up to date" if gate_done else "run",
-               "inputs unchanged" if gate_done else "the evaluation or the gate policies changed"),
+               "inputs unchanged" if gate_done else "the evaluation, the gate policies or production changed"),
+        _promote_action(ws, project, promote_done),
     ]
     return Plan(actions, project, policies, dataset.content_hash, data_before != dataset.content_hash, limit,
                 train_in, eval_in, gate_in, gate_done, attempt,
                 {n: s.min_threshold for n, s in services.items()},
-                tuple(sorted(n for n, s in services.items() if s.critical)))
+                tuple(sorted(n for n, s in services.items() if s.critical)),
+                production, live.version if live is not None else None, promote_in)
+
+
+def _promote_action(ws: Workspace, project: ProjectSpec, done: bool) -> Action:
+    if project.forge.kind == "local" and not is_repository(ws.root):
+        return Action("promote", "skip", "not a git repository: the local forge commits the promotion "
+                                         "branch into it (git init)")
+    if done:
+        return Action("promote", "up to date", "inputs unchanged")
+    return Action("promote", "run", f"the {project.forge.kind} forge's promotion pull request "
+                                    f"for {project.name} may change")
 
 
 def retry_attempt(ws: Workspace, data: str) -> int:
@@ -146,12 +175,12 @@ def gate(ws: Workspace, plan: Plan, evaluated: EvalOutcome) -> dict[str, Any]:
         decision: dict[str, Any] = {"decision": "blocked", "reason": "no gate policy",
                                     "deployable_services": [], "checks": []}
     else:
-        # No model has been promoted yet (promotion keeps models/registry.yaml), so there is
-        # no production model to measure regression against.
-        decision = apply_gates(plan.policies, evaluated.summary, production=None,
+        # Regression and `overall_vs_production` against the registry's production version.
+        decision = apply_gates(plan.policies, evaluated.summary, production=plan.production,
                                service_thresholds=plan.service_thresholds, critical=plan.critical,
                                attempt=plan.attempt).as_dict()
     write_record(ws, "gate", plan.gate_inputs, {"verdict": decision, "data": plan.content_hash,
+                                                "production": plan.production_version,
                                                 "eval": str(evaluated.out_dir.relative_to(ws.root))})
     return decision
 

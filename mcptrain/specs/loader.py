@@ -242,7 +242,8 @@ def _show(value: Any) -> str:
 
 def _parent_model_fields(error: ValidationError, loc: tuple[Any, ...]) -> list[str]:
     """Field names that were legal where an unknown key appeared (for did-you-mean)."""
-    model: Any = next((m for m in s.KINDS.values() if m.__name__ == error.title), None)
+    kinds: list[type[Any]] = [*s.KINDS.values(), s.ModelRegistrySpec]
+    model: Any = next((m for m in kinds if m.__name__ == error.title), None)
     for part in loc[:-1]:
         if model is None or isinstance(part, int):
             continue

@@ -590,14 +590,22 @@ class EvaluationSpec(_Spec):
 
 
 class ForgeSpec(_Spec):
-    kind: Literal["local", "github"] = "local"
-    repository: str | None = Field(default=None, description="owner/name on GitHub.")
-    base_branch: str = "main"
+    kind: Literal["local", "github"] = Field(
+        default="local", description="Where promotion pull requests are opened: `local` records them "
+                                     "under .mcptrain/forge/ (the default), `github` through the API.")
+    repository: str | None = Field(
+        default=None, description="owner/name on GitHub (default: $GITHUB_REPOSITORY).")
+    base_branch: str = Field(default="main", description="The branch promotion pull requests target.")
 
 
 class ProjectSpec(_Header):
     kind: Literal["Project"]
     name: Identifier = Field(description="The model's name in the registry.")
+    owners: list[str] = Field(
+        default_factory=list,
+        description="The ML platform team (CODEOWNERS-style): owners of policies/, models/ and "
+                    "mcptrain.yaml in the CODEOWNERS `mcptrain codeowners` writes, and reviewers of "
+                    "promotion pull requests.")
     base_model: str = Field(
         default="embedded:smollm2-135m-instruct",
         description="`embedded:smollm2-135m-instruct`, a Hugging Face id, or a local path.",
@@ -633,3 +641,80 @@ KINDS: dict[str, type[_Header]] = {
     "TestScenarios": TestScenariosSpec,
     "GatePolicy": GatePolicySpec,
 }
+
+
+# ---------------------------------------------------------------- the model registry
+
+VERSION_STATUSES = ("candidate", "production", "deprecated", "rejected")
+SemVer = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$", description="MAJOR.MINOR.PATCH")]
+
+
+class ScoreSpec(_Spec):
+    accuracy: float = Field(ge=0, le=1)
+    correct: int = Field(ge=0)
+    n: int = Field(ge=0)
+
+
+class MetricsSpec(_Spec):
+    overall: ScoreSpec
+    category: dict[str, ScoreSpec] = Field(default_factory=dict)
+    service: dict[str, ScoreSpec] = Field(default_factory=dict)
+    priority: dict[str, ScoreSpec] = Field(default_factory=dict)
+
+
+class DatasetRefSpec(_Spec):
+    md5: str | None = Field(default=None, description="`outs[0].md5` of datasets.dvc (None without DVC).")
+    content_hash: str = Field(description="The dataset manifest's content hash.")
+
+
+class FingerprintsSpec(_Spec):
+    specs: str = Field(description="sha256 of the whole surface (tools, data, settings).")
+    tools: dict[str, str] = Field(default_factory=dict, description="`service/tool` -> sha256 of its schema.")
+
+
+class GateRecordSpec(_Spec):
+    decision: Literal["full", "partial", "retry", "blocked", "catastrophic"]
+    reason: str
+    failed_checks: list[str] = Field(default_factory=list)
+
+
+class AdapterSpec(_Spec):
+    path: str | None = Field(default=None, description="Where the adapter lives (never committed to git).")
+    uri: str | None = Field(default=None, description="A remote location (an OpenAI model id, s3://...).")
+    inputs: str | None = Field(default=None, description="The train stage's inputs hash.")
+
+
+class BumpSpec(_Spec):
+    level: Literal["major", "minor", "patch"]
+    previous: SemVer | None = Field(default=None, description="The production version compared with.")
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ServiceDeploymentSpec(_Spec):
+    version: SemVer | None = Field(
+        description="The model version that serves this service (null: none yet; it keeps its current setup).")
+    owners: list[str] = Field(default_factory=list)
+
+
+class ModelVersionSpec(_Spec):
+    version: SemVer
+    status: Literal["candidate", "production", "deprecated", "rejected"]
+    created_at: str = Field(description="ISO 8601 time the candidate was evaluated.")
+    base_model: str
+    backend: str
+    dataset: DatasetRefSpec
+    fingerprints: FingerprintsSpec
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    metrics: MetricsSpec
+    baseline: MetricsSpec | None = Field(default=None, description="The base model on the same items.")
+    gate: GateRecordSpec
+    adapter: AdapterSpec = Field(default_factory=AdapterSpec)
+    bump: BumpSpec
+    deployment: dict[str, ServiceDeploymentSpec] | None = Field(
+        default=None, description="A partial deployment: each service and the version serving it.")
+    released_at: str | None = None
+
+
+class ModelRegistrySpec(_Header):
+    kind: Literal["ModelRegistry"]
+    models: dict[Identifier, list[ModelVersionSpec]] = Field(default_factory=dict)

@@ -301,3 +301,29 @@ def dump_roundtrip(data: Any) -> str:
     buf = io.StringIO()
     rt.dump(data, buf)
     return buf.getvalue()
+
+
+def parse_roundtrip(text: str) -> Any:
+    """Parse `text` for a comment-preserving edit (the registry read from a git ref)."""
+    from ruamel.yaml import YAML
+
+    rt = YAML()
+    rt.preserve_quotes = True
+    return rt.load(text)
+
+
+def roundtrip_value(data: Any, *, flow_width: int = 90) -> Any:
+    """Plain data as round-trip nodes: mappings and lists of scalars short enough for one line
+    are written in flow style (`{accuracy: 0.9, correct: 9, n: 10}`), the rest in block style."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(data, dict):
+        node: Any = CommentedMap((k, roundtrip_value(v, flow_width=flow_width)) for k, v in data.items())
+    elif isinstance(data, list):
+        node = CommentedSeq(roundtrip_value(v, flow_width=flow_width) for v in data)
+    else:
+        return data
+    leaves = data.values() if isinstance(data, dict) else data
+    if data and all(not isinstance(v, dict | list) for v in leaves) and len(str(data)) <= flow_width:
+        node.fa.set_flow_style()
+    return node

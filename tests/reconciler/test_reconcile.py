@@ -42,7 +42,7 @@ def test_reconcile_runs_every_stage_once_then_has_nothing_to_do(
 
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
-    assert "mcptrain: nothing to do" in out and "2/4 train" not in out
+    assert "mcptrain: nothing to do" in out and "2/5 train" not in out
     assert read_record(Workspace(tiny_project), "train") == train  # not run again
 
     # A trainer whose batch plan changed (which rows each step sees) trains anew.
