@@ -307,6 +307,31 @@ def registry_history(path: RootArg = Path("."), json_out: JsonOpt = False) -> No
     raise typer.Exit(history(path, json_out=json_out))
 
 
+# ---- live MCP servers, publishing, pulling and the feedback loop (issue 16)
+
+@import_app.command("mcp")
+def import_mcp(
+    service: Annotated[str, typer.Argument(help="The service whose MCP server to list (mcp_servers in mcptrain.yaml).")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the change to the ToolSet; write nothing.")] = False,
+) -> None:
+    """Write a live MCP server's tools (tools/list) into its service's ToolSet, comments kept."""
+    from mcptrain.commands.import_mcp import run
+
+    raise typer.Exit(run(service, root, dry_run=dry_run))
+
+
+@app.command()
+def drift(
+    path: RootArg = Path("."),
+    service: Annotated[list[str] | None, typer.Option("--service", help="Only this service (repeatable; default: every mcp_servers entry).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Compare every ToolSet with its live MCP server: semver impact and invalidated rows; exit 2 on drift."""
+    from mcptrain.commands.drift import run
+
+    raise typer.Exit(run(path, services=service or [], json_out=json_out))
+
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block
     with --fail-on-block, 130 Ctrl-C)."""
