@@ -332,6 +332,19 @@ def drift(
 
     raise typer.Exit(run(path, services=service or [], json_out=json_out))
 
+
+@app.command()
+def export(
+    service: Annotated[str, typer.Argument(help="The service to publish (its service.yaml name).")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    out: Annotated[Path | None, typer.Option("--out", help="Folder to write into (default: .mcptrain/export/<service>).")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Public address the endpoints are published at (publish.base_url).")] = None,
+) -> None:
+    """Write the service's discovery document and training and test payloads (the seed's JSON shapes)."""
+    from mcptrain.commands.export import run
+
+    raise typer.Exit(run(service, root, out=out, base_url=base_url))
+
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block
     with --fail-on-block, 130 Ctrl-C)."""

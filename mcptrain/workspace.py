@@ -43,6 +43,10 @@ class Workspace:
     def eval_dir(self) -> Path:
         return self.state_dir / "eval"
 
+    def export_dir(self, service: str) -> Path:
+        """Where `mcptrain export` writes a service's published documents by default."""
+        return self.state_dir / "export" / service
+
     def cache_dir(self, name: str) -> Path:
         """`.mcptrain/cache/<name>`: kept between runs, safe to delete."""
         return self.state_dir / "cache" / name
