@@ -345,6 +345,18 @@ def export(
 
     raise typer.Exit(run(service, root, out=out, base_url=base_url))
 
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="The service whose documents to serve.")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    address: Annotated[str, typer.Option("--address", help="HOST:PORT to listen on.")] = "127.0.0.1:8080",
+) -> None:
+    """Serve the service's discovery document and payloads: bearer tokens, role ml_orchestrator, audit log, rate limit."""
+    from mcptrain.commands.serve import run
+
+    raise typer.Exit(run(service, root, address=address))
+
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block
     with --fail-on-block, 130 Ctrl-C)."""
