@@ -105,10 +105,15 @@ def build(
     path: RootArg = Path("."),
     push: Annotated[bool, typer.Option("--push", help="Also push the dataset to the DVC remote (dvc.remote in mcptrain.yaml).")] = False,
     no_dvc: Annotated[bool, typer.Option("--no-dvc", help="Only write datasets/; do not run DVC (same as dvc.enabled: false).")] = False,
+    pull_sources: Annotated[bool, typer.Option("--pull", help="First pull the sources: in mcptrain.yaml (a source that fails is skipped).")] = False,
 ) -> None:
     """Validate, then compile the dataset into datasets/ (splits, OpenAI and HF exports, manifest) and track it with DVC."""
     from mcptrain.commands.build import run
 
+    if pull_sources:
+        from mcptrain.commands.pull import pull as do_pull
+
+        do_pull(path)
     raise typer.Exit(run(path, push=push, no_dvc=no_dvc))
 
 
@@ -356,6 +361,14 @@ def serve(
     from mcptrain.commands.serve import run
 
     raise typer.Exit(run(service, root, address=address))
+
+
+@app.command()
+def pull(path: RootArg = Path(".")) -> None:
+    """Fetch every `sources:` entry (discovery, training and test payloads) into its own spec folder; a failed source is skipped."""
+    from mcptrain.commands.pull import run
+
+    raise typer.Exit(run(path))
 
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block

@@ -15,6 +15,7 @@ from mcptrain.specs.models import ProjectSpec
 
 STATE_DIR = ".mcptrain"  # git-ignored: records, artifacts, reports, caches
 DATASET_DIR = "datasets"  # the compiled dataset (DVC-tracked)
+SOURCES_LOCK = "sources.lock.json"  # committed: what `mcptrain pull` fetched (URL, version, content hash)
 
 
 class Workspace:
