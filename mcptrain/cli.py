@@ -370,6 +370,19 @@ def pull(path: RootArg = Path(".")) -> None:
 
     raise typer.Exit(run(path))
 
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="JSONL of production failures and corrections (query, model_tool, correct_tool, ...).")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    service: Annotated[str | None, typer.Option("--service", help="Service of records that name none.")] = None,
+    name_field: Annotated[list[str] | None, typer.Option("--name-field", help="An argument that holds a person's name (scrubbed; repeatable).")] = None,
+) -> None:
+    """Turn production failures into new example files (source: production): PII scrubbed, deduplicated, contamination rejected."""
+    from mcptrain.commands.ingest import run
+
+    raise typer.Exit(run(file, root, service=service, name_fields=name_field or []))
+
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block
     with --fail-on-block, 130 Ctrl-C)."""

@@ -23,7 +23,7 @@ RANK = {
     "output": 0, "git": 0,
     "specs": 1,
     "workspace": 2,
-    "dataset": 3, "importers": 3, "forge": 3, "servers": 3, "publishing": 3, "sources": 4,
+    "dataset": 3, "importers": 3, "forge": 3, "servers": 3, "publishing": 3, "sources": 4, "feedback": 3,
     "training": 4, "evaluation": 4,
     "gates": 5,
     "promotion": 6,

@@ -1,0 +1,55 @@
+"""`mcptrain ingest FILE`: production failures and corrections into new example files.
+
+Writes one new file per service (`examples/production-<date>-<hash>.yaml`, never over an
+existing one) and the pull request's summary (`.mcptrain/ingest/<stamp>.md`: what was
+added per service and tool, what was left out and why, how much PII was scrubbed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcptrain import output
+
+
+def run(file: Path, root: Path, *, service: str | None, name_fields: list[str]) -> int:
+    from mcptrain.errors import Diagnostic
+    from mcptrain.feedback.ingest import plan_ingest, read_records, stamp_of, summary_markdown
+    from mcptrain.files import replace_file, write_new_file
+    from mcptrain.workspace import Workspace
+
+    ws = Workspace(root)
+    specs, diags = ws.load_specs()
+    if any(d.severity == "error" for d in diags):
+        output.diagnostics([d for d in diags if d.severity == "error"])
+        output.error("fix these first (`mcptrain validate`); nothing written")
+        return 1
+    bad: list[Diagnostic] = []
+    try:
+        records = read_records(file, bad)
+    except (OSError, UnicodeDecodeError) as e:
+        output.error(f"cannot read {file}: {e}")
+        return 1
+    output.diagnostics(bad)
+    stamp = stamp_of(records)
+    result = plan_ingest(specs, diags, records, name_fields=frozenset(name_fields), default_service=service,
+                         stamp=stamp)
+    for o in result.outcomes:
+        if o.status != "added":
+            output.warn(f"{file}:{o.line}: {o.status}: {o.detail}")
+    written = []
+    for rel, text in result.files.items():
+        try:
+            write_new_file(root / rel, text)
+        except FileExistsError:
+            output.warn(f"{rel} exists (this file was ingested before); kept as it is")
+            continue
+        written.append(rel)
+    summary = ws.state_dir / "ingest" / f"{stamp}.md"
+    replace_file(summary, summary_markdown(result, file.name))
+    scrubbed = ", ".join(f"{n} {k}" for k, n in sorted(result.pii.items())) or "none"
+    added = len(result.added())
+    output.info(f"mcptrain: {added} of {len(records)} record{'' if len(records) == 1 else 's'} added "
+                f"(PII scrubbed: {scrubbed}); wrote {', '.join(written) or 'nothing'}; pull request summary in "
+                f"{ws.relative(summary)}; next: review, `mcptrain validate`, commit and open the pull request")
+    return 1 if bad else 0
