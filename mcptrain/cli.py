@@ -383,6 +383,18 @@ def ingest(
 
     raise typer.Exit(run(file, root, service=service, name_fields=name_field or []))
 
+
+@import_app.command("openai")
+def import_openai(
+    file: Annotated[Path, typer.Argument(help="An OpenAI fine-tuning JSONL file (messages, tools) .")],
+    service: Annotated[str, typer.Option("--service", help="The service the rows and tools belong to.")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root; files go to specs/<service>/.")] = Path("."),
+) -> None:
+    """Convert an OpenAI fine-tuning JSONL with tools into spec files (never overwrites)."""
+    from mcptrain.commands.import_openai import run
+
+    raise typer.Exit(run(file, service, root))
+
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block
     with --fail-on-block, 130 Ctrl-C)."""
