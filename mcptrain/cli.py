@@ -377,10 +377,14 @@ def ingest(
     root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
     service: Annotated[str | None, typer.Option("--service", help="Service of records that name none.")] = None,
     name_field: Annotated[list[str] | None, typer.Option("--name-field", help="An argument that holds a person's name (scrubbed; repeatable).")] = None,
+    from_report: Annotated[bool, typer.Option("--from-report", help="FILE is `mcptrain eval`'s report.json: write its failures to a review file instead.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="With --from-report: the review file to write.")] = Path("review.jsonl"),
 ) -> None:
     """Turn production failures into new example files (source: production): PII scrubbed, deduplicated, contamination rejected."""
-    from mcptrain.commands.ingest import run
+    from mcptrain.commands.ingest import review, run
 
+    if from_report:
+        raise typer.Exit(review(file, root, out))
     raise typer.Exit(run(file, root, service=service, name_fields=name_field or []))
 
 

@@ -12,6 +12,28 @@ from pathlib import Path
 from mcptrain import output
 
 
+def review(report_path: Path, root: Path, out: Path) -> int:
+    """`--from-report`: the evaluation's failures into a review file (JSONL) to correct."""
+    import json
+
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.feedback.ingest import review_records
+    from mcptrain.files import write_new_file
+
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    dataset = open_dataset(root)
+    rows = {r["id"]: r for split in dataset.manifest["counts"]["splits"] for r in dataset.rows(split)}
+    records = review_records(report, rows)
+    try:
+        write_new_file(out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    except FileExistsError:
+        output.error(f"{out} exists; pass another --out (a review file may hold a person's corrections)")
+        return 1
+    output.info(f"mcptrain: {len(records)} failure{'' if len(records) == 1 else 's'} written to {out}; next: write a "
+                f"new phrasing into each 'query', confirm the correction, then `mcptrain ingest {out}`")
+    return 0
+
+
 def run(file: Path, root: Path, *, service: str | None, name_fields: list[str]) -> int:
     from mcptrain.errors import Diagnostic
     from mcptrain.feedback.ingest import plan_ingest, read_records, stamp_of, summary_markdown

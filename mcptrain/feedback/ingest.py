@@ -224,3 +224,30 @@ def stamp_of(records: list[tuple[int, dict[str, Any]]]) -> str:
     """The new file's name part: today and a hash of the records (re-ingesting the same
     file names the same file, which then exists and is not written again)."""
     return f"{dt.date.today():%Y%m%d}-{sha256_json([r for _, r in records])[:8]}"
+
+
+def review_records(report: dict[str, Any], rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """`mcptrain eval`'s failures as records a person corrects and feeds back to `ingest`.
+
+    The failed row itself is a test item and must never be trained on (ingest would reject
+    it as contamination), so its question goes to `failed_query` and `query` is left for a
+    person to fill with a new phrasing of the same need; the expected answer is filled in
+    as the correction to confirm."""
+    out = []
+    for item in report.get("items", []):
+        if item.get("candidate", {}).get("correct", True):
+            continue
+        row = rows.get(item.get("row_id", ""), {})
+        user = [m.get("content") for m in row.get("messages", []) if m.get("role") == "user"]
+        expected = next((m for m in reversed(row.get("messages", [])) if m.get("role") == "assistant"), {})
+        calls = expected.get("tool_calls") or []
+        record: dict[str, Any] = {"query": "", "failed_row": item.get("row_id"), "failed_query": user[-1] if user else None,
+                                  "service": item.get("service"), "model_error": item["candidate"].get("reason"),
+                                  "explanation": "", "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        if calls:
+            fn = calls[0].get("function", {})
+            args = fn.get("arguments")
+            record["correct_tool"] = fn.get("name")
+            record["correct_parameters"] = json.loads(args) if isinstance(args, str) else args
+        out.append(record)
+    return out

@@ -70,3 +70,34 @@ def test_the_scrubber_keeps_ids_and_dates() -> None:
     text = "Invoice INV-2024-0012 on 2026-11-30 for C-17, amount 123456789, phone (415) 555-2671"
     assert s.scrub(text) == "Invoice INV-2024-0012 on 2026-11-30 for C-17, amount 123456789, phone +1-555-0101"
     assert s.scrub("card 4111 1111 1111 1112 is not a card (Luhn)") == "card 4111 1111 1111 1112 is not a card (Luhn)"
+
+
+def test_from_report_writes_a_review_file_that_ingest_takes_back(good_project: Path, tmp_path: Path) -> None:
+    from mcptrain.dataset.build import build_dataset
+    from mcptrain.dataset.handle import open_dataset
+
+    build_dataset(good_project)
+    scenario = next(r for r in open_dataset(good_project).rows("scenarios"))
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"items": [
+        {"row_id": scenario["id"], "service": "payment-service", "candidate": {"correct": False,
+                                                                               "reason": "wrong value for amount"}},
+        {"row_id": "other", "service": "payment-service", "candidate": {"correct": True, "reason": ""}}]}),
+        encoding="utf-8")
+    review = tmp_path / "review.jsonl"
+    code, out, err = mcptrain("ingest", str(report), "--from-report", "--out", str(review), "--root", str(good_project))
+    assert code == 0, err
+    (record,) = [json.loads(line) for line in review.read_text(encoding="utf-8").splitlines()]
+    assert record["query"] == "" and record["failed_query"] == "Bill the customer fifty bucks on invoice INV-123"
+    assert (record["correct_tool"], record["correct_parameters"]) == ("create_payment", {"amount": 5000,
+                                                                                         "invoice_id": "INV-123"})
+    assert record["model_error"] == "wrong value for amount"
+    record["query"] = record["failed_query"]  # a person who copies the test question back: contamination
+    review.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    code, out, err = mcptrain("ingest", str(review), "--root", str(good_project))
+    assert "contamination: matches test scenario PAY-T-001" in err and "0 of 1 record added" in out
+    record["query"] = "Put fifty dollars on invoice INV-9 for the customer"  # a new phrasing: taken
+    record["correct_parameters"]["invoice_id"] = "INV-9"
+    review.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    code, out, err = mcptrain("ingest", str(review), "--root", str(good_project))
+    assert code == 0 and "1 of 1 record added" in out, err
