@@ -239,7 +239,7 @@ def review_records(report: dict[str, Any], rows: dict[str, dict[str, Any]]) -> l
             continue
         row = rows.get(item.get("row_id", ""), {})
         user = [m.get("content") for m in row.get("messages", []) if m.get("role") == "user"]
-        expected = next((m for m in reversed(row.get("messages", [])) if m.get("role") == "assistant"), {})
+        expected: dict[str, Any] = next((m for m in reversed(row.get("messages", [])) if m.get("role") == "assistant"), {})
         calls = expected.get("tool_calls") or []
         record: dict[str, Any] = {"query": "", "failed_row": item.get("row_id"), "failed_query": user[-1] if user else None,
                                   "service": item.get("service"), "model_error": item["candidate"].get("reason"),
