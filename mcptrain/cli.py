@@ -379,13 +379,14 @@ def ingest(
     name_field: Annotated[list[str] | None, typer.Option("--name-field", help="An argument that holds a person's name (scrubbed; repeatable).")] = None,
     from_report: Annotated[bool, typer.Option("--from-report", help="FILE is `mcptrain eval`'s report.json: write its failures to a review file instead.")] = False,
     out: Annotated[Path, typer.Option("--out", help="With --from-report: the review file to write.")] = Path("review.jsonl"),
+    pr: Annotated[bool, typer.Option("--pr/--no-pr", help="Propose the new files as a pull request through the forge (in a git repository).")] = True,
 ) -> None:
     """Turn production failures into new example files (source: production): PII scrubbed, deduplicated, contamination rejected."""
     from mcptrain.commands.ingest import review, run
 
     if from_report:
         raise typer.Exit(review(file, root, out))
-    raise typer.Exit(run(file, root, service=service, name_fields=name_field or []))
+    raise typer.Exit(run(file, root, service=service, name_fields=name_field or [], pr=pr))
 
 
 @import_app.command("openai")

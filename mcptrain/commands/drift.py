@@ -61,7 +61,7 @@ def run(root: Path, *, services: list[str], json_out: bool = False) -> int:
     if failed:
         output.error(f"{len(failed)} server{'' if len(failed) == 1 else 's'} could not be listed")
     elif drifted:
-        output.info(f"mcptrain: {len(drifted)} of {len(report)} services drifted; next: "
+        output.info(f"mcptrain: {len(drifted)} of {len(report)} service{'' if len(report) == 1 else 's'} drifted; next: "
                     f"`mcptrain import mcp {drifted[0].service}` to take the server's tools, then fix the rows listed")
     else:
         matches = "1 service matches its server" if len(report) == 1 else f"{len(report)} services match their servers"

@@ -8,8 +8,12 @@ added per service and tool, what was left out and why, how much PII was scrubbed
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mcptrain import output
+
+if TYPE_CHECKING:
+    from mcptrain.workspace import Workspace
 
 
 def review(report_path: Path, root: Path, out: Path) -> int:
@@ -34,7 +38,7 @@ def review(report_path: Path, root: Path, out: Path) -> int:
     return 0
 
 
-def run(file: Path, root: Path, *, service: str | None, name_fields: list[str]) -> int:
+def run(file: Path, root: Path, *, service: str | None, name_fields: list[str], pr: bool = True) -> int:
     from mcptrain.errors import Diagnostic
     from mcptrain.feedback.ingest import plan_ingest, read_records, stamp_of, summary_markdown
     from mcptrain.files import replace_file, write_new_file
@@ -72,6 +76,35 @@ def run(file: Path, root: Path, *, service: str | None, name_fields: list[str]) 
     scrubbed = ", ".join(f"{n} {k}" for k, n in sorted(result.pii.items())) or "none"
     added = len(result.added())
     output.info(f"mcptrain: {added} of {len(records)} record{'' if len(records) == 1 else 's'} added "
-                f"(PII scrubbed: {scrubbed}); wrote {', '.join(written) or 'nothing'}; pull request summary in "
-                f"{ws.relative(summary)}; next: review, `mcptrain validate`, commit and open the pull request")
+                f"(PII scrubbed: {scrubbed}); wrote {', '.join(written) or 'nothing'}; summary in "
+                f"{ws.relative(summary)}")
+    if written and pr:
+        _propose(ws, {rel: result.files[rel] for rel in written}, summary.read_text(encoding="utf-8"), stamp)
+    elif written:
+        output.info("next: review the files, `mcptrain validate`, then commit them")
     return 1 if bad else 0
+
+
+def _propose(ws: Workspace, files: dict[str, str], body: str, stamp: str) -> None:
+    """The new files as a pull request through the project's forge (`forge:` in mcptrain.yaml)."""
+    from mcptrain import git
+    from mcptrain.forge import get_forge, marker, sync_pull_request
+
+    if not git.is_repository(ws.root):
+        output.info("next: not a git repository, so no pull request: review the files, `mcptrain validate`, "
+                    "then commit them")
+        return
+    spec = ws.project.forge
+    forge = get_forge(ws.root, spec, ws.state_dir)
+    branch = f"mcptrain/ingest/{stamp}"
+    mark = marker("ingest", stamp)
+    push = forge.push_files(branch, spec.base_branch, {rel: text.encode("utf-8") for rel, text in files.items()},
+                            f"Production feedback: {len(files)} new example file{'' if len(files) == 1 else 's'}")
+    if push.blocked_by is not None:
+        output.warn(f"{branch} has a commit by a person ({push.blocked_by}); nothing pushed over it")
+        return
+    pull, how = sync_pull_request(forge, head=branch, base=spec.base_branch,
+                                  title="Production feedback: new training examples", body=f"{body}\n{mark}\n",
+                                  mark=mark)
+    output.info(f"mcptrain: pull request #{pull.number} {how} ({branch} -> {spec.base_branch}); "
+                "next: review it, then merge")

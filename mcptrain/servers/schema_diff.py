@@ -1,27 +1,28 @@
-"""The semver impact of a change to a service's tool schemas (DESIGN.md, "Registry and versions").
-
-major: a tool or parameter removed (a rename is a removal and an addition), a type changed,
-a new required parameter (or one that became required), an enum value removed;
-minor: a tool, an optional parameter or an enum value added, a parameter no longer required;
-patch: anything else (descriptions, titles, defaults, annotations).
-
-Nested object properties and array items are compared too (`filter.status`, `ids[]`).
+"""The semver impact of a change to a service's tool schemas: promotion's own rules
+(`promotion.semver`, DESIGN.md "Registry and versions"), so `drift` says exactly what the
+next promotion will. This module only turns promotion's reasons into per-tool,
+per-parameter changes that drift can attach the rows they invalidate to.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mcptrain.promotion.semver import compare_surfaces
+
 Impact = Literal["major", "minor", "patch"]
 IMPACTS: tuple[Impact, ...] = ("major", "minor", "patch")  # strongest first
+_SERVICE = "service"  # the one service of the surfaces compared here
+_PARAMETER = re.compile(r"^(?:new required parameter|optional parameter|parameter) ([^ ]+)")
 
 
 @dataclass(frozen=True)
 class Change:
     tool: str
     parameter: str | None  # dotted path inside the arguments; None: the tool itself
-    what: str  # "type changed (integer -> string)", ...
+    what: str  # as promotion words it: "type changed from integer to string", ...
     impact: Impact
 
     @property
@@ -33,19 +34,10 @@ class Change:
 
 
 def diff_tools(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Change]:
-    """Every difference between two tool lists (MCP's shape), in a stable order."""
-    before = {t["name"]: t for t in old}
-    after = {t["name"]: t for t in new}
-    changes: list[Change] = []
-    for name in before:
-        if name not in after:
-            changes.append(Change(name, None, "tool removed", "major"))
-    for name, tool in after.items():
-        if name not in before:
-            changes.append(Change(name, None, "tool added", "minor"))
-            continue
-        changes += _tool_changes(name, before[name], tool)
-    return changes
+    """Every difference between two tool lists (MCP's shape), with promotion's level."""
+    before, after = _surface(old), _surface(new)
+    names = sorted({t["name"] for t in [*old, *new]}, key=len, reverse=True)
+    return [_change(r.level, r.text, names) for r in compare_surfaces(before, after)]  # type: ignore[arg-type]
 
 
 def bump_of(changes: list[Change]) -> Impact | None:
@@ -53,74 +45,20 @@ def bump_of(changes: list[Change]) -> Impact | None:
     return next((i for i in IMPACTS if any(c.impact == i for c in changes)), None)
 
 
-def _tool_changes(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    changes = _object_changes(name, None, old.get("inputSchema") or {}, new.get("inputSchema") or {})
-    for key in ("description", "title", "outputSchema", "annotations"):
-        if old.get(key) != new.get(key):
-            changes.append(Change(name, None, f"{key} changed", "patch"))
-    return changes
+def _surface(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    body = {t["name"]: {"description": t.get("description", ""), "inputSchema": t.get("inputSchema") or {}}
+            for t in tools}
+    return {"services": {_SERVICE: {"tools": body, "content": {}, "ids": {}}}}
 
 
-def _object_changes(tool: str, base: str | None, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    props_old: dict[str, Any] = old.get("properties") or {}
-    props_new: dict[str, Any] = new.get("properties") or {}
-    req_old, req_new = set(old.get("required") or []), set(new.get("required") or [])
-    changes: list[Change] = []
-    for p in props_old:
-        if p not in props_new:
-            changes.append(Change(tool, _join(base, p), "parameter removed", "major"))
-    for p, schema in props_new.items():
-        path = _join(base, p)
-        if p not in props_old:
-            required = p in req_new
-            changes.append(Change(tool, path, "required parameter added" if required else "optional parameter added",
-                                  "major" if required else "minor"))
-            continue
-        if p in req_new and p not in req_old:
-            changes.append(Change(tool, path, "parameter now required", "major"))
-        elif p in req_old and p not in req_new:
-            changes.append(Change(tool, path, "parameter no longer required", "minor"))
-        changes += _value_changes(tool, path, props_old[p], schema)
-    return changes
-
-
-def _value_changes(tool: str, path: str, old: Any, new: Any) -> list[Change]:
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return [] if old == new else [Change(tool, path, "schema changed", "major")]
-    changes: list[Change] = []
-    if _types(old) != _types(new):
-        changes.append(Change(tool, path, f"type changed ({_show(old)} -> {_show(new)})", "major"))
-        return changes
-    if "enum" in old or "enum" in new:
-        was, now = list(old.get("enum") or []), list(new.get("enum") or [])
-        removed = [v for v in was if v not in now] if "enum" in new else []
-        added = [v for v in now if v not in was] if "enum" in old else []
-        if removed:
-            changes.append(Change(tool, path, f"enum value removed ({', '.join(map(repr, removed))})", "major"))
-        if added or ("enum" in old and "enum" not in new):
-            changes.append(Change(tool, path, f"enum value added ({', '.join(map(repr, added)) or 'any value'})",
-                                  "minor"))
-    if "properties" in old or "properties" in new:
-        changes += _object_changes(tool, path, old, new)
-    if isinstance(old.get("items"), dict) or isinstance(new.get("items"), dict):
-        changes += _value_changes(tool, f"{path}[]", old.get("items") or {}, new.get("items") or {})
-    rest = {"enum", "properties", "required", "items", "type"}
-    if {k: v for k, v in old.items() if k not in rest} != {k: v for k, v in new.items() if k not in rest}:
-        changes.append(Change(tool, path, "schema details changed (description, default, format, bounds)",
-                              "patch"))
-    return changes
-
-
-def _types(schema: dict[str, Any]) -> frozenset[str]:
-    raw = schema.get("type")
-    if raw is None:
-        return frozenset()
-    return frozenset([raw] if isinstance(raw, str) else map(str, raw))
-
-
-def _show(schema: dict[str, Any]) -> str:
-    return "/".join(sorted(_types(schema))) or "any"
-
-
-def _join(base: str | None, name: str) -> str:
-    return f"{base}.{name}" if base else name
+def _change(level: Impact, text: str, names: list[str]) -> Change:
+    text = text.removeprefix(f"{_SERVICE}: ")
+    if text.startswith("tool "):  # "tool X removed", "tool X added", "tool A renamed to B"
+        return Change(text.split(" ")[1], None, text, level)
+    head, _, what = text.partition(": ")
+    tool = next((n for n in names if head == n or head.startswith(n + ".") or head.startswith(n + "[")), head)
+    path = head[len(tool):].lstrip(".") or None
+    m = _PARAMETER.match(what)
+    if m:
+        path = f"{path}.{m.group(1)}" if path else m.group(1)
+    return Change(tool, path, what, level)

@@ -101,3 +101,23 @@ def test_from_report_writes_a_review_file_that_ingest_takes_back(good_project: P
     review.write_text(json.dumps(record) + "\n", encoding="utf-8")
     code, out, err = mcptrain("ingest", str(review), "--root", str(good_project))
     assert code == 0 and "1 of 1 record added" in out, err
+
+
+def test_ingest_proposes_a_pull_request_through_the_forge(good_project: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
+        subprocess.run(["git", *args], cwd=good_project, check=True)
+    feed = tmp_path / "failures.jsonl"
+    feed.write_text(json.dumps(_records()[0]) + "\n", encoding="utf-8")
+    code, out, err = mcptrain("ingest", str(feed), "--root", str(good_project), "--name-field", "customer_id")
+    assert code == 0, err
+    assert "mcptrain: pull request #1 opened (mcptrain/ingest/" in out
+    (pull,) = [json.loads(p.read_text(encoding="utf-8")) for p in (good_project / ".mcptrain/forge/pulls").glob("*.json")]
+    assert "| payment-service | create_payment | 1 |" in pull["body"]
+    (written,) = (good_project / "specs/payment/examples").glob("production-*.yaml")
+    on_branch = subprocess.run(["git", "show", f"{pull['head']}:specs/payment/examples/{written.name}"],
+                               cwd=good_project, check=True, capture_output=True, text=True).stdout
+    assert on_branch == written.read_text(encoding="utf-8")
+    for value in PII:
+        assert value not in json.dumps(pull) + on_branch

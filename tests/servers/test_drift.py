@@ -25,10 +25,12 @@ def test_no_drift_then_each_semver_class(stdio_project: tuple[Path, Path]) -> No
     code, out, err = mcptrain("drift", str(root))
     assert code == 2, err
     assert "payment-service: 3 differences with " in out and "(a major version)" in out
-    assert "  major: create_payment.amount: type changed (integer -> string)\n" in out
+    assert "  major: create_payment.amount: type changed from integer to string\n" in out
     assert "    invalidates example pay-001 (specs/payment/examples/charges.yaml:5:5): " in out
-    assert "  minor: get_payments.limit: optional parameter added\n  patch:" in out
-    assert "  patch: get_customer_by_name: description changed\n" in out
+    assert "  minor: get_payments.limit: optional parameter limit added\n" in out
+    assert "  patch: get_customer_by_name: description changed\n  minor:" in out
+    assert out.endswith("mcptrain: 1 of 1 service drifted; next: `mcptrain import mcp payment-service` to take "
+                        "the server's tools, then fix the rows listed\n")
 
     code, out, _ = mcptrain("drift", str(root), "--json")
     assert code == 2
@@ -52,7 +54,7 @@ def test_a_removed_tool_invalidates_the_rows_that_call_it(stdio_project: tuple[P
     code, out, _ = mcptrain("drift", str(root), "--json")
     assert code == 2
     (diff,) = json.loads(out)["services"][0]["differences"]
-    assert (diff["tool"], diff["change"], diff["impact"]) == ("get_latest_order", "tool removed", "major")
+    assert (diff["tool"], diff["change"], diff["impact"]) == ("get_latest_order", "tool get_latest_order removed", "major")
     assert [r["id"] for r in diff["invalidates"]] == ["pay-002"]  # the sequence that calls it
     assert diff["invalidates"][0]["reason"] == "unknown tool 'get_latest_order'"
 

@@ -1,4 +1,4 @@
-"""The semver impact of each kind of tool-schema change."""
+"""The semver impact of each kind of tool-schema change: promotion's rules, per tool and parameter."""
 
 from __future__ import annotations
 
@@ -25,27 +25,27 @@ def _changed(edit: Any) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    (lambda s, t: s["properties"].pop("currency"), [("create_payment.currency", "parameter removed", "major")]),
+    (lambda s, t: s["properties"].pop("currency"), [("create_payment.currency", "parameter currency removed", "major")]),
     (lambda s, t: s["properties"]["amount"].update(type="string"),
-     [("create_payment.amount", "type changed (integer -> string)", "major")]),
+     [("create_payment.amount", "type changed from integer to string", "major")]),
     (lambda s, t: (s["properties"].update(invoice={"type": "string"}), s["required"].append("invoice")),
-     [("create_payment.invoice", "required parameter added", "major")]),
-    (lambda s, t: s["required"].append("currency"), [("create_payment.currency", "parameter now required", "major")]),
+     [("create_payment.invoice", "new required parameter invoice", "major")]),
+    (lambda s, t: s["required"].append("currency"), [("create_payment.currency", "parameter currency became required", "major")]),
     (lambda s, t: s["properties"]["currency"]["enum"].remove("EUR"),
-     [("create_payment.currency", "enum value removed ('EUR')", "major")]),
-    (lambda s, t: t.clear(), [("create_payment", "tool removed", "major")]),
+     [("create_payment.currency", "enum value 'EUR' removed", "major")]),
+    (lambda s, t: t.clear(), [("create_payment", "tool create_payment removed", "major")]),
     (lambda s, t: s["properties"]["filter"]["properties"].pop("status"),
-     [("create_payment.filter.status", "parameter removed", "major")]),
+     [("create_payment.filter.status", "parameter status removed", "major")]),
     (lambda s, t: s["properties"]["tags"]["items"]["enum"].append("c"),
-     [("create_payment.tags[]", "enum value added ('c')", "minor")]),
+     [("create_payment.tags[]", "enum value 'c' added", "minor")]),
     (lambda s, t: s["properties"].update(note={"type": "string"}),
-     [("create_payment.note", "optional parameter added", "minor")]),
-    (lambda s, t: s["required"].clear(), [("create_payment.amount", "parameter no longer required", "minor")]),
+     [("create_payment.note", "optional parameter note added", "minor")]),
+    (lambda s, t: s["required"].clear(), [("create_payment.amount", "parameter amount is no longer required", "minor")]),
     (lambda s, t: t.append({"name": "refund", "description": "x", "inputSchema": {"type": "object"}}),
-     [("refund", "tool added", "minor")]),
+     [("refund", "tool refund added", "minor")]),
     (lambda s, t: t[0].update(description="Charge a customer."), [("create_payment", "description changed", "patch")]),
     (lambda s, t: s["properties"]["amount"].update(description="cents"),
-     [("create_payment.amount", "schema details changed (description, default, format, bounds)", "patch")]),
+     [("create_payment.amount", "description changed", "patch")]),
 ])
 def test_each_change_has_its_impact(edit: Any, expected: list[tuple[str, str, str]]) -> None:
     assert _changed(edit) == expected
