@@ -54,6 +54,9 @@ def test_ingest_scrubs_dedupes_rejects_and_writes_a_new_file(good_project: Path,
     assert (first["source"], first["created_at"]) == ("production", "2026-11-30")
     assert second["action"] == "ask_for_details"
     assert mcptrain("validate", str(good_project))[0] == 0
+    from mcptrain.dataset.build import build_dataset
+
+    build_dataset(good_project)  # the dataset, too, is grepped below
     summary = next((good_project / ".mcptrain/ingest").glob("*.md")).read_text(encoding="utf-8")
     assert "| payment-service | create_payment | 1 |" in summary and "| payment-service | (behaviour) | 1 |" in summary
     everything = out + err + summary + "".join(p.read_text(encoding="utf-8", errors="replace")
