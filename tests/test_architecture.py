@@ -23,11 +23,11 @@ RANK = {
     "output": 0, "git": 0,
     "specs": 1,
     "workspace": 2,
-    "dataset": 3, "importers": 3, "forge": 3,
+    "dataset": 3, "importers": 3, "forge": 3, "publishing": 3, "sources": 4, "feedback": 3,
     "training": 4, "evaluation": 4,
     "gates": 5,
     "promotion": 6,
-    "reconciler": 7,
+    "reconciler": 7, "servers": 7,
     "commands": 8,
     "cli": 9, "__main__": 10,
 }

@@ -91,12 +91,24 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
             "contamination": {"threshold": config.near_duplicate_threshold, "removed": len(removals),
                               "rows": [r.as_dict() for r in removals]},
             "quality": quality_report(rows, tools_by_service, zero_shot),
+            "sources": _provenance(root),
         }
         path, checks = write_dataset(root, rows, manifest)
     finally:
         if paused:
             gc.enable()
     return BuildReport(path, manifest, compiled, reused, len(result.warnings), removals, checks, rows)
+
+
+def _provenance(root: Path) -> list[dict[str, Any]]:
+    """Every pulled source's URL, version and content hash (`mcptrain pull`'s lock file)."""
+    from mcptrain.workspace import SOURCES_LOCK
+
+    path = root / SOURCES_LOCK
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return list(data.get("sources", [])) if isinstance(data, dict) else []
 
 
 def compile_rows(specs: Specs) -> list[Row]:

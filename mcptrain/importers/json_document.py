@@ -106,6 +106,11 @@ def read_json(path: Path, shown: str, diags: list[Diagnostic]) -> JsonDocument |
     except OSError as e:
         diags.append(Diagnostic(shown, 1, 1, "", f"cannot read file: {e.strerror}"))
         return None
+    return parse_json(raw, shown, diags)
+
+
+def parse_json(raw: bytes, shown: str, diags: list[Diagnostic]) -> JsonDocument | None:
+    """`read_json` for bytes already in hand (a downloaded payload)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -127,4 +132,22 @@ def read_json(path: Path, shown: str, diags: list[Diagnostic]) -> JsonDocument |
     if not isinstance(data, dict):
         diags.append(Diagnostic(shown, 1, 1, "", f"expected a JSON object at the top level (got {describe(data)})"))
         return None
+    if _depth(data) > MAX_DEPTH:
+        diags.append(Diagnostic(shown, 1, 1, "", f"invalid document: nesting is deeper than {MAX_DEPTH} levels"))
+        return None
     return JsonDocument(shown, text, data)
+
+
+MAX_DEPTH = 64  # as for YAML specs (specs/yaml.py): no seed document nests half as deep
+
+
+def _depth(data: Any) -> int:
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest

@@ -252,6 +252,22 @@ class ServiceTrainingSpec(_Spec):
                     "restrictions); a cloud backend (openai) refuses to train, local backends proceed.")
 
 
+class ConsentSpec(_Spec):
+    public_discovery: bool = Field(
+        default=False,
+        description="true: `mcptrain serve` answers /.well-known/mcp-training-data.json without a token "
+                    "(the seed's public discovery); false: only authenticated callers see it.")
+    public_model_training: bool = Field(
+        default=False, description="The service consents to its data improving public foundation models.")
+    opt_in: str | None = Field(default=None, description="The consent in words, as published.")
+    restrictions: list[str] = Field(default_factory=list, description="Conditions on any use of the data.")
+
+
+class ContactSpec(_Spec):
+    team: str | None = Field(default=None, description="Who to ask about this service's data (an address).")
+    documentation: str | None = Field(default=None, description="Where its training data is documented.")
+
+
 class ServiceSpec(_Header):
     kind: Literal["Service"]
     name: Identifier
@@ -274,6 +290,10 @@ class ServiceSpec(_Header):
                                                 "offers this service's tools.")
     context: ContextSpec | None = Field(
         default=None, description="Context of every row of this service (over the project's).")
+    consent: ConsentSpec = Field(
+        default_factory=lambda: ConsentSpec(),
+        description="What the published discovery document says about using this data (`mcptrain export`).")
+    contact: ContactSpec | None = Field(default=None, description="Published with the discovery document.")
 
 
 class ToolSetSpec(_Header):
@@ -598,6 +618,59 @@ class ForgeSpec(_Spec):
     base_branch: str = Field(default="main", description="The branch promotion pull requests target.")
 
 
+class McpServerSpec(_Spec):
+    """Where a service's live MCP server answers `tools/list` (`mcptrain import mcp`, `drift`)."""
+
+    command: list[str] | None = Field(
+        default=None, min_length=1,
+        description="Start the server and talk to it over stdio: the program and its arguments.")
+    url: str | None = Field(
+        default=None, pattern=r"^https?://", description="The server's streamable HTTP endpoint.")
+    env: list[str] = Field(
+        default_factory=list,
+        description="Names of environment variables passed on to the stdio command (its credentials; "
+                    "values are never written in mcptrain.yaml).")
+    token_env: str | None = Field(
+        default=None, description="Environment variable holding a bearer token sent to `url`.")
+    timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds to wait for the server.")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSpec:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of 'command' (stdio) and 'url' (streamable HTTP)")
+        return self
+
+
+class SourceSpec(_Spec):
+    """A remote service whose training data `mcptrain pull` fetches (the seed's discovery protocol)."""
+
+    name: Identifier = Field(description="The service the source publishes (its specs/<name>/ folder).")
+    url: str = Field(pattern=r"^https?://", description="Its /.well-known/mcp-training-data.json URL.")
+    token_env: str | None = Field(
+        default="MCPTRAIN_SOURCE_TOKEN",
+        description="Environment variable holding the bearer token (role ml_orchestrator); null: none.")
+    timeout: float = Field(default=10.0, gt=0, le=600, description="Seconds per request.")
+    retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed request (with backoff).")
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Largest payload accepted.")
+
+
+class PublishClientSpec(_Spec):
+    name: Identifier = Field(description="Who the caller is, as the audit log names it.")
+    roles: list[str] = Field(default_factory=list, description="`ml_orchestrator` may read the datasets.")
+    token_env: str = Field(description="Environment variable holding this caller's bearer token.")
+
+
+class PublishSpec(_Spec):
+    """How `mcptrain serve` publishes this repository's services."""
+
+    clients: list[PublishClientSpec] = Field(default_factory=list, description="Who may call, and as what.")
+    rate_limit: int = Field(default=60, ge=1, description="Requests per minute per caller (then 429).")
+    audit_log: str | None = Field(
+        default=None, description="File that gets one JSON line per access (default: audit.log in the state folder).")
+    base_url: str | None = Field(
+        default=None, description="The public address the endpoints are reached at (default: the served one).")
+
+
 class ProjectSpec(_Header):
     kind: Literal["Project"]
     name: Identifier = Field(description="The model's name in the registry.")
@@ -628,6 +701,11 @@ class ProjectSpec(_Header):
     openai: OpenAISpec = Field(default_factory=OpenAISpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     forge: ForgeSpec = Field(default_factory=ForgeSpec)
+    mcp_servers: dict[Identifier, McpServerSpec] = Field(
+        default_factory=dict, description="Each service's live MCP server, by service name.")
+    sources: list[SourceSpec] = Field(
+        default_factory=list, description="Remote services whose published training data is pulled.")
+    publish: PublishSpec = Field(default_factory=PublishSpec)
     max_template_expansions: int = Field(default=1000, ge=1, le=100000)
 
 

@@ -292,12 +292,15 @@ def new_mapping() -> Any:
     return CommentedMap()
 
 
-def dump_roundtrip(data: Any) -> str:
+def dump_roundtrip(data: Any, *, width: int | None = None) -> str:
+    """`width`: wrap lines longer than this (a large one keeps a person's long lines as written)."""
     from ruamel.yaml import YAML
 
     rt = YAML()
     rt.preserve_quotes = True
     rt.indent(mapping=2, sequence=4, offset=2)
+    if width is not None:
+        rt.width = width
     buf = io.StringIO()
     rt.dump(data, buf)
     return buf.getvalue()

@@ -54,7 +54,7 @@ def test_the_manifest_describes_the_files(good_project: Path) -> None:
         assert info == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": data.count(b"\n")}
     assert manifest["content_hash"] == content_hash(manifest["files"])
     assert sorted(manifest) == ["contamination", "content_hash", "counts", "files", "format", "openai_checks",
-                                "project", "quality", "resampled_rows", "seed", "service_fingerprints", "spec_fingerprint",
+                                "project", "quality", "resampled_rows", "seed", "service_fingerprints", "sources", "spec_fingerprint",
                                 "splits_config", "zero_shot_tools"]
     assert manifest["counts"]["splits"] == {"train": 17, "validation": 0, "test": 0, "holdout": 1,
                                             "zero_shot": 0, "orchestration": 0, "scenarios": 1}

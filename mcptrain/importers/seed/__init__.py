@@ -41,7 +41,9 @@ from mcptrain.specs.loader import Specs
 KNOWN_TOP = {"service", "version", "metadata", "owners", "owner", "team", "description", "critical",
              "endpoints", "generated_at", "updated_at", "created_at", "schema_version", "format",
              "$schema", "contact", "documentation", "license", "name", "tool", "tools",
-             "training_examples", "edge_cases", "domain_vocabulary", "test_scenarios"}
+             "training_examples", "edge_cases", "domain_vocabulary", "test_scenarios",
+             # the discovery document's own sections (`mcptrain export` writes them)
+             "mcp_version", "training_data", "test_data", "consent", "authentication"}
 
 
 class DocumentKind(Protocol):
