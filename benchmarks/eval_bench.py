@@ -1,17 +1,17 @@
-"""Evaluation speed, side by side in one run on the same items: how decoding ran before
-this change, and now, unconstrained and under the tool-call grammar.
+"""Evaluation speed, side by side in one run on the same items: how decoding ran in the
+previous release, and now, unconstrained and under the tool-call grammar.
 
-All three are `LocalPredictor` (batched greedy decoding with the shared tool-block
-cache) over the first `--items` scored items of the demo's holdout split:
+All are `LocalPredictor` (batched greedy decoding, weights stored in bf16) over the first
+`--items` scored items of the demo's holdout split:
 
-* before: bf16 autocast over fp32 weights (every decode step re-cast every weight to
-  bf16), no repetition cap: what `mcptrain eval` ran until this change;
-* unconstrained: frozen weights stored in bf16 once, rows cut off once they repeat;
-* constrained: the same, each row decoding under its tools' grammar (xgrammar).
+* expanded cache (the previous release): the shared tool block's cache is expanded over
+  the batch, so every decode step concatenates, and grouped-query attention repeats, one
+  copy of the ~650-token block per row;
+* shared prefix: every row attends to the one tool-block cache (`prefix_attention`);
+* each of the two unconstrained and under the tool-call grammar (xgrammar).
 
-Reported: seconds, items/s, the ratio to "before", and how many outputs agree with
-"before" (the stored weights are the same numbers autocast used, so unconstrained
-outputs differ only where a loop was cut off).
+Reported: seconds, items/s, the ratio to the expanded cache with the same decoding, and
+how many outputs agree with it.
 
     .venv/bin/python benchmarks/eval_bench.py [--items 32] [--batch-size 16]
 """
@@ -47,30 +47,30 @@ def main() -> None:
     items = eval_items(rows)[: args.items]
     prompts = [{**item.row, "messages": item.prompt} for item in items]
 
-    def make(constrained: bool, before: bool = False) -> LocalPredictor:
+    def make(constrained: bool, shared: bool) -> LocalPredictor:
         p = LocalPredictor(args.model, args.adapter, batch_size=args.batch_size,
                            max_new_tokens=args.max_new_tokens, constrained=constrained)
-        if before:
-            p.model.float()  # weights back to fp32: autocast casts them on every step again
-            p.stop_loops = False
+        p.prefix_attention = p.prefix_attention and shared
         p.predict(prompts[:2])  # warm-up: kernel selection, allocator, grammar compile
         return p
 
     results = {}
-    for name, predictor in (("before", make(False, before=True)), ("unconstrained", make(False)),
-                            ("constrained", make(True))):
-        started = time.perf_counter()
-        outputs = predictor.predict(prompts)
-        results[name] = (time.perf_counter() - started, outputs, predictor.precision.used)
-        del predictor
+    for constrained in (False, True):
+        for shared in (False, True):
+            predictor = make(constrained, shared)
+            started = time.perf_counter()
+            outputs = predictor.predict(prompts)
+            name = f"{'shared prefix' if shared else 'expanded cache'}, {'constrained' if constrained else 'free'}"
+            results[name] = (time.perf_counter() - started, outputs, predictor.precision.used, constrained)
+            del predictor
     n = len(prompts)
-    before_s, before_out, _ = results["before"]
     print(f"{n} items of {args.rows.name}, max_new_tokens {args.max_new_tokens}, batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads, {'adapter ' + str(args.adapter) if args.adapter else 'base model'}")
-    print(f"{'':16}{'precision':>10}{'seconds':>10}{'items/s':>10}{'vs before':>11}{'same output':>13}")
-    for name, (secs, outputs, precision) in results.items():
-        same = sum(a == b for a, b in zip(outputs, before_out, strict=True))
-        print(f"{name:16}{precision:>10}{secs:>10.1f}{n / secs:>10.2f}{before_s / secs:>10.2f}x{same:>9}/{n}")
+    print(f"{'':30}{'precision':>10}{'seconds':>10}{'items/s':>10}{'vs expanded':>13}{'same output':>13}")
+    for name, (secs, outputs, precision, constrained) in results.items():
+        ref_s, ref_out, *_ = next(r for k, r in results.items() if k.startswith("expanded") and r[3] == constrained)
+        same = sum(a == b for a, b in zip(outputs, ref_out, strict=True))
+        print(f"{name:30}{precision:>10}{secs:>10.1f}{n / secs:>10.2f}{ref_s / secs:>12.2f}x{same:>9}/{n}")
 
 
 if __name__ == "__main__":

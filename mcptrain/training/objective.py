@@ -105,11 +105,46 @@ def shared_prefix_attention(module: Any, query: Any, key: Any, value: Any, atten
     return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
 
 
+DECODE_PREFIX_ATTENTION = "mcptrain_decode_prefix"
+
+
+def decode_prefix_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
+                            scaling: float, dropout: float = 0.0, mcptrain_prefix: Any = None,
+                            mcptrain_own_mask: Any = None, **kwargs: Any) -> tuple[Any, None]:
+    """`shared_prefix_attention` for decoding: the rows' own keys/values are a growing
+    cache [B, KV, S, D] (left-padded prompt, then generated tokens) and the `T` queries are
+    its last `T` positions. `mcptrain_own_mask` [B, S] marks the rows' real keys. The
+    prefix's keys are never copied per row (an expanded cache made every decode step
+    concatenate, and grouped-query attention repeat, B copies of the ~650-token tool
+    block: `benchmarks/eval_bench.py`)."""
+    import torch
+
+    prefix_keys, prefix_values = mcptrain_prefix[module.layer_idx]
+    b, h, t, d = query.shape
+    kv, s = key.shape[1], key.shape[2]
+    g = h // kv
+    p = prefix_keys.shape[2]
+    dtype = query.dtype
+    q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
+    to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
+    to_rows = torch.matmul(q, key.to(dtype).transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, S]
+    slots = torch.arange(s, device=query.device)
+    causal = slots[None, :] <= (s - t + torch.arange(t, device=query.device))[:, None]  # [T, S]
+    allowed = (mcptrain_own_mask.bool()[:, None, :] & causal[None]).repeat(1, g, 1)  # [B, G*T, S]
+    to_rows = to_rows.masked_fill(~allowed[None], float("-inf"))
+    scores = torch.cat([to_prefix.view(kv, b, g * t, p), to_rows], -1)
+    probs = torch.softmax(scores, dim=-1, dtype=torch.promote_types(dtype, torch.float32)).to(dtype)
+    out = torch.matmul(probs[..., :p].reshape(kv, b * g * t, p), prefix_values[0].to(dtype))
+    out = out.view(kv, b, g * t, d) + torch.matmul(probs[..., p:], value.to(dtype).transpose(0, 1))
+    return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
+
+
 @cache
 def _register_attention() -> None:
     from transformers import AttentionInterface
 
     AttentionInterface.register(SHARED_PREFIX_ATTENTION, shared_prefix_attention)
+    AttentionInterface.register(DECODE_PREFIX_ATTENTION, decode_prefix_attention)
 
 
 def _own_attention_fits(config: Any) -> bool:

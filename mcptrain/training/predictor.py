@@ -91,6 +91,10 @@ class LocalPredictor:
                 model = PeftModel.from_pretrained(model, self.adapter_dir).merge_and_unload()
         self.model = model.eval().requires_grad_(False)
         self.window = sliding_window(model.config)  # decoding builds its masks by real positions
+        from mcptrain.training.objective import _own_attention_fits
+
+        # Plain attention: rows attend to the one shared tool-block cache, never to copies.
+        self.prefix_attention = self.window is None and _own_attention_fits(model.config)
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens  # longer prompts are refused, with a count
@@ -125,7 +129,7 @@ class LocalPredictor:
         with torch.no_grad(), self.precision.autocast():
             for shared, prefix_cache, part in self._batches(self._groups(rows)):
                 ids, mask, pos, cache = self._batch(shared, prefix_cache, [m[1] for m in part])
-                logits = self._forward(ids, mask, pos, cache).float()
+                logits = self._forward(ids, mask, pos, cache, prefix_cache).float()
                 dist = logits.softmax(-1)
                 for j, (i, _) in enumerate(part):
                     probs[i] = float(dist[j, token])
@@ -197,29 +201,49 @@ class LocalPredictor:
                 yield shared, prefix_cache, members[b : b + self.batch_size]
 
     def _batch(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]]) -> tuple[Any, ...]:
-        """(ids, attention mask, positions, cache) of prompts left-padded after the prefix."""
+        """(ids, attention mask, positions, cache) of prompts left-padded after the prefix.
+
+        Under `prefix_attention` the cache and the mask hold the rows' own tokens only
+        (the prefix stays one shared cache); otherwise the prefix's cache is expanded over
+        the batch and the mask starts with its positions."""
         import torch
 
         from mcptrain.training.objective import expand_cache, full_cache
 
         size, width, n = len(prompts), max(len(p) for p in prompts), len(shared)
+        own = self.prefix_attention and prefix_cache is not None
+        lead = 0 if own else n  # mask columns before the prompts
         ids = torch.full((size, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((size, n + width), dtype=torch.long)
-        mask[:, :n] = 1
+        mask = torch.zeros((size, lead + width), dtype=torch.long)
+        mask[:, :lead] = 1
         for i, p in enumerate(prompts):  # left padding between the prefix and the prompt
             ids[i, width - len(p) :] = torch.tensor(p)
-            mask[i, n + width - len(p) :] = 1
-        cache = expand_cache(prefix_cache, size) if prefix_cache is not None else full_cache()
+            mask[i, lead + width - len(p) :] = 1
+        cache = expand_cache(prefix_cache, size) if prefix_cache is not None and not own else full_cache()
         # Positions count real tokens only, so padding changes nothing (as in generate()).
-        return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)[:, n:], cache
+        offset = n - lead
+        return ids, mask, (mask.cumsum(-1) - 1 + offset).clamp(min=offset)[:, lead:], cache
 
-    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, prefix_cache: Any = None) -> Any:
         """The last position's logits; the cache grows by `ids`."""
-        from mcptrain.training.objective import _cache_keyword
+        from mcptrain.training.objective import (
+            DECODE_PREFIX_ATTENTION,
+            _attention,
+            _cache_keyword,
+            _register_attention,
+        )
 
+        keyword = _cache_keyword(type(self.model).forward)
+        if self.prefix_attention and prefix_cache is not None:
+            _register_attention()
+            prefix = [(layer.keys, layer.values) for layer in prefix_cache.layers]
+            with _attention(self.model.config, DECODE_PREFIX_ATTENTION):
+                return self.model(input_ids=ids, position_ids=positions, use_cache=True, logits_to_keep=1,
+                                  mcptrain_prefix=prefix, mcptrain_own_mask=mask,
+                                  **{keyword: cache}).logits[:, -1]
         masks = mask if self.window is None else window_masks(mask, ids.shape[1], self.window)
         return self.model(input_ids=ids, attention_mask=masks, position_ids=positions, use_cache=True,
-                          logits_to_keep=1, **{_cache_keyword(type(self.model).forward): cache}).logits[:, -1]
+                          logits_to_keep=1, **{keyword: cache}).logits[:, -1]
 
     def _prefill(self, shared: tuple[int, ...]) -> Any:
         import torch
@@ -248,7 +272,7 @@ class LocalPredictor:
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
         answering: set[int] = set()  # rows the calibrated decision sent to a text answer
         for step in range(self.max_new_tokens):
-            logits = self._forward(step_ids, mask, step_pos, cache)
+            logits = self._forward(step_ids, mask, step_pos, cache, prefix_cache)
             if self._trigger is not None and self.decision is not None:
                 logits = logits.float()
                 if step == 0:
@@ -283,9 +307,10 @@ class LocalPredictor:
                     layer.keys = layer.keys.index_select(0, idx)
                     layer.values = layer.values.index_select(0, idx)
                 mask, chosen = mask.index_select(0, idx), chosen.index_select(0, idx)
+                step_pos = step_pos.index_select(0, idx)
                 active = [active[j] for j in keep]
             mask = torch.cat([mask, mask.new_ones((len(active), 1))], 1)
-            step_ids, step_pos = chosen[:, None], mask.sum(-1, keepdim=True) - 1
+            step_ids, step_pos = chosen[:, None], step_pos[:, -1:] + 1
         return [str(self.tokenizer.decode(t, skip_special_tokens=False)) for t in tokens]
 
 

@@ -41,6 +41,22 @@ def test_prefix_cache_equals_plain_generation(predictor: LocalPredictor) -> None
         assert predictor.predict([row]) == [reference_generation(predictor, row, 12)]
 
 
+def test_shared_prefix_attention_equals_the_expanded_cache(predictor: LocalPredictor) -> None:
+    """Decoding against one shared tool-block cache gives what the expanded cache gave,
+    first-token probabilities included."""
+    assert predictor.prefix_attention  # the tiny Llama takes the shared-prefix path
+    shared = predictor.predict(ROWS)
+    shared_probs = predictor.first_token_stats(ROWS, 5)[0]
+    predictor.prefix_attention = False
+    try:
+        expanded = predictor.predict(ROWS)
+        expanded_probs = predictor.first_token_stats(ROWS, 5)[0]
+    finally:
+        predictor.prefix_attention = True
+    assert shared == expanded
+    assert shared_probs == pytest.approx(expanded_probs, abs=1e-5)
+
+
 def test_adapter_and_template_come_from_the_adapter_dir(tiny_model: Path, tmp_path: Path) -> None:
     from mcptrain.specs.models import ProjectSpec
     from mcptrain.training.lora import train_lora
