@@ -117,6 +117,8 @@ def forge_error(e: GitHubException, doing: str, repository: str, redact: Callabl
     """A ForgeError naming the cause of github3.py's exception `e`, raised while `doing`."""
     if not isinstance(e, GitHubError) or getattr(e, "response", None) is None:
         return ForgeError(redact(f"GitHub: {doing} failed: {e}"))
+    if isinstance(e.msg, str):
+        e.msg = redact(e.msg)  # the cause is chained to the ForgeError: a traceback shows it
     response = e.response
     request = f"{response.request.method} {urlsplit(response.request.url).path}"
     said = str(e.msg or response.reason or "").strip()
