@@ -72,7 +72,7 @@ def validate(
 def schema(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write <Kind>.json files into.")] = Path("schemas"),
 ) -> None:
-    """Write the JSON Schema of every spec kind (for editors and yaml-language-server)."""
+    """Write the JSON Schema of every spec kind and of models/registry.yaml (for editors)."""
     from mcptrain.commands.schema import run
 
     raise typer.Exit(run(out))

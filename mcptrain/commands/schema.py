@@ -1,4 +1,4 @@
-"""`mcptrain schema`: the JSON Schema of every spec kind, for editors.
+"""`mcptrain schema`: the JSON Schema of every spec kind and of the model registry, for editors.
 
 The files are generated from the pydantic models (field descriptions included), so
 replacing them is fine; spec files point at them with a yaml-language-server
@@ -13,21 +13,23 @@ from typing import Any
 
 from mcptrain import output
 from mcptrain.files import replace_file
-from mcptrain.specs.models import KINDS
+from mcptrain.specs.models import KINDS, ModelRegistrySpec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# The spec kinds, and models/registry.yaml (written by promote and release, edited by people too).
+DOCUMENTS: dict[str, type[Any]] = {**KINDS, "ModelRegistry": ModelRegistrySpec}
 
 
 def kind_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of one kind, as yaml-language-server and jsonschema read it."""
-    schema = KINDS[kind].model_json_schema(by_alias=True)
+    schema = DOCUMENTS[kind].model_json_schema(by_alias=True)
     return {"$schema": DIALECT, "title": f"mcptrain {kind}", **{k: v for k, v in schema.items() if k != "title"}}
 
 
 def write_schemas(out: Path) -> list[Path]:
-    """Write `<Kind>.json` for every kind into `out`; returns the paths written."""
+    """Write `<Kind>.json` for every kind (and ModelRegistry.json) into `out`; the paths written."""
     written = []
-    for kind in KINDS:
+    for kind in DOCUMENTS:
         path = out / f"{kind}.json"
         replace_file(path, json.dumps(kind_schema(kind), indent=2, sort_keys=False) + "\n")
         written.append(path)

@@ -1,8 +1,8 @@
 """Forges: where promotion branches are pushed and pull requests opened, behind one protocol.
 
 `local` (the embedded default) commits to a branch of the repository itself and records
-each pull request under `.mcptrain/forge/`; `github` does the same through the GitHub API
-(github3.py). Nothing outside `FORGES` chooses a forge by name: `get_forge` looks it up.
+each pull request under `.mcptrain/forge/`; `github` (`github.py`) does the same through the
+GitHub REST API (github3.py), with no clone. Nothing outside `FORGES` chooses a forge by name: `get_forge` looks it up.
 
 The rules every forge keeps, and `sync_pull_request` / `push_files` rely on:
 
@@ -126,14 +126,15 @@ def _local(root: Path, spec: ForgeSpec, state_dir: Path) -> Forge:
     return LocalForge(root, state_dir / "forge")
 
 
-FORGES: dict[str, Callable[[Path, ForgeSpec, Path], Forge]] = {"local": _local}
+def _github(root: Path, spec: ForgeSpec, state_dir: Path) -> Forge:
+    from mcptrain.forge.github import github_forge  # github3 (requests) loads only when used
+
+    return github_forge(spec.repository, spec.api_url)
+
+
+FORGES: dict[str, Callable[[Path, ForgeSpec, Path], Forge]] = {"local": _local, "github": _github}
 
 
 def get_forge(root: Path, spec: ForgeSpec, state_dir: Path) -> Forge:
     """The forge `spec.kind` names (ForgeSpec in mcptrain.yaml's `forge:`)."""
-    if spec.kind not in FORGES:
-        # The GitHub forge (github3.py, tested against a GitHub REST emulator) is the next
-        # piece of work: docs/architecture.md and README say so.
-        raise ForgeError(f"mcptrain.yaml: forge.kind {spec.kind!r} is not available in this version "
-                         f"(available: {', '.join(FORGES)})", hint="forge: {kind: local}")
     return FORGES[spec.kind](root, spec, state_dir)

@@ -37,7 +37,8 @@ from mcptrain.specs.yaml import (
 )
 
 REGISTRY_FILE = "models/registry.yaml"
-HEADER = ("# The model registry, written by `mcptrain promote` and `mcptrain release`; comments and\n"
+HEADER = ("# yaml-language-server: $schema=../schemas/ModelRegistry.json\n"
+          "# The model registry, written by `mcptrain promote` and `mcptrain release`; comments and\n"
           "# order you add here are kept. `mcptrain registry show` lists it.\n")
 UNRELEASED = ("candidate", "rejected")
 

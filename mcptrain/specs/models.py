@@ -615,6 +615,9 @@ class ForgeSpec(_Spec):
                                      "under .mcptrain/forge/ (the default), `github` through the API.")
     repository: str | None = Field(
         default=None, description="owner/name on GitHub (default: $GITHUB_REPOSITORY).")
+    api_url: str | None = Field(
+        default=None, description="The GitHub API (default: $GITHUB_API_URL, else https://api.github.com; "
+                                  "GitHub Enterprise Server: https://HOST/api/v3).")
     base_branch: str = Field(default="main", description="The branch promotion pull requests target.")
 
 

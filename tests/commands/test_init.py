@@ -40,7 +40,7 @@ def test_scaffolds_a_project(tmp_path: Path) -> None:
         "wrote    schemas/ (JSON Schemas for editors; regenerate with `mcptrain schema`)",
         f"mcptrain: initialised {target} (model 'acme'); {NEXT}",
     ]
-    assert sorted(p.name for p in (target / "schemas").iterdir()) == sorted(f"{k}.json" for k in KINDS)
+    assert sorted(p.name for p in (target / "schemas").iterdir()) == sorted(f"{k}.json" for k in [*KINDS, "ModelRegistry"])
     assert load_document(target / "mcptrain.yaml").data["name"] == "acme"
 
 

@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from mcptrain.cli import app
-from mcptrain.commands.schema import write_schemas
+from mcptrain.commands.schema import DOCUMENTS, write_schemas
 from mcptrain.specs.loader import find_spec_files
 from mcptrain.specs.models import KINDS
 from mcptrain.specs.yaml import load_document
@@ -30,11 +30,11 @@ def schemas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, obj
     return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
 
 
-def test_one_schema_per_kind(schemas: dict[str, dict[str, object]]) -> None:
-    assert sorted(schemas) == sorted(KINDS)
+def test_one_schema_per_kind_and_one_for_the_registry(schemas: dict[str, dict[str, object]]) -> None:
+    assert sorted(schemas) == sorted([*KINDS, "ModelRegistry"]) == sorted(DOCUMENTS)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", list(DOCUMENTS))
 def test_schema_is_valid_json_schema(schemas: dict[str, dict[str, object]], kind: str) -> None:
     Draft202012Validator.check_schema(schemas[kind])
     assert schemas[kind]["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -75,13 +75,13 @@ def test_cli_writes_and_replaces(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
-        f"wrote 8 JSON Schemas to {out}/ (Project.json, Service.json, ToolSet.json, Examples.json, "
-        "EdgeCases.json, Vocabulary.json, TestScenarios.json, GatePolicy.json)",
+        f"wrote 9 JSON Schemas to {out}/ (Project.json, Service.json, ToolSet.json, Examples.json, "
+        "EdgeCases.json, Vocabulary.json, TestScenarios.json, GatePolicy.json, ModelRegistry.json)",
         f"next: start each spec file with a modeline such as '# yaml-language-server: $schema={out}/Service.json' "
         "(relative to the file)",
     ]
     assert json.loads((out / "Service.json").read_text())["title"] == "mcptrain Service"
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.json" for k in KINDS)  # no temp files left
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{k}.json" for k in DOCUMENTS)  # no temp files left
 
 
 def test_cli_refuses_a_file_as_out_dir(tmp_path: Path) -> None:
@@ -100,3 +100,29 @@ def test_the_committed_schemas_are_current(schemas: dict[str, dict[str, object]]
     for kind, schema in schemas.items():
         committed = json.loads((REPO / "schemas" / f"{kind}.json").read_text(encoding="utf-8"))
         assert committed == schema, f"schemas/{kind}.json is stale: run `mcptrain schema`"
+
+
+def test_a_registry_promote_writes_validates_against_its_schema(
+        schemas: dict[str, dict[str, object]], tmp_path: Path) -> None:
+    from mcptrain.promotion.promote import Proposal, propose
+    from mcptrain.promotion.registry import empty_registry
+    from mcptrain.specs.yaml import parse_document
+    from tests.promotion.candidates import candidate
+
+    found = propose(tmp_path, empty_registry(), candidate(tmp_path, {"a-service": ["t"], "b-service": ["u"]},
+                                                          decision="partial", failing=("b-service",)))
+    assert isinstance(found, Proposal)
+    data = parse_document(found.registry.text().encode(), "models/registry.yaml").data
+    validator = Draft202012Validator(schemas["ModelRegistry"])
+    assert [e.message for e in validator.iter_errors(data)] == []
+    data["models"]["acme-assistant"][0]["status"] = "shipped"  # the schema catches what validate catches
+    assert [e.message for e in validator.iter_errors(data)] == \
+        ["'shipped' is not one of ['candidate', 'production', 'deprecated', 'rejected']"]
+
+
+def test_a_new_registry_points_at_its_schema() -> None:
+    from mcptrain.promotion.registry import REGISTRY_FILE, empty_registry
+
+    match = MODELINE.search(empty_registry().text())
+    assert match is not None
+    assert ((REPO / REGISTRY_FILE).parent / match.group(1)).resolve() == REPO / "schemas" / "ModelRegistry.json"

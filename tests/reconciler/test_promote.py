@@ -163,3 +163,38 @@ def test_release_after_merge_makes_it_production_and_tags_it_in_gto_grammar(repo
     assert "nothing to promote: the candidate is production v1.0.0" in out, out
     gate = json.loads((repo / ".mcptrain/stages/gate.json").read_text())["outputs"]["verdict"]
     assert any(c["check"].startswith("regression ") for c in gate["checks"])
+
+
+GITHUB_TOKEN = "ghp_PLANTEDe2eTOKEN0123456789abcdefABCD"
+
+
+def test_reconcile_on_the_github_forge_opens_the_pull_request_and_never_shows_the_token(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.forge.github_emulator import GitHubEmulator
+
+    project = repo / "mcptrain.yaml"
+    with GitHubEmulator(token=GITHUB_TOKEN) as gh:
+        gh.seed("main", {"README.md": b"the organisation's repository\n"})
+        project.write_text(project.read_text() + f"forge: {{kind: github, repository: acme/assistant, "
+                                                  f"api_url: '{gh.url}'}}\n")
+        git(repo, "commit", "-qam", "promote on GitHub")
+        monkeypatch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
+        code, out, err = mcptrain("reconcile", str(repo), "--yes", "--inline")
+        assert code == 0, err
+        assert f"pull request #1 opened: mcptrain: promote {MODEL} v1.0.0" in out
+        assert "(https://github.com/acme/assistant/pull/1)" in out
+        runs = [(out, err), mcptrain("promote", str(repo))[1:], mcptrain("pr", "list", str(repo))[1:],
+                mcptrain("pr", "show", "1", str(repo))[1:]]
+        assert "pull request #1 unchanged" in runs[1][0] and "mcptrain pr show 1" in runs[2][0]
+        assert "Why v1.0.0" in runs[3][0]
+        gh.fail("GET", r"/pulls$", 401, message=f"Bad credentials: {GITHUB_TOKEN}")
+        runs.append(mcptrain("pr", "list", str(repo))[1:])
+        assert "GitHub rejected the token in GITHUB_TOKEN" in runs[-1][1]
+        assert list(gh.state.pulls) == [1] and gh.state.pulls[1]["head"] == BRANCH
+        assert gh.file(BRANCH, f"models/{MODEL}/report.md") == (repo / ".mcptrain").joinpath(
+            *json.loads((repo / ".mcptrain/stages/eval.json").read_text())["outputs"]["report"].split("/")[1:]
+        ).parent.joinpath("report.md").read_bytes()
+        texts = [t for pair in runs for t in pair] + [str(p) for p in gh.state.pulls.values()]
+        texts += [f.read_text(errors="replace") for f in repo.rglob("*") if f.is_file() and ".git/" not in str(f)]
+        texts += [b.decode(errors="replace") for b in gh.state.blobs.values()]
+        assert [t[:80] for t in texts if GITHUB_TOKEN in t] == []
