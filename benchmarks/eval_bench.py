@@ -4,16 +4,17 @@ previous release, and now, unconstrained and under the tool-call grammar.
 All are `LocalPredictor` (batched greedy decoding, weights stored in bf16) over the first
 `--items` scored items of the demo's holdout split:
 
-* expanded cache (the previous release): the shared tool block's cache is expanded over
-  the batch, so every decode step concatenates, and grouped-query attention repeats, one
-  copy of the ~650-token block per row;
-* shared prefix: every row attends to the one tool-block cache (`prefix_attention`);
+* expanded, batch 16 (the previous release): the shared tool block's cache is expanded
+  over the batch, so every decode step concatenates, and grouped-query attention repeats,
+  one copy of the ~650-token block per row;
+* shared, batch 64 (now): every row attends to the one tool-block cache
+  (`prefix_attention`), so a row costs only its own tokens and a larger batch pays;
 * each of the two unconstrained and under the tool-call grammar (xgrammar).
 
 Reported: seconds, items/s, the ratio to the expanded cache with the same decoding, and
 how many outputs agree with it.
 
-    .venv/bin/python benchmarks/eval_bench.py [--items 32] [--batch-size 16]
+    .venv/bin/python benchmarks/eval_bench.py [--items 64] [--batch-size 64]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from mcptrain.training.predictor import LocalPredictor  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=32)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=64, help="the batch now (before: 16)")
     ap.add_argument("--max-new-tokens", type=int, default=160)
     ap.add_argument("--model", default=EMBEDDED)
     ap.add_argument("--adapter", type=Path, default=None, help="a trained adapter (default: the base model)")
@@ -48,7 +49,7 @@ def main() -> None:
     prompts = [{**item.row, "messages": item.prompt} for item in items]
 
     def make(constrained: bool, shared: bool) -> LocalPredictor:
-        p = LocalPredictor(args.model, args.adapter, batch_size=args.batch_size,
+        p = LocalPredictor(args.model, args.adapter, batch_size=args.batch_size if shared else 16,
                            max_new_tokens=args.max_new_tokens, constrained=constrained)
         p.prefix_attention = p.prefix_attention and shared
         p.predict(prompts[:2])  # warm-up: kernel selection, allocator, grammar compile
@@ -60,7 +61,8 @@ def main() -> None:
             predictor = make(constrained, shared)
             started = time.perf_counter()
             outputs = predictor.predict(prompts)
-            name = f"{'shared prefix' if shared else 'expanded cache'}, {'constrained' if constrained else 'free'}"
+            name = (f"{f'shared, batch {args.batch_size}' if shared else 'expanded, batch 16'}, "
+                    f"{'constrained' if constrained else 'free'}")
             results[name] = (time.perf_counter() - started, outputs, predictor.precision.used, constrained)
             del predictor
     n = len(prompts)

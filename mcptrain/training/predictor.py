@@ -63,7 +63,7 @@ def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
 
 
 class LocalPredictor:
-    def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 16,
+    def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 64,
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
                  calibrated: bool = True, max_prompt_tokens: int | None = None) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
