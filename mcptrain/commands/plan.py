@@ -1,0 +1,165 @@
+"""`mcptrain plan`: what `reconcile` would do, and why, without training or evaluating.
+
+Like `terraform plan`: the dataset is refreshed (the build is cheap and incremental; it
+writes the git-ignored `datasets/`, never `datasets.dvc`), each stage's inputs are
+compared with its record, and the plan is printed with the fingerprint of every input.
+`--json` prints the plan document, `--out FILE` saves it for `mcptrain reconcile FILE`,
+`--detailed-exitcode` exits 0 (nothing to do), 2 (changes) or 1 (an error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mcptrain import output
+
+if TYPE_CHECKING:
+    from mcptrain.reconciler.lock import Holder
+    from mcptrain.reconciler.plan import Plan
+    from mcptrain.reconciler.sources import Facts
+    from mcptrain.workspace import Workspace
+
+CHANGES_EXIT = 2  # --detailed-exitcode: the plan has changes
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    files: dict[str, str]  # every spec file's fingerprint
+    recorded: dict[str, str | None]  # each stage's recorded inputs when the plan was made
+    facts: Facts
+
+
+def run(root: Path, *, json_out: bool = False, detailed_exitcode: bool = False, out: Path | None = None,
+        lock_timeout: float = 0.0, limit: int | None = None) -> int:
+    from mcptrain.reconciler.saved_plan import plan_document, save_plan
+    from mcptrain.workspace import Workspace
+
+    ws = Workspace(root)
+    with lock(ws, "mcptrain plan", lock_timeout), (output.quiet() if json_out else _nothing()):
+        planned = make_plan(ws, track=False, push=False, limit=limit, quiet_build=True)
+    if isinstance(planned, int):
+        return planned
+    document = plan_document(ws, planned.plan, planned.files, planned.recorded)
+    if out is not None:
+        save_plan(out, document)
+    if json_out:
+        output.emit_json(document)
+    else:
+        show_plan(planned.plan, document)
+        show_summary(planned.plan, out)
+    if detailed_exitcode and not planned.plan.up_to_date:
+        return CHANGES_EXIT
+    return 0
+
+
+def make_plan(ws: Workspace, *, track: bool, push: bool, limit: int | None, quiet_build: bool = False) -> Planned | int:
+    """Build the dataset unless the last build read exactly these spec files (then skip
+    validate and build), and plan the stages after it. `track`: run DVC as `build` does."""
+    from mcptrain.commands import build
+    from mcptrain.reconciler.plan import RUN, UP_TO_DATE, Action, content_hash, plan_changes
+    from mcptrain.reconciler.records import read_record
+    from mcptrain.reconciler.saved_plan import recorded_state
+    from mcptrain.reconciler.sources import (
+        Facts,
+        changed_files,
+        record_build,
+        recorded_build,
+        source_files,
+    )
+
+    files = source_files(ws.root)
+    dvc = track and ws.project.dvc.enabled
+    before = content_hash(ws)
+    skipped = None if push else recorded_build(ws, files, dvc=dvc)
+    if skipped is not None:
+        facts = skipped[1]
+        action = Action("build", UP_TO_DATE, f"{len(files)} spec files unchanged since the last build")
+        if not quiet_build:
+            output.info(f"mcptrain: build is up to date: {len(files)} spec files unchanged since the last build "
+                        f"(dataset {before and before[:12]})")
+    else:
+        previous = read_record(ws, "build")
+        with output.quiet() if quiet_build else _nothing():
+            rc = build.run(ws.root, push=push, no_dvc=not track, workspace=ws)
+        if rc:
+            return rc
+        after = content_hash(ws) or ""
+        facts = Facts.of(ws.load_specs()[0])
+        record_build(ws, files, after, facts, dvc=dvc)
+        why = changed_files(previous["outputs"].get("files") or {}, files) if previous else ["never built"]
+        said = _listed(why) or "spec files unchanged, but datasets/ (or datasets.dvc) no longer held the last build"
+        if after == before:
+            action = Action("build", UP_TO_DATE, f"{said}; the dataset they compile to is unchanged")
+        else:
+            action = Action("build", RUN, f"{said}: the dataset becomes {after[:12]}"
+                            + (f" (was {before[:12]})" if before else ""))
+    plan = plan_changes(ws, data_before=before, facts=facts, build=action, limit=limit)
+    return Planned(plan, files, recorded_state(ws), facts)
+
+
+def replan(ws: Workspace, *, limit: int | None = None) -> Planned:
+    """The plan on the dataset as it is, without building (for `promote`, and for the promote
+    stage after the gate ran): the build is `run` when a spec file moved since the last build."""
+    from mcptrain.reconciler.plan import RUN, UP_TO_DATE, Action, content_hash, plan_changes
+    from mcptrain.reconciler.records import read_record
+    from mcptrain.reconciler.saved_plan import recorded_state
+    from mcptrain.reconciler.sources import Facts, changed_files, recorded_build, source_files
+
+    files = source_files(ws.root)
+    skipped = recorded_build(ws, files, dvc=False)
+    if skipped is not None:
+        facts, action = skipped[1], Action("build", UP_TO_DATE, f"{len(files)} spec files unchanged since the last build")
+    else:
+        previous = read_record(ws, "build")
+        why = changed_files(previous["outputs"].get("files") or {}, files) if previous else ["never built"]
+        facts = Facts.of(ws.load_specs()[0])
+        action = Action("build", RUN, _listed(why) or "datasets/ no longer holds the last build")
+    plan = plan_changes(ws, data_before=content_hash(ws), facts=facts, build=action, limit=limit)
+    return Planned(plan, files, recorded_state(ws), facts)
+
+
+def show_plan(plan: Plan, document: dict[str, Any]) -> None:
+    output.table("plan", ["stage", "action", "why"], [(a.stage, a.action, a.reason) for a in plan.actions])
+    inputs = document["inputs"]
+    rows = [(name, digest[:12]) for name, digest in inputs["groups"].items()]
+    rows += [("dataset", inputs["dataset"][:12]), ("training data", inputs["training_data"][:12]),
+             ("train inputs", inputs["train"][:12]), ("eval inputs", inputs["eval"][:12]),
+             ("gate inputs", inputs["gate"][:12])]
+    output.table("inputs", ["input", "fingerprint"], rows)
+
+
+def show_summary(plan: Plan, out: Path | None) -> None:
+    if plan.up_to_date:
+        output.info("mcptrain: plan: nothing to do; the model, its evaluation and its gate verdict are up to date")
+        return
+    saved = f"; saved to {out}: apply exactly this plan with mcptrain reconcile {out}" if out else \
+        "; next: mcptrain reconcile (or plan --out FILE, then reconcile FILE)"
+    up = len(plan.actions) - len(plan.to_run)
+    output.info(f"mcptrain: plan: {len(plan.to_run)} to run ({', '.join(plan.to_run)}), {up} up to date{saved}")
+
+
+def lock(ws: Workspace, command: str, timeout: float) -> Any:
+    """The repository's lock, saying when it waits and when it takes over a dead holder's."""
+    from mcptrain.reconciler.lock import hold_lock
+
+    def waiting(holder: Holder | None) -> None:
+        who = holder.describe() if holder else "another process"
+        output.info(f"mcptrain: waiting up to {timeout:g}s for the lock held by {who}")
+
+    def taken_over(holder: Holder) -> None:
+        output.warn(f"took over the lock left by {holder.describe()}, which is no longer running")
+
+    return hold_lock(ws, command, timeout=timeout, on_wait=waiting, on_takeover=taken_over)
+
+
+def _listed(items: list[str]) -> str:
+    return ", ".join(items) if len(items) <= 4 else f"{', '.join(items[:3])} and {len(items) - 3} more"
+
+
+def _nothing() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
