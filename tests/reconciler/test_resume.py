@@ -100,23 +100,25 @@ def test_a_saved_plan_is_applied_exactly(tiny_project: Path, tmp_path: Path) -> 
     assert code == 0
 
 
-def test_two_concurrent_reconciles_one_waits(tiny_project: Path) -> None:
-    first = subprocess.Popen([sys.executable, "-m", "mcptrain", "reconcile", str(tiny_project), "--yes", "--inline"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(REPO)})
+def test_two_concurrent_reconciles_one_waits(tiny_project: Path, tmp_path: Path) -> None:
+    log = tmp_path / "first.log"
+    with log.open("w") as sink:  # a file, not a pipe: a full pipe would stall the first run
+        first = subprocess.Popen([sys.executable, "-m", "mcptrain", "reconcile", str(tiny_project), "--yes",
+                                  "--inline"], stdout=sink, stderr=subprocess.STDOUT,
+                                 env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         deadline = time.monotonic() + 60
         while (held := read_holder(Workspace(tiny_project))) is None or held.pid != first.pid:
-            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            assert first.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         code, _, err = mcptrain("reconcile", str(tiny_project), "--yes", "--inline")
         assert code == 1 and f"locked by pid {first.pid} on " in err
         code, out, err = mcptrain("reconcile", str(tiny_project), "--yes", "--inline", "--lock-timeout", "5m")
         assert code == 0, err
         assert f"waiting up to 300s for the lock held by pid {first.pid}" in out
-        assert first.wait(timeout=5) == 0
+        assert first.wait(timeout=120) == 0, log.read_text()  # released the lock, then exited
         assert "mcptrain: nothing to do" in out  # the first run did the work; the second found it done
     finally:
         if first.poll() is None:
             first.kill()
-        first.communicate()
+            first.wait()
