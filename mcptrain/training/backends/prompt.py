@@ -82,7 +82,9 @@ def select_examples(rows: Sequence[dict[str, Any]], tools: Iterable[str],
         pick = next((r for r in ordered if tool in r.get("target_tools", []) and r not in chosen), None)
         if pick is not None:
             chosen.append(pick)
-    from mcptrain.dataset.contamination import query_of  # the validator behind it is not needed to plan
+    from mcptrain.dataset.contamination import (
+        query_of,  # the validator behind it is not needed to plan
+    )
 
     addressed: dict[str, str] = {}
     for item in failed:
