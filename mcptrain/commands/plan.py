@@ -73,7 +73,7 @@ def make_plan(ws: Workspace, *, track: bool, push: bool, limit: int | None, quie
     files = source_files(ws.root)
     dvc = track and ws.project.dvc.enabled
     before = content_hash(ws)
-    skipped = None if push else recorded_build(ws, files, dvc=dvc)
+    skipped = recorded_build(ws, files, dvc=dvc, push=push)
     if skipped is not None:
         facts = skipped[1]
         action = Action("build", UP_TO_DATE, f"{len(files)} spec files unchanged since the last build")
@@ -88,7 +88,7 @@ def make_plan(ws: Workspace, *, track: bool, push: bool, limit: int | None, quie
             return rc
         after = content_hash(ws) or ""
         facts = Facts.of(ws.load_specs()[0])
-        record_build(ws, files, after, facts, dvc=dvc)
+        record_build(ws, files, after, facts, dvc=dvc, pushed=push)
         why = changed_files(previous["outputs"].get("files") or {}, files) if previous else ["never built"]
         said = _listed(why) or "spec files unchanged, but datasets/ (or datasets.dvc) no longer held the last build"
         if after == before:

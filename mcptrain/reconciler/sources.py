@@ -62,9 +62,11 @@ def build_inputs(files: dict[str, str]) -> str:
     return inputs_hash({"files": files, "mcptrain": __version__})
 
 
-def recorded_build(ws: Workspace, files: dict[str, str], *, dvc: bool) -> tuple[dict[str, Any], Facts] | None:
+def recorded_build(ws: Workspace, files: dict[str, str], *, dvc: bool,
+                   push: bool = False) -> tuple[dict[str, Any], Facts] | None:
     """The last build's record and facts, when it read exactly `files` and its dataset is
-    still in `datasets/` (and, with DVC, still what datasets.dvc points at)."""
+    still in `datasets/` (and, with DVC, still what datasets.dvc points at; with `push`,
+    pushed to the remote)."""
     record = read_record(ws, BUILD)
     if record is None or record["inputs"] != build_inputs(files):
         return None
@@ -80,13 +82,16 @@ def recorded_build(ws: Workspace, files: dict[str, str], *, dvc: bool) -> tuple[
         return None
     if dvc and (outputs.get("dvc_md5") is None or outputs["dvc_md5"] != pointer_md5(ws.root)):
         return None
+    if push and not outputs.get("pushed"):
+        return None
     return record, facts
 
 
-def record_build(ws: Workspace, files: dict[str, str], content_hash: str, facts: Facts, *, dvc: bool) -> None:
+def record_build(ws: Workspace, files: dict[str, str], content_hash: str, facts: Facts, *, dvc: bool,
+                 pushed: bool = False) -> None:
     write_record(ws, BUILD, build_inputs(files), {
         "files": files, "content_hash": content_hash, "facts": facts.as_dict(),
-        "dvc_md5": pointer_md5(ws.root) if dvc else None})
+        "dvc_md5": pointer_md5(ws.root) if dvc else None, "pushed": dvc and pushed})
 
 
 def changed_files(before: dict[str, str], after: dict[str, str]) -> list[str]:
