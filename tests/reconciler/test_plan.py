@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mcptrain import __version__
 from mcptrain.reconciler.records import read_record
 from mcptrain.workspace import Workspace
@@ -145,3 +147,13 @@ def test_a_clone_of_the_same_repository_accepts_the_plan(tiny_project: Path, tmp
     code, out, err = mcptrain("reconcile", str(saved), "--root", str(clone), "--dry-run")
     assert code == 0, err
     assert f"applying the saved plan {saved}" in out and "dry run" in out
+
+
+def test_plan_errors_are_github_annotations_in_actions(tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    tools = tiny_project / "specs" / "payment" / "tools.yaml"
+    tools.write_text(tools.read_text().replace("inputSchema", "input_schema", 1))
+    code, out, err = mcptrain("plan", str(tiny_project), "--detailed-exitcode")
+    assert code == 1
+    assert "::error file=specs/payment/tools.yaml,line=" in out
+    assert "specs/payment/tools.yaml:" in err
