@@ -137,8 +137,12 @@ def show_summary(plan: Plan, out: Path | None) -> None:
         return
     saved = f"; saved to {out}: apply exactly this plan with mcptrain reconcile {out}" if out else \
         "; next: mcptrain reconcile (or plan --out FILE, then reconcile FILE)"
-    up = len(plan.actions) - len(plan.to_run)
-    output.info(f"mcptrain: plan: {len(plan.to_run)} to run ({', '.join(plan.to_run)}), {up} up to date{saved}")
+    from mcptrain.reconciler.plan import SKIP, UP_TO_DATE
+
+    up = sum(a.action == UP_TO_DATE for a in plan.actions)
+    skipped = [a.stage for a in plan.actions if a.action == SKIP]
+    but = f", {', '.join(skipped)} skipped" if skipped else ""
+    output.info(f"mcptrain: plan: {len(plan.to_run)} to run ({', '.join(plan.to_run)}), {up} up to date{but}{saved}")
 
 
 def lock(ws: Workspace, command: str, timeout: float) -> Any:

@@ -31,7 +31,8 @@ def test_plan_names_every_action_its_reason_and_every_input(tiny_project: Path) 
     assert re.search(r"build\s*│\s*run\s*│\s*never built: the dataset becomes [0-9a-f]{12}", out)
     assert re.search(r"train\s*│\s*run\s*│\s*never trained", out)
     assert re.search(r"specs/payment/\s*│\s*[0-9a-f]{12}", out) and "policies/default.yaml" in out
-    assert "mcptrain: plan: 4 to run (build, train, eval, gate), 0 up to date" in out
+    assert "mcptrain: plan: 4 to run (build, train, eval, gate), 0 up to date, promote skipped" in out
+    assert re.search(r"promote\s*│\s*skip\s*│\s*not a git repository", out)
     assert "next: mcptrain reconcile" in out
     assert "data quality" not in out  # the refresh's build tables are not the plan
     # plan writes no stage record but the build's (a cache of what the dataset is), no DVC pointer
@@ -45,7 +46,7 @@ def test_plan_json_is_the_plan_document(tiny_project: Path) -> None:
     assert code == 0
     assert doc["format"] == 1 and doc["mcptrain_version"] == __version__ and doc["changes"] is True
     assert [(a["stage"], a["action"]) for a in doc["actions"]] == [
-        ("build", "run"), ("train", "run"), ("eval", "run"), ("gate", "run")]
+        ("build", "run"), ("train", "run"), ("eval", "run"), ("gate", "run"), ("promote", "skip")]
     files = doc["inputs"]["files"]
     assert set(files) >= {"mcptrain.yaml", "policies/default.yaml", CHARGES.as_posix()}
     import hashlib
@@ -54,7 +55,7 @@ def test_plan_json_is_the_plan_document(tiny_project: Path) -> None:
     manifest = json.loads((tiny_project / "datasets" / "manifest.json").read_text())
     assert doc["inputs"]["dataset"] == manifest["content_hash"]
     assert doc["repository"] == {"project": "good-model", "root_commit": None, "path": str(tiny_project.resolve())}
-    assert doc["recorded"] == {"train": None, "eval": None, "gate": None}
+    assert doc["recorded"] == {"train": None, "eval": None, "gate": None, "promote": None}
 
 
 def test_detailed_exitcode_2_on_changes_1_on_errors(tiny_project: Path) -> None:
