@@ -90,7 +90,7 @@ def make_plan(ws: Workspace, *, track: bool, push: bool, limit: int | None, quie
         facts = Facts.of(ws.load_specs()[0])
         record_build(ws, files, after, facts, dvc=dvc, pushed=push)
         why = changed_files(previous["outputs"].get("files") or {}, files) if previous else ["never built"]
-        said = _listed(why) or "spec files unchanged, but datasets/ (or datasets.dvc) no longer held the last build"
+        said = _listed(why) or "spec files unchanged; the last build's dataset, DVC pointer or record was not usable"
         if after == before:
             action = Action("build", UP_TO_DATE, f"{said}; the dataset they compile to is unchanged")
         else:
@@ -101,34 +101,42 @@ def make_plan(ws: Workspace, *, track: bool, push: bool, limit: int | None, quie
 
 
 def replan(ws: Workspace, *, limit: int | None = None) -> Planned:
-    """The plan on the dataset as it is, without building (for `promote`, and for the promote
-    stage after the gate ran): the build is `run` when a spec file moved since the last build."""
-    from mcptrain.reconciler.plan import RUN, UP_TO_DATE, Action, content_hash, plan_changes
-    from mcptrain.reconciler.records import read_record
-    from mcptrain.reconciler.saved_plan import recorded_state
-    from mcptrain.reconciler.sources import Facts, changed_files, recorded_build, source_files
+    """The plan again, for `promote` and for the promote stage after the gate ran: the build
+    is skipped when no spec file moved, and otherwise refreshed quietly (an edit that leaves
+    the dataset as it was, a project's `owners` say, leaves the candidate current)."""
+    from mcptrain.errors import StageError
 
-    files = source_files(ws.root)
-    skipped = recorded_build(ws, files, dvc=False)
-    if skipped is not None:
-        facts, action = skipped[1], Action("build", UP_TO_DATE, f"{len(files)} spec files unchanged since the last build")
-    else:
-        previous = read_record(ws, "build")
-        why = changed_files(previous["outputs"].get("files") or {}, files) if previous else ["never built"]
-        facts = Facts.of(ws.load_specs()[0])
-        action = Action("build", RUN, _listed(why) or "datasets/ no longer holds the last build")
-    plan = plan_changes(ws, data_before=content_hash(ws), facts=facts, build=action, limit=limit)
-    return Planned(plan, files, recorded_state(ws), facts)
+    with output.quiet():
+        planned = make_plan(ws, track=False, push=False, limit=limit, quiet_build=True)
+    if isinstance(planned, int):
+        raise StageError("the specs do not build (see above); nothing was promoted", hint="mcptrain validate")
+    return planned
 
 
 def show_plan(plan: Plan, document: dict[str, Any]) -> None:
     output.table("plan", ["stage", "action", "why"], [(a.stage, a.action, a.reason) for a in plan.actions])
+    show_version(plan)
     inputs = document["inputs"]
     rows = [(name, digest[:12]) for name, digest in inputs["groups"].items()]
     rows += [("dataset", inputs["dataset"][:12]), ("training data", inputs["training_data"][:12]),
              ("train inputs", inputs["train"][:12]), ("eval inputs", inputs["eval"][:12]),
              ("gate inputs", inputs["gate"][:12])]
     output.table("inputs", ["input", "fingerprint"], rows)
+
+
+def show_version(plan: Plan) -> None:
+    """The version a promotion of these specs gets over production, and every reason."""
+    bump = plan.bump
+    if bump is None:
+        return
+    if bump.level is None:
+        output.info(f"version: no change since production v{bump.version}")
+        return
+    over = f"{bump.level} over production v{plan.production_version}" if plan.production_version else \
+        "the first version"
+    output.info(f"version: {bump.version} ({over})")
+    for r in bump.reasons:
+        output.info(f"  {r.level}: {r.text}")
 
 
 def show_summary(plan: Plan, out: Path | None) -> None:

@@ -74,6 +74,10 @@ def _reconcile(ws: Workspace, *, yes: bool, dry_run: bool, push: bool, inline: b
                     f"({verdict['decision']}) are up to date")
         _show_promoted(ws)
         return BLOCKED_EXIT if fail_on_block and verdict["decision"] not in SHIPS else 0
+    if plan.up_to_date and plan.in_git is not None and plan.in_git.matches:
+        output.info(f"mcptrain: nothing to do: production v{plan.in_git.version} matches the specs (the registry "
+                    "records the inputs it was trained, evaluated and gated on; the local cache was cold)")
+        return BLOCKED_EXIT if fail_on_block and plan.in_git.decision not in SHIPS else 0
     if plan.action("train").action == reconciler.RUN:
         _show_cost(ws, plan)
     if dry_run:

@@ -17,7 +17,10 @@ from mcptrain.dataset.handle import open_dataset
 from mcptrain.dataset.splits import GATED_SPLITS
 from mcptrain.gates import apply_gates, retry_training
 from mcptrain.git import is_repository
+from mcptrain.promotion.promote import production_surface
 from mcptrain.promotion.registry import production_summary, read_registry
+from mcptrain.promotion.semver import Bump, next_version
+from mcptrain.reconciler.production import Production, policies_hash, production_state
 from mcptrain.reconciler.records import inputs_hash, read_record, up_to_date, write_record
 from mcptrain.reconciler.sources import Facts
 from mcptrain.reconciler.stages import (
@@ -65,6 +68,9 @@ class Plan:
     production_version: str | None = None
     promote_inputs: str = ""
     training_hash: str = ""  # of the rows training reads (train and validation)
+    bump: Bump | None = None  # the version a promotion of these specs gets, and why
+    policies_hash: str = ""  # the gate's policies and thresholds (the registry records the ones passed)
+    in_git: Production | None = None  # what the registry's production entry says of these inputs
 
     @property
     def up_to_date(self) -> bool:
@@ -107,10 +113,12 @@ def plan_changes(ws: Workspace, *, data_before: str | None, facts: Facts, build:
     registry = read_registry(ws.root)
     live = registry.production(project.name)
     production = production_summary(live) if live is not None else None
+    policies_in = policies_hash(facts)
     gate_in = inputs_hash({"eval": eval_in, "policies": [p.model_dump(mode="json") for p in policies],
                            "attempt": attempt, "services": {n: [facts.thresholds[n], n in facts.critical]
                                                             for n in sorted(facts.thresholds)},
                            "production": production})
+    in_git = production_state(live, train=train_in, evaluate=eval_in, policies=policies_in)
     promote_in = inputs_hash({"gate": gate_in, "registry": registry.text(), "forge": project.forge.model_dump(),
                               "surface": facts.surface, "owners": project.owners})
     train_done = up_to_date(ws, "train", train_in, "artifact")
@@ -129,9 +137,26 @@ def plan_changes(ws: Workspace, *, data_before: str | None, facts: Facts, build:
                "inputs unchanged" if gate_done else "the evaluation, the gate policies or production changed"),
         _promote_action(ws, project, promote_done),
     ]
+    if in_git is not None:
+        actions = _from_git(actions, in_git, {s for s in STAGES if s != "build" and read_record(ws, s) is None})
     return Plan(actions, project, policies, dataset.content_hash, data_before != dataset.content_hash, limit,
                 train_in, eval_in, gate_in, gate_done, attempt, facts.thresholds, facts.critical,
-                production, live.version if live is not None else None, promote_in, dataset.training_hash)
+                production, live.version if live is not None else None, promote_in, dataset.training_hash,
+                next_version(live.version if live else None,
+                             production_surface(ws.root, project.name, live.version) if live else None,
+                             facts.surface), policies_in, in_git)
+
+
+def _from_git(actions: list[Action], live: Production, cold: set[str]) -> list[Action]:
+    """Stages the cold local cache would run (no record at all: `cold`), answered by the
+    registry's production entry. A stage whose record exists but moved runs as planned."""
+    runs = {a.stage for a in actions if a.stage != "build" and a.action == RUN}
+    if live.matches and runs <= cold:
+        return [Action(a.stage, UP_TO_DATE, live.reason(a.stage)) if a.stage in runs else a for a in actions]
+    if live.trained and "train" in runs & cold:
+        return [Action("train", RUN, live.missing_adapter()) if a.stage == "train" and a.action == RUN else a
+                for a in actions]
+    return actions
 
 
 def _promote_action(ws: Workspace, project: ProjectSpec, done: bool) -> Action:

@@ -59,6 +59,7 @@ def plan_document(ws: Workspace, plan: Plan, files: dict[str, str], recorded: di
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "changes": not plan.up_to_date,
         "actions": [a.as_dict() for a in plan.actions],
+        "version": {**plan.bump.as_dict(), "production": plan.production_version} if plan.bump else None,
         "limit": plan.limit,
         "inputs": {"files": files, "groups": grouped(files), **plan.stage_inputs(),
                    "training_data": plan.training_hash},
