@@ -255,12 +255,14 @@ def plan(
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan; `mcptrain reconcile FILE` applies exactly it, or refuses it when an input moved.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Plan to evaluate at most this many rows per split.")] = None,
     lock_timeout: LockTimeout = "0",
+    comment: Annotated[bool, typer.Option("--comment", help="Post the plan (or the validation errors) as the pull request's plan comment through the forge, edited in place on every push.")] = False,
+    pr: Annotated[int | None, typer.Option("--pr", min=1, help="With --comment: the pull request (default: GITHUB_REF's in GitHub Actions).")] = None,
 ) -> None:
     """Show what reconcile would build, train, evaluate and gate, why, and every input's fingerprint."""
     from mcptrain.commands.plan import run
 
     raise typer.Exit(run(path, json_out=json_out, detailed_exitcode=detailed_exitcode, out=out,
-                         lock_timeout=_seconds(lock_timeout), limit=limit))
+                         lock_timeout=_seconds(lock_timeout), limit=limit, comment=comment, pr=pr))
 
 
 # ---- promotion (issue 14): promote, version, release, codeowners, pr, registry

@@ -42,6 +42,11 @@ def note(message: str) -> None:
     console.print(message)
 
 
+def note_err(message: str) -> None:
+    """A plain line on stderr: what a command did beside its output (`plan --json --comment`)."""
+    err_console.print(message, markup=False)
+
+
 def warn(message: str) -> None:
     err_console.print(f"mcptrain: warning: {message}", markup=False)
 

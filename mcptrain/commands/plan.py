@@ -33,16 +33,22 @@ class Planned:
 
 
 def run(root: Path, *, json_out: bool = False, detailed_exitcode: bool = False, out: Path | None = None,
-        lock_timeout: float = 0.0, limit: int | None = None) -> int:
+        lock_timeout: float = 0.0, limit: int | None = None, comment: bool = False, pr: int | None = None) -> int:
+    from mcptrain.reconciler.comment import pull_request_number
     from mcptrain.reconciler.saved_plan import plan_document, save_plan
     from mcptrain.workspace import Workspace
 
     ws = Workspace(root)
+    number = pull_request_number(pr) if comment else None  # before the work: a usage error fails fast
     with lock(ws, "mcptrain plan", lock_timeout), (output.quiet() if json_out else _nothing()):
         planned = make_plan(ws, track=False, push=False, limit=limit, quiet_build=True)
     if isinstance(planned, int):
+        if number is not None:
+            post_comment(ws, number, None)
         return planned
     document = plan_document(ws, planned.plan, planned.files, planned.recorded)
+    if number is not None:
+        post_comment(ws, number, document)
     if out is not None:
         save_plan(out, document)
     if json_out:
@@ -151,6 +157,21 @@ def show_summary(plan: Plan, out: Path | None) -> None:
     skipped = [a.stage for a in plan.actions if a.action == SKIP]
     but = f", {', '.join(skipped)} skipped" if skipped else ""
     output.info(f"mcptrain: plan: {len(plan.to_run)} to run ({', '.join(plan.to_run)}), {up} up to date{but}{saved}")
+
+
+def post_comment(ws: Workspace, number: int, document: dict[str, Any] | None) -> None:
+    """The plan (or, when there is none, the validation errors) as the pull request's one
+    plan comment, posted or edited in place."""
+    from mcptrain.forge import get_forge
+    from mcptrain.reconciler.comment import comment_marker, render_comment
+    from mcptrain.specs.validator import validate_repository
+
+    errors = [] if document is not None else validate_repository(ws.root).errors
+    body = render_comment(ws.project.name, document, errors)
+    forge = get_forge(ws.root, ws.project.forge, ws.state_dir)
+    done = forge.upsert_comment(number, comment_marker(ws.project.name), body)
+    what = "the plan" if document is not None else "the validation errors"
+    output.note_err(f"mcptrain: plan comment {done} on pull request #{number} ({forge.name} forge): {what}")
 
 
 def lock(ws: Workspace, command: str, timeout: float) -> Any:
