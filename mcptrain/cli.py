@@ -435,6 +435,17 @@ def import_openai(
 
     raise typer.Exit(run(file, service, root))
 
+@app.command()
+def status(
+    path: RootArg = Path("."),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the statuses as JSON.")] = False,
+) -> None:
+    """Sync (specs vs the production version) and Health (production vs today's gates), per model and service."""
+    from mcptrain.commands.status import run
+
+    raise typer.Exit(run(path, json_out=json_out))
+
+
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block
     with --fail-on-block, 130 Ctrl-C)."""
