@@ -149,6 +149,9 @@ jobs:
           code=${{PIPESTATUS[0]}}
           {{ echo '```'; cat plan.txt; echo '```'; }} >> "$GITHUB_STEP_SUMMARY"
           [ "$code" -eq 1 ] && exit 1 || exit 0
+      # With `forge: {{kind: github}}` in mcptrain.yaml, post the plan (or the validation
+      # errors) as the pull request's one comment, edited in place on every push:
+      #   mcptrain plan --comment   (the pull request is read from GITHUB_REF; GITHUB_TOKEN from env)
   reconcile:
     if: github.event_name == 'push'
     # Where training runs — pick one:

@@ -97,13 +97,24 @@ def make_plan(ws: Workspace, *, track: bool, push: bool, limit: int | None, quie
         record_build(ws, files, after, facts, dvc=dvc, pushed=push)
         why = changed_files(previous["outputs"].get("files") or {}, files) if previous else ["never built"]
         said = _listed(why) or "spec files unchanged; the last build's dataset, DVC pointer or record was not usable"
+        live = production_entry(ws)
         if after == before:
             action = Action("build", UP_TO_DATE, f"{said}; the dataset they compile to is unchanged")
+        elif live is not None and live.dataset.content_hash == after:  # a fresh runner: datasets/ is derived
+            action = Action("build", UP_TO_DATE, f"{said}; the dataset they compile to is production "
+                                                 f"v{live.version}'s ({after[:12]})")
         else:
             action = Action("build", RUN, f"{said}: the dataset becomes {after[:12]}"
                             + (f" (was {before[:12]})" if before else ""))
     plan = plan_changes(ws, data_before=before, facts=facts, build=action, limit=limit)
     return Planned(plan, files, recorded_state(ws), facts)
+
+
+def production_entry(ws: Workspace) -> Any:
+    """The registry's production version of this project's model, if any."""
+    from mcptrain.promotion.registry import read_registry
+
+    return read_registry(ws.root).production(ws.project.name)
 
 
 def replan(ws: Workspace, *, limit: int | None = None) -> Planned:

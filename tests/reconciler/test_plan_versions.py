@@ -85,10 +85,12 @@ def test_the_bump_and_its_causes(production: Path) -> None:
 
 
 def test_a_cold_cache_matching_production_plans_nothing(production: Path) -> None:
-    shutil.rmtree(production / ".mcptrain")  # a fresh runner: no stage records, no artifacts
+    shutil.rmtree(production / ".mcptrain")  # a fresh runner: no stage records, no artifacts,
+    shutil.rmtree(production / "datasets")   # no dataset
     code, doc = plan(production)
     assert code == 0, doc["actions"]
     why = {a["stage"]: a["reason"] for a in doc["actions"]}
+    assert why["build"] == f"never built; the dataset they compile to is production v1.0.0's ({doc['inputs']['dataset'][:12]})"
     assert why["train"].startswith("production v1.0.0 was trained on exactly these inputs")
     assert why["gate"].startswith("production v1.0.0 passed these gate policies")
     code, out, err = mcptrain("reconcile", str(production), "--yes", "--inline")
