@@ -39,7 +39,11 @@ def run(root: Path, *, json_out: bool = False, detailed_exitcode: bool = False, 
     from mcptrain.workspace import Workspace
 
     ws = Workspace(root)
-    number = pull_request_number(pr) if comment else None  # before the work: a usage error fails fast
+    number = pull_request_number(pr) if comment else None
+    if number is not None:  # before the work: a pull request that is not there fails fast
+        from mcptrain.forge import get_forge
+
+        get_forge(ws.root, ws.project.forge, ws.state_dir).pull_request(number)
     with lock(ws, "mcptrain plan", lock_timeout), (output.quiet() if json_out else _nothing()):
         planned = make_plan(ws, track=False, push=False, limit=limit, quiet_build=True)
     if isinstance(planned, int):

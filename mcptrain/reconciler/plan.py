@@ -139,6 +139,9 @@ def plan_changes(ws: Workspace, *, data_before: str | None, facts: Facts, build:
     ]
     if in_git is not None:
         actions = _from_git(actions, in_git, {s for s in STAGES if s != "build" and read_record(ws, s) is None})
+        if in_git.matches:  # the candidate is production already: there is nothing to propose
+            actions = [Action("promote", UP_TO_DATE, in_git.reason("promote")) if a.stage == "promote"
+                       and a.action == RUN else a for a in actions]
     return Plan(actions, project, policies, dataset.content_hash, data_before != dataset.content_hash, limit,
                 train_in, eval_in, gate_in, gate_done, attempt, facts.thresholds, facts.critical,
                 production, live.version if live is not None else None, promote_in, dataset.training_hash,
