@@ -246,6 +246,33 @@ jobs:
           GH_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
 """
 
+DRIFT_WORKFLOW = """\
+# The scheduled drift check: every ToolSet against its live MCP server (mcp_servers in
+# mcptrain.yaml). Exit 2 (drift) fails the run, so GitHub notifies the repository's
+# watchers; the log lists each difference with its semver impact and the rows it
+# invalidates. Fix it with `mcptrain import mcp SERVICE` in a pull request.
+name: mcptrain-drift
+on:
+  schedule:
+    - cron: "0 5 * * *"   # every day at 05:00 UTC
+  workflow_dispatch:
+permissions:
+  contents: read
+jobs:
+  drift:
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install "mcptrain[live]"
+      - run: mcptrain drift
+        env:   # each server's token_env, from secrets (one line per server)
+          INVENTORY_MCP_TOKEN: ${{{{ secrets.INVENTORY_MCP_TOKEN }}}}
+"""
+
 PRE_COMMIT = """\
 # `pre-commit install` once per clone; then every push runs `mcptrain validate`.
 default_install_hook_types: [pre-commit, pre-push]
@@ -267,6 +294,7 @@ def scaffold(name: str) -> dict[str, str]:
         ".gitignore": GITIGNORE,
         ".github/workflows/mcptrain.yml": WORKFLOW.format(),
         ".github/workflows/mcptrain-holdout.yml": HOLDOUT_WORKFLOW.format(),
+        ".github/workflows/mcptrain-drift.yml": DRIFT_WORKFLOW.format(),
         ".pre-commit-config.yaml": PRE_COMMIT.format(repository=HOOKS_REPOSITORY, version=__version__),
     }
 

@@ -20,6 +20,7 @@ SCAFFOLD = [
     ".gitignore",
     ".github/workflows/mcptrain.yml",
     ".github/workflows/mcptrain-holdout.yml",
+    ".github/workflows/mcptrain-drift.yml",
     ".pre-commit-config.yaml",
 ]
 NEXT = ("next: add a service under specs/ (see specs/README.md) or `mcptrain import seed FILE...`, "
@@ -129,6 +130,17 @@ def test_workflow_plans_pull_requests_and_reconciles_on_main(tmp_path: Path) -> 
     assert "runs-on: [self-hosted, gpu]" in text and "use_gpu: true" in text
     assert jobs["reconcile"]["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
     assert "${{ secrets.GITHUB_TOKEN }}" in text
+
+
+def test_drift_workflow_checks_the_live_servers_daily(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    text = (tmp_path / ".github/workflows/mcptrain-drift.yml").read_text()
+    doc = parse_document(text.encode(), "mcptrain-drift.yml").data
+    triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers["schedule"] == [{"cron": "0 5 * * *"}] and "workflow_dispatch" in triggers
+    steps = doc["jobs"]["drift"]["steps"]
+    assert steps[-1]["run"] == "mcptrain drift"
+    assert steps[-1]["env"]["INVENTORY_MCP_TOKEN"] == "${{ secrets.INVENTORY_MCP_TOKEN }}"
 
 
 def test_holdout_workflow_reviews_quarterly_and_proposes_the_refresh(tmp_path: Path) -> None:

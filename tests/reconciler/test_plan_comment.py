@@ -87,3 +87,27 @@ def test_the_pull_request_is_named_or_found() -> None:
     assert pull_request_number(None, {"GITHUB_REF": "refs/pull/42/merge"}) == 42
     with pytest.raises(Exception, match="plan --comment needs the pull request to comment on"):
         pull_request_number(None, {"GITHUB_REF": "refs/heads/main"})
+
+
+def test_on_github_through_the_rest_emulator(tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcptrain.forge.github import GitHubForge
+    from tests.forge.github_emulator import GitHubEmulator
+
+    with GitHubEmulator(token=TOKEN) as gh:
+        gh.seed("main", {"README.md": b"# assistant\n"})
+        setup = GitHubForge("acme/assistant", TOKEN, api_url=gh.url)
+        setup.push_files("payments-reword", "main", {"specs/payment/note.md": b"reworded\n"}, "reword")
+        number = setup.open_pull_request(head="payments-reword", base="main", title="payments: reword", body="").number
+        project = tiny_project / "mcptrain.yaml"
+        project.write_text(project.read_text() + f"forge: {{kind: github, repository: acme/assistant, api_url: '{gh.url}'}}\n")
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_REF", f"refs/pull/{number}/merge")  # as GitHub Actions sets it
+        outputs = []
+        for expected in ("posted", "edited", "unchanged"):  # the second run finds the build up to date
+            code, out, err = mcptrain("plan", str(tiny_project), "--comment", "--detailed-exitcode")
+            assert code == 2, err
+            assert f"plan comment {expected} on pull request #{number} (github forge)" in err
+            outputs.append(out + err)
+        (body,) = [c.body for c in setup.comments(number)]
+        assert body.startswith("<!-- mcptrain:plan:good-model -->") and "| train | run | never trained |" in body
+        assert not any(TOKEN in text for text in [*outputs, body])
