@@ -4,7 +4,8 @@ Like `terraform plan`: the dataset is refreshed (the build is cheap and incremen
 writes the git-ignored `datasets/`, never `datasets.dvc`), each stage's inputs are
 compared with its record, and the plan is printed with the fingerprint of every input.
 `--json` prints the plan document, `--out FILE` saves it for `mcptrain reconcile FILE`,
-`--detailed-exitcode` exits 0 (nothing to do), 2 (changes) or 1 (an error).
+`--detailed-exitcode` exits 0 (nothing to do), 2 (changes) or 1 (an error), `--comment`
+posts it (or the validation errors) as the pull request's plan comment through the forge.
 """
 
 from __future__ import annotations
