@@ -64,6 +64,8 @@ def test_the_bump_and_its_causes(production: Path) -> None:
     code, doc = plan(production)
     assert code == 2
     assert doc["version"]["level"] == "patch" and doc["version"]["version"] == "1.0.1"
+    assert actions(doc)["train"] == "run"  # the reworded example is a training row: retrain
+    assert {a["stage"]: a["reason"] for a in doc["actions"]}["train"] == "the training or validation rows changed"
     assert any("examples" in r["text"] for r in doc["version"]["reasons"]), doc["version"]
     out = mcptrain("plan", str(production))[1]
     assert "version: 1.0.1 (patch over production v1.0.0)" in out
