@@ -213,21 +213,56 @@ def eval_(
                          holdout=holdout, rules=rules))
 
 
+LockTimeout = Annotated[str, typer.Option("--lock-timeout", help="Wait this long for another run's lock on the repository (30s, 5m, 1h; default 0: fail at once, naming the holder).")]
+
+
+def _seconds(text: str) -> float:
+    from mcptrain.reconciler.lock import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--lock-timeout") from None
+
+
 @app.command()
 def reconcile(
-    path: RootArg = Path("."),
+    path: Annotated[Path, typer.Argument(help="Repository root, or a plan saved by `mcptrain plan --out FILE` (applied exactly, or refused if stale).")] = Path("."),
+    root: Annotated[Path, typer.Option("--root", help="With a saved plan: the repository root it applies to.")] = Path("."),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply the plan without asking (CI).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Build and show the plan; train and evaluate nothing.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Push the dataset to the DVC remote.")] = False,
     inline: Annotated[bool, typer.Option("--inline", help="Train in this process instead of on Ray.")] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Evaluate at most this many rows per split.")] = None,
     fail_on_block: Annotated[bool, typer.Option("--fail-on-block", help="Exit 4 when the gates block the model.")] = False,
+    lock_timeout: LockTimeout = "0",
 ) -> None:
     """Validate, build, train, evaluate and gate; stages whose inputs are unchanged are skipped."""
     from mcptrain.commands.reconcile import run
 
-    raise typer.Exit(run(path, yes=yes, dry_run=dry_run, push=push, inline=inline, limit=limit,
-                         fail_on_block=fail_on_block))
+    saved = path if path.is_file() else None
+    if saved is not None and limit is not None:
+        raise typer.BadParameter("a saved plan keeps the --limit it was made with", param_hint="--limit")
+    raise typer.Exit(run(root if saved else path, yes=yes, dry_run=dry_run, push=push, inline=inline, limit=limit,
+                         fail_on_block=fail_on_block, saved=saved, lock_timeout=_seconds(lock_timeout)))
+
+
+@app.command()
+def plan(
+    path: RootArg = Path("."),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the plan document as JSON (what --out saves).")] = False,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on an error (Terraform's).")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan; `mcptrain reconcile FILE` applies exactly it, or refuses it when an input moved.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Plan to evaluate at most this many rows per split.")] = None,
+    lock_timeout: LockTimeout = "0",
+    comment: Annotated[bool, typer.Option("--comment", help="Post the plan (or the validation errors) as the pull request's plan comment through the forge, edited in place on every push.")] = False,
+    pr: Annotated[int | None, typer.Option("--pr", min=1, help="With --comment: the pull request (default: GITHUB_REF's in GitHub Actions).")] = None,
+) -> None:
+    """Show what reconcile would build, train, evaluate and gate, why, and every input's fingerprint."""
+    from mcptrain.commands.plan import run
+
+    raise typer.Exit(run(path, json_out=json_out, detailed_exitcode=detailed_exitcode, out=out,
+                         lock_timeout=_seconds(lock_timeout), limit=limit, comment=comment, pr=pr))
 
 
 # ---- promotion (issue 14): promote, version, release, codeowners, pr, registry
@@ -399,6 +434,17 @@ def import_openai(
     from mcptrain.commands.import_openai import run
 
     raise typer.Exit(run(file, service, root))
+
+@app.command()
+def status(
+    path: RootArg = Path("."),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the statuses as JSON.")] = False,
+) -> None:
+    """Sync (specs vs the production version) and Health (production vs today's gates), per model and service."""
+    from mcptrain.commands.status import run
+
+    raise typer.Exit(run(path, json_out=json_out))
+
 
 def main() -> None:
     """Entry point: maps exceptions to exit codes (1 user error, 2 usage, 3 bug, 4 gates block

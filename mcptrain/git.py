@@ -134,3 +134,12 @@ def is_clean(root: Path, path: str) -> bool:
 
 def tag_message(root: Path, name: str) -> str:
     return git(root, "tag", "--list", "--format=%(contents:subject)", name)
+
+
+def root_commits(root: Path) -> list[str]:
+    """The first commit(s) of the repository holding `root` (what identifies a repository
+    across clones and runners); empty outside a git repository or before its first commit."""
+    try:
+        return sorted(git(root, "rev-list", "--max-parents=0", "HEAD", check=False).split())
+    except (OSError, subprocess.TimeoutExpired):
+        return []

@@ -18,6 +18,21 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Inside the block, what would go to stdout is dropped (errors and warnings still go
+    to stderr): `plan` refreshes the dataset without the build's tables, and `--json`
+    keeps stdout for the JSON alone."""
+    global console
+    kept = console
+    console = Console(file=open(os.devnull, "w", encoding="utf-8"), highlight=False)  # noqa: SIM115
+    try:
+        yield
+    finally:
+        console.file.close()
+        console = kept
+
+
 def info(message: str) -> None:
     console.print(message, markup=False)
 
@@ -25,6 +40,11 @@ def info(message: str) -> None:
 def note(message: str) -> None:
     """Styled one-liner (markup allowed)."""
     console.print(message)
+
+
+def note_err(message: str) -> None:
+    """A plain line on stderr: what a command did beside its output (`plan --json --comment`)."""
+    err_console.print(message, markup=False)
 
 
 def warn(message: str) -> None:

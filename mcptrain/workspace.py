@@ -37,6 +37,11 @@ class Workspace:
         return self.state_dir / "stages"
 
     @property
+    def lock_path(self) -> Path:
+        """Held while `reconcile` or `plan` runs (`reconciler/lock.py`)."""
+        return self.state_dir / "lock"
+
+    @property
     def artifacts_dir(self) -> Path:
         return self.state_dir / "artifacts"
 

@@ -114,8 +114,10 @@ __pycache__/
 """
 
 WORKFLOW = """\
-# Validate specs on every pull request; reconcile (build, train, evaluate, gate)
-# on every push to main.
+# mcptrain's GitOps loop (README, "The loop: plan on a pull request, reconcile on merge").
+# Pull requests: validate (errors become annotations on the diff) and plan: what a merge
+# would build, train, evaluate and gate, and why, in the job summary.
+# Pushes to main: reconcile. Where training runs is your choice (see the reconcile job).
 name: mcptrain
 on:
   pull_request:
@@ -125,7 +127,7 @@ permissions:
   contents: write
   pull-requests: write
 jobs:
-  validate:
+  plan:
     if: github.event_name == 'pull_request'
     runs-on: ubuntu-latest
     steps:
@@ -133,16 +135,42 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install mcptrain
+      - run: pip install "mcptrain[train,data]"
       - run: mcptrain validate
-      # With mcptrain[data] installed, `mcptrain reconcile --dry-run` also shows what a
-      # merge would retrain, and why.
+      - uses: actions/cache/restore@v4   # main's stage records: the plan compares against them
+        with:
+          path: .mcptrain
+          key: mcptrain-${{{{ github.sha }}}}
+          restore-keys: mcptrain-
+      - name: Plan (exit 0 nothing to do, 2 changes, 1 error)
+        run: |
+          set +e
+          mcptrain plan --detailed-exitcode --out plan.json | tee plan.txt
+          code=${{PIPESTATUS[0]}}
+          {{ echo '```'; cat plan.txt; echo '```'; }} >> "$GITHUB_STEP_SUMMARY"
+          [ "$code" -eq 1 ] && exit 1 || exit 0
+      # With `forge: {{kind: github}}` in mcptrain.yaml, post the plan (or the validation
+      # errors) as the pull request's one comment, edited in place on every push:
+      #   mcptrain plan --comment   (the pull request is read from GITHUB_REF; GITHUB_TOKEN from env)
   reconcile:
     if: github.event_name == 'push'
+    # Where training runs — pick one:
+    #  * this runner (CPU; fine for small models and the embedded SmolLM2);
+    #  * a self-hosted GPU runner: `runs-on: [self-hosted, gpu]` and `ray: {{use_gpu: true}}`
+    #    in mcptrain.yaml;
+    #  * an existing Ray cluster: keep ubuntu-latest and set the RAY_ADDRESS secret
+    #    (ray://head:10001); the job submits the training there.
     runs-on: ubuntu-latest
+    timeout-minutes: 360
     concurrency:
-      group: mcptrain-reconcile
+      group: mcptrain-reconcile     # one reconcile at a time (mcptrain also locks .mcptrain/)
       cancel-in-progress: false
+    env:
+      RAY_ADDRESS: ${{{{ secrets.RAY_ADDRESS }}}}
+      # The DVC remote's credentials (dvc.remote.url in mcptrain.yaml), from secrets; an
+      # s3:// remote reads these (other remotes: the variables DVC documents for them).
+      AWS_ACCESS_KEY_ID: ${{{{ secrets.AWS_ACCESS_KEY_ID }}}}
+      AWS_SECRET_ACCESS_KEY: ${{{{ secrets.AWS_SECRET_ACCESS_KEY }}}}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -158,7 +186,7 @@ jobs:
             ~/.cache/mcptrain
           key: mcptrain-${{{{ github.sha }}}}
           restore-keys: mcptrain-
-      - run: mcptrain reconcile --yes --fail-on-block
+      - run: mcptrain reconcile --yes --fail-on-block --push --lock-timeout 30m
         env:
           GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
 """
@@ -218,6 +246,33 @@ jobs:
           GH_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}
 """
 
+DRIFT_WORKFLOW = """\
+# The scheduled drift check: every ToolSet against its live MCP server (mcp_servers in
+# mcptrain.yaml). Exit 2 (drift) fails the run, so GitHub notifies the repository's
+# watchers; the log lists each difference with its semver impact and the rows it
+# invalidates. Fix it with `mcptrain import mcp SERVICE` in a pull request.
+name: mcptrain-drift
+on:
+  schedule:
+    - cron: "0 5 * * *"   # every day at 05:00 UTC
+  workflow_dispatch:
+permissions:
+  contents: read
+jobs:
+  drift:
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install "mcptrain[live]"
+      - run: mcptrain drift
+        env:   # each server's token_env, from secrets (one line per server)
+          INVENTORY_MCP_TOKEN: ${{{{ secrets.INVENTORY_MCP_TOKEN }}}}
+"""
+
 PRE_COMMIT = """\
 # `pre-commit install` once per clone; then every push runs `mcptrain validate`.
 default_install_hook_types: [pre-commit, pre-push]
@@ -239,6 +294,7 @@ def scaffold(name: str) -> dict[str, str]:
         ".gitignore": GITIGNORE,
         ".github/workflows/mcptrain.yml": WORKFLOW.format(),
         ".github/workflows/mcptrain-holdout.yml": HOLDOUT_WORKFLOW.format(),
+        ".github/workflows/mcptrain-drift.yml": DRIFT_WORKFLOW.format(),
         ".pre-commit-config.yaml": PRE_COMMIT.format(repository=HOOKS_REPOSITORY, version=__version__),
     }
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def run(root: Path) -> int:
-    from mcptrain.reconciler import plan as reconciler
+    from mcptrain.commands.plan import replan
     from mcptrain.reconciler.promote import promote_stage
     from mcptrain.workspace import Workspace
 
@@ -28,7 +28,7 @@ def run(root: Path) -> int:
     if errors:
         output.diagnostics(errors)
         raise StageError("the specs are invalid; nothing was promoted", hint="mcptrain validate")
-    plan = reconciler.plan_changes(ws, data_before=reconciler.content_hash(ws))
+    plan = replan(ws).plan
     stale = [a.stage for a in plan.actions if a.stage != "promote" and a.action != "up to date"]
     if stale:
         raise StageError(f"the candidate is stale: {', '.join(stale)} would run again, so what would be "

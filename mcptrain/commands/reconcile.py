@@ -1,10 +1,12 @@
 """`mcptrain reconcile`: bring the model in line with the specs — build, train, evaluate, gate.
 
-Like `terraform apply`: the cheap part (validate + build, incremental) always runs, then
-the plan for the expensive stages is shown with the reason for each, and applied after
-confirmation (`--yes` in CI). A stage whose inputs are unchanged and whose outputs are on
-disk is skipped, so a second run with nothing changed does nothing and says so, and a
-run that died part-way continues from the last finished stage.
+Like `terraform apply`: the cheap part (validate + build, incremental; skipped outright
+when no spec file changed since the last build) runs, then the plan for the expensive
+stages is shown with the reason for each, and applied after confirmation (`--yes` in CI),
+or a plan saved by `mcptrain plan --out FILE` is checked and applied as it is. A stage
+whose inputs are unchanged and whose outputs are on disk is skipped, so a second run with
+nothing changed does nothing and says so, and a run that died part-way continues from the
+last finished stage. One run at a time holds the repository's lock (`reconciler/lock.py`).
 """
 
 from __future__ import annotations
@@ -28,19 +30,42 @@ SHIPS = ("full", "partial")  # the verdicts under which something is deployed; o
 
 
 def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = False, inline: bool = False,
-        limit: int | None = None, fail_on_block: bool = False) -> int:
-    from mcptrain.commands import build
-    from mcptrain.reconciler import plan as reconciler
+        limit: int | None = None, fail_on_block: bool = False, saved: Path | None = None,
+        lock_timeout: float = 0.0) -> int:
+    from mcptrain.commands.plan import lock
     from mcptrain.workspace import Workspace
 
     ws = Workspace(root)
+    with lock(ws, "mcptrain reconcile", lock_timeout):
+        return _reconcile(ws, yes=yes, dry_run=dry_run, push=push, inline=inline, limit=limit,
+                          fail_on_block=fail_on_block, saved=saved)
+
+
+def _reconcile(ws: Workspace, *, yes: bool, dry_run: bool, push: bool, inline: bool, limit: int | None,
+               fail_on_block: bool, saved: Path | None) -> int:
+    from mcptrain.commands.plan import make_plan
+    from mcptrain.reconciler import plan as reconciler
+    from mcptrain.reconciler import saved_plan
+
+    root = ws.root
     started = time.perf_counter()
+    document = None
+    if saved is not None:
+        document = saved_plan.load_plan(saved)
+        saved_plan.check_origin(saved, document, ws)
+        from mcptrain.reconciler.sources import source_files
+
+        saved_plan.check_inputs(saved, document, ws, source_files(root))
+        limit = document.get("limit")
     output.note("[bold]1/5 build[/bold]")
-    before = reconciler.content_hash(ws)
-    rc = build.run(root, push=push, workspace=ws)
-    if rc:
-        return rc
-    plan = reconciler.plan_changes(ws, data_before=before, limit=limit)
+    planned = make_plan(ws, track=True, push=push, limit=limit)
+    if isinstance(planned, int):
+        return planned
+    plan = planned.plan
+    if saved is not None and document is not None:
+        saved_plan.check_same(saved, document, plan)
+        output.info(f"mcptrain: applying the saved plan {saved} ({document.get('created_at')}): every input "
+                    "is as planned")
     output.table("plan", ["stage", "action", "why"], [(a.stage, a.action, a.reason) for a in plan.actions])
     if plan.up_to_date and plan.gate_record is not None:
         verdict = plan.gate_record["outputs"]["verdict"]
@@ -49,12 +74,16 @@ def run(root: Path, *, yes: bool = False, dry_run: bool = False, push: bool = Fa
                     f"({verdict['decision']}) are up to date")
         _show_promoted(ws)
         return BLOCKED_EXIT if fail_on_block and verdict["decision"] not in SHIPS else 0
-    if plan.actions[0].action == "run":
+    if plan.up_to_date and plan.in_git is not None and plan.in_git.matches:
+        output.info(f"mcptrain: nothing to do: production v{plan.in_git.version} matches the specs (the registry "
+                    "records the inputs it was trained, evaluated and gated on; the local cache was cold)")
+        return BLOCKED_EXIT if fail_on_block and plan.in_git.decision not in SHIPS else 0
+    if plan.action("train").action == reconciler.RUN:
         _show_cost(ws, plan)
     if dry_run:
         output.info("mcptrain: dry run; nothing was trained or evaluated")
         return 0
-    if not yes:
+    if not yes and saved is None:  # a saved plan was reviewed when it was made (terraform apply PLANFILE)
         if not sys.stdin.isatty():
             raise ConfigError("reconcile needs confirmation to train and evaluate; pass --yes in CI")
         if not typer.confirm("Apply this plan?", default=False):
@@ -115,8 +144,8 @@ def _show_promoted(ws: Workspace) -> None:
 
 
 def _promote(ws: Workspace, plan: Plan) -> None:
+    from mcptrain.commands.plan import replan
     from mcptrain.commands.promote import show
-    from mcptrain.reconciler.plan import plan_changes
     from mcptrain.reconciler.promote import promote_stage
 
     output.note("[bold]5/5 promote[/bold]")
@@ -124,7 +153,7 @@ def _promote(ws: Workspace, plan: Plan) -> None:
         output.info(f"mcptrain: promotion skipped: {plan.action('promote').reason}")
         return
     # The gate just ran: plan again so the promote stage sees the gate's new record.
-    show(promote_stage(ws, plan_changes(ws, data_before=plan.content_hash, limit=plan.limit)))
+    show(promote_stage(ws, replan(ws, limit=plan.limit).plan))
 
 
 def _show_cost(ws: Workspace, plan: Plan) -> None:

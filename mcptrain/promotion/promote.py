@@ -56,6 +56,7 @@ class Candidate:
     dataset: dict[str, Any]  # {md5, content_hash}
     adapter: dict[str, Any]  # {path, uri, inputs}
     platform_owners: list[str] = field(default_factory=list)
+    stages: dict[str, str] = field(default_factory=dict)  # train / eval inputs, gate policies (the plan's)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def _entry(c: Candidate, bump: Bump, previous: str | None, status: str) -> dict[
         "version": bump.version, "status": status, "created_at": c.created_at,
         "base_model": c.surface["base_model"], "backend": c.surface["backend"],
         "dataset": c.dataset,
-        "fingerprints": {"specs": sha256_json(c.surface), "tools": tool_fingerprints(c.surface)},
+        "fingerprints": {"specs": sha256_json(c.surface), "tools": tool_fingerprints(c.surface),
+                         **({"stages": c.stages} if c.stages else {})},
         "hyperparameters": c.surface["training"],
         "metrics": metrics_of(c.summary),
         "baseline": metrics_of(c.baseline) if c.baseline else None,

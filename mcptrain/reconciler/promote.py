@@ -47,7 +47,8 @@ def candidate_from_records(ws: Workspace, plan: Plan) -> Candidate:
         created_at=evaluated["finished_at"],
         dataset={"md5": pointer_md5(ws.root), "content_hash": plan.content_hash},
         adapter={"path": outputs.get("artifact"), "uri": str(uri) if uri else None, "inputs": train["inputs"]},
-        platform_owners=list(plan.project.owners))
+        platform_owners=list(plan.project.owners),
+        stages={"train": plan.train_inputs, "eval": plan.eval_inputs, "policies": plan.policies_hash})
 
 
 def promote_stage(ws: Workspace, plan: Plan) -> PromoteOutcome:

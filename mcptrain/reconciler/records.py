@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mcptrain import output
 from mcptrain.files import write_json
 from mcptrain.fingerprint import sha256_json
 from mcptrain.workspace import Workspace
@@ -27,12 +28,38 @@ def record_path(ws: Workspace, stage: str) -> Path:
     return ws.stages_dir / f"{stage}.json"
 
 
+_warned: set[tuple[str, float]] = set()  # (record, mtime): one warning per damaged file per run
+
+
 def read_record(ws: Workspace, stage: str) -> dict[str, Any] | None:
+    """The stage's record; None when there is none, or when it is damaged (a warning says
+    so once, and the stage runs again: records are a cache of what ran, never the truth)."""
+    path = record_path(ws, stage)
     try:
-        data = json.loads(record_path(ws, stage).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) and data.get("format") == STAGE_FORMAT else None
+    except (OSError, ValueError) as e:
+        _damaged(ws, path, f"not readable JSON ({e})")
+        return None
+    if not isinstance(data, dict) or data.get("format") != STAGE_FORMAT:
+        _damaged(ws, path, "not a stage record of this mcptrain (format "
+                 f"{data.get('format') if isinstance(data, dict) else '?'!r}, expected {STAGE_FORMAT})")
+        return None
+    if not isinstance(data.get("inputs"), str) or not isinstance(data.get("outputs"), dict):
+        _damaged(ws, path, "its inputs or outputs are missing")
+        return None
+    return data
+
+
+def _damaged(ws: Workspace, path: Path, why: str) -> None:
+    try:
+        key = (str(path.resolve()), path.stat().st_mtime)
+    except OSError:
+        return
+    if key not in _warned:
+        _warned.add(key)
+        output.warn(f"{ws.relative(path)}: {why}; ignored, the {path.stem} stage is recomputed")
 
 
 def write_record(ws: Workspace, stage: str, inputs: str, outputs: dict[str, Any]) -> dict[str, Any]:

@@ -755,6 +755,10 @@ class DatasetRefSpec(_Spec):
 class FingerprintsSpec(_Spec):
     specs: str = Field(description="sha256 of the whole surface (tools, data, settings).")
     tools: dict[str, str] = Field(default_factory=dict, description="`service/tool` -> sha256 of its schema.")
+    stages: dict[str, str] = Field(
+        default_factory=dict,
+        description="The inputs hash of the train and eval stages and of the gate's policies it passed "
+                    "(what `mcptrain plan` compares with when the local cache is cold).")
 
 
 class GateRecordSpec(_Spec):

@@ -20,6 +20,7 @@ SCAFFOLD = [
     ".gitignore",
     ".github/workflows/mcptrain.yml",
     ".github/workflows/mcptrain-holdout.yml",
+    ".github/workflows/mcptrain-drift.yml",
     ".pre-commit-config.yaml",
 ]
 NEXT = ("next: add a service under specs/ (see specs/README.md) or `mcptrain import seed FILE...`, "
@@ -113,17 +114,33 @@ def test_gitignore_keeps_generated_files_out(tmp_path: Path) -> None:
         assert entry in lines
 
 
-def test_workflow_validates_on_pull_requests_and_reconciles_on_main(tmp_path: Path) -> None:
+def test_workflow_plans_pull_requests_and_reconciles_on_main(tmp_path: Path) -> None:
     init(str(tmp_path))
     text = (tmp_path / ".github/workflows/mcptrain.yml").read_text()
     jobs = parse_document(text.encode(), "mcptrain.yml").data["jobs"]
-    assert jobs["validate"]["if"] == "github.event_name == 'pull_request'"
-    assert [s.get("run") for s in jobs["validate"]["steps"] if "run" in s] == ["pip install mcptrain", "mcptrain validate"]
-    assert "`mcptrain reconcile --dry-run`" in text
+    assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
+    runs = [s.get("run") for s in jobs["plan"]["steps"] if "run" in s]
+    assert runs[:2] == ['pip install "mcptrain[train,data]"', "mcptrain validate"]
+    assert "mcptrain plan --detailed-exitcode --out plan.json" in runs[2]
+    assert '>> "$GITHUB_STEP_SUMMARY"' in runs[2] and '[ "$code" -eq 1 ] && exit 1' in runs[2]
     assert jobs["reconcile"]["if"] == "github.event_name == 'push'"
-    assert jobs["reconcile"]["steps"][-1]["run"] == "mcptrain reconcile --yes --fail-on-block"
+    assert jobs["reconcile"]["steps"][-1]["run"] == "mcptrain reconcile --yes --fail-on-block --push --lock-timeout 30m"
     assert jobs["reconcile"]["steps"][-2]["with"]["path"].split() == [".mcptrain", "~/.cache/mcptrain"]
+    assert jobs["reconcile"]["env"]["RAY_ADDRESS"] == "${{ secrets.RAY_ADDRESS }}"
+    assert "runs-on: [self-hosted, gpu]" in text and "use_gpu: true" in text
+    assert jobs["reconcile"]["env"]["AWS_ACCESS_KEY_ID"] == "${{ secrets.AWS_ACCESS_KEY_ID }}"
     assert "${{ secrets.GITHUB_TOKEN }}" in text
+
+
+def test_drift_workflow_checks_the_live_servers_daily(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    text = (tmp_path / ".github/workflows/mcptrain-drift.yml").read_text()
+    doc = parse_document(text.encode(), "mcptrain-drift.yml").data
+    triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers["schedule"] == [{"cron": "0 5 * * *"}] and "workflow_dispatch" in triggers
+    steps = doc["jobs"]["drift"]["steps"]
+    assert steps[-1]["run"] == "mcptrain drift"
+    assert steps[-1]["env"]["INVENTORY_MCP_TOKEN"] == "${{ secrets.INVENTORY_MCP_TOKEN }}"
 
 
 def test_holdout_workflow_reviews_quarterly_and_proposes_the_refresh(tmp_path: Path) -> None:

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from mcptrain.dataset.contamination import query_of
 from mcptrain.dataset.handle import Dataset
 from mcptrain.errors import ConfigError
 from mcptrain.files import write_json
@@ -83,6 +82,10 @@ def select_examples(rows: Sequence[dict[str, Any]], tools: Iterable[str],
         pick = next((r for r in ordered if tool in r.get("target_tools", []) and r not in chosen), None)
         if pick is not None:
             chosen.append(pick)
+    from mcptrain.dataset.contamination import (
+        query_of,  # the validator behind it is not needed to plan
+    )
+
     addressed: dict[str, str] = {}
     for item in failed:
         if len(chosen) >= limit:
