@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.publishing.documents import DISCOVERY_PATH
-
-ORCHESTRATOR_ROLE = "ml_orchestrator"
+from mcptrain.specs.models import ORCHESTRATOR_ROLE
 WINDOW = 60.0  # seconds the rate limit counts over
 
 
