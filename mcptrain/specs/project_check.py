@@ -81,10 +81,11 @@ def _check_clients(project: Loaded[s.ProjectSpec], report: Report) -> None:
                                                   "authenticate two callers", hint="give each caller its own variable")
         tokens.setdefault(client.token_env, i)
         for j, role in enumerate(client.roles):
-            if role != s.ORCHESTRATOR_ROLE:
-                report(project, (*base, "roles", j), f"role {role!r} means nothing to `mcptrain serve` (only "
-                                                     f"{s.ORCHESTRATOR_ROLE!r} reads the datasets)",
-                       severity="warning", hint=did_you_mean(role, [s.ORCHESTRATOR_ROLE]))
+            typo = did_you_mean(role, [s.ORCHESTRATOR_ROLE]) if role != s.ORCHESTRATOR_ROLE else None
+            if typo is not None:  # other roles are a person's own words: such a caller reads discovery only
+                report(project, (*base, "roles", j), f"role {role!r} is not {s.ORCHESTRATOR_ROLE!r}: `mcptrain "
+                                                     f"serve` answers this caller 403 for the datasets",
+                       severity="warning", hint=typo)
 
 
 def _new_service(name: str) -> str:

@@ -69,13 +69,14 @@ def test_a_pulled_folder_is_a_source_and_an_orphan_is_warned_about(good_project:
 def test_publish_callers_are_told_apart(good_project: Path) -> None:
     line = _append(good_project, "publish:\n  clients:\n"
                                  "    - {name: platform, roles: [ml_orchestrator], token_env: T_A}\n"
-                                 "    - {name: platform, roles: [ml-orchestrator], token_env: T_A}\n")
+                                 "    - {name: platform, roles: [ml-orchestrator, reader], token_env: T_A}\n")
     code, _, err = mcptrain("validate", str(good_project))
     assert code == 1
     assert (f"mcptrain.yaml:{line + 3}:14: publish.clients[1].name: caller 'platform' is listed twice (first as "
             "publish.clients[0]); the audit log could not tell them apart") in err
-    assert (f"mcptrain.yaml:{line + 3}:61: publish.clients[1].token_env: T_A is already the token of "
+    assert (f"mcptrain.yaml:{line + 3}:69: publish.clients[1].token_env: T_A is already the token of "
             "publish.clients[0]; one token would authenticate two callers") in err
-    assert (f"mcptrain.yaml:{line + 3}:32: warning: publish.clients[1].roles[0]: role 'ml-orchestrator' means "
-            "nothing to `mcptrain serve` (only 'ml_orchestrator' reads the datasets)\n"
+    assert (f"mcptrain.yaml:{line + 3}:32: warning: publish.clients[1].roles[0]: role 'ml-orchestrator' is not "
+            "'ml_orchestrator': `mcptrain serve` answers this caller 403 for the datasets\n"
             "    hint: did you mean 'ml_orchestrator'?") in err
+    assert "roles[1]" not in err  # a role of one's own (discovery only) is no typo
