@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcptrain.specs import models as s
+from mcptrain.specs.dialogue import TurnSpec
 from mcptrain.specs.loader import ServiceBundle
 from mcptrain.specs.templates import expand_queries, fill_value
 
@@ -129,7 +130,7 @@ def _example_rows(ex: s.ExampleSpec, limit: int, skipped: list[str]) -> list[dic
     return out
 
 
-def _dialogue(messages: list[s.TurnSpec]) -> list[dict[str, Any]]:
+def _dialogue(messages: list[TurnSpec]) -> list[dict[str, Any]]:
     """A dialogue's turns as chat messages, calls in the chapter's form like the answer's
     (`import seed` reads the turns before the last user turn back as `messages:`)."""
     out: list[dict[str, Any]] = []

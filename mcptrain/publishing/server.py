@@ -28,6 +28,7 @@ from typing import Any
 
 from mcptrain.publishing.documents import DISCOVERY_PATH
 from mcptrain.specs.models import ORCHESTRATOR_ROLE
+
 WINDOW = 60.0  # seconds the rate limit counts over
 
 

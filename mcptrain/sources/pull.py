@@ -35,7 +35,6 @@ from mcptrain.specs.models import SourceSpec
 from mcptrain.workspace import SOURCES_LOCK, Workspace
 
 
-
 @dataclass
 class Pulled:
     name: str

@@ -57,12 +57,12 @@ def _check_sources(project: Loaded[s.ProjectSpec], declared: list[str], pulled: 
                                  "`mcptrain pull` fetches it", severity="warning",
                    hint=did_you_mean(source.name, others) or "run `mcptrain pull` (or `mcptrain build --pull`)")
     listed = {src.name for src in project.spec.sources}
-    for service, source in sorted(pulled.items()):
-        if source not in listed:
+    for service, origin in sorted(pulled.items()):
+        if origin not in listed:
             folder = Path(specs.services[service].files()[0].path).parent.as_posix()
-            report(project, ("sources",), f"{folder}/ was pulled from source {source!r}, which sources: no longer "
+            report(project, ("sources",), f"{folder}/ was pulled from source {origin!r}, which sources: no longer "
                                           "lists; its data is still built", severity="warning", key=True,
-                   hint=did_you_mean(source, listed) or f"delete {folder}/, or add the source back")
+                   hint=did_you_mean(origin, listed) or f"delete {folder}/, or add the source back")
 
 
 def _check_clients(project: Loaded[s.ProjectSpec], report: Report) -> None:

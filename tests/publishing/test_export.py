@@ -158,3 +158,19 @@ def test_dialogues_and_argument_alternatives_round_trip(good_project: Path, tmp_
     before, after = _published(good_project), _published(fresh)
     assert after["/mcp/training-dataset"] == before["/mcp/training-dataset"]
     assert after["/mcp/test-dataset"] == before["/mcp/test-dataset"]
+
+
+def test_export_never_writes_over_a_persons_file(good_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    (out / "mcp").mkdir(parents=True)
+    (out / "mcp/test-dataset").write_text("<html>our own page</html>\n", encoding="utf-8")
+    code, _, err = mcptrain("export", "payment-service", "--root", str(good_project), "--out", str(out))
+    assert code == 1
+    assert f"{out / 'mcp/test-dataset'} exists and is not an export of payment-service; nothing written" in err
+    assert (out / "mcp/test-dataset").read_text(encoding="utf-8") == "<html>our own page</html>\n"
+    assert sorted(p.name for p in out.rglob("*")) == ["mcp", "test-dataset"]
+
+    (out / "mcp/test-dataset").unlink()
+    assert mcptrain("export", "payment-service", "--root", str(good_project), "--out", str(out))[0] == 0
+    code, _, err = mcptrain("export", "payment-service", "--root", str(good_project), "--out", str(out))
+    assert code == 0, err  # its own earlier export is replaced
