@@ -27,7 +27,7 @@ def bundle_of(specs: Specs, service: str) -> object:
 
 def run(service: str, root: Path, *, out: Path | None = None, base_url: str | None = None) -> int:
     from mcptrain.files import write_json
-    from mcptrain.publishing.documents import publish_service
+    from mcptrain.publishing.documents import DISCOVERY_PATH, publish_service
     from mcptrain.specs.loader import ServiceBundle
     from mcptrain.specs.validator import validate_repository
     from mcptrain.workspace import Workspace
@@ -43,8 +43,16 @@ def run(service: str, root: Path, *, out: Path | None = None, base_url: str | No
     project = result.specs.project_spec
     published = publish_service(bundle, project.max_template_expansions, base_url or project.publish.base_url or "")
     target = out or ws.export_dir(service)
-    for url_path, doc in published.documents().items():
-        write_json(target / url_path.lstrip("/"), doc)
+    documents = published.documents()
+    paths = {url_path: target / url_path.lstrip("/") for url_path in documents}
+    foreign = [p for p in paths.values() if not _replaceable(p, service)]
+    if foreign:
+        raise ConfigError(f"{foreign[0]} exists and is not an export of {service}; nothing written",
+                          hint="export into an empty folder (--out), or move that file away")
+    # The payloads first, the discovery document that points at them last: a reader never
+    # finds a discovery document whose payloads are older than it.
+    for url_path in sorted(documents, key=lambda u: u == DISCOVERY_PATH):
+        write_json(paths[url_path], documents[url_path])
     for why in published.skipped:
         output.warn(f"not exported: {why}")
     meta = published.training["metadata"]
@@ -53,6 +61,20 @@ def run(service: str, root: Path, *, out: Path | None = None, base_url: str | No
                 f"rows, {scenarios} into {target}; next: publish that "
                 f"folder, or run `mcptrain serve {service}`")
     return 0
+
+
+def _replaceable(path: Path, service: str) -> bool:
+    """Whether `path` is free, or holds what an earlier export of `service` wrote (never a
+    person's file: an --out folder may be a website's)."""
+    import json
+
+    if not path.exists():
+        return True
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("service") == service
 
 
 def _n(count: int, word: str) -> str:

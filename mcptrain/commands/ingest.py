@@ -8,7 +8,7 @@ added per service and tool, what was left out and why, how much PII was scrubbed
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcptrain import output
 
@@ -24,7 +24,9 @@ def review(report_path: Path, root: Path, out: Path) -> int:
     from mcptrain.feedback.ingest import review_records
     from mcptrain.files import write_new_file
 
-    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report = _read_report(report_path)
+    if report is None:
+        return 1
     dataset = open_dataset(root)
     rows = {r["id"]: r for split in dataset.manifest["counts"]["splits"] for r in dataset.rows(split)}
     records = review_records(report, rows)
@@ -36,6 +38,33 @@ def review(report_path: Path, root: Path, out: Path) -> int:
     output.info(f"mcptrain: {len(records)} failure{'' if len(records) == 1 else 's'} written to {out}; next: write a "
                 f"new phrasing into each 'query', confirm the correction, then `mcptrain ingest {out}`")
     return 0
+
+
+def _read_report(path: Path) -> dict[str, Any] | None:
+    """`mcptrain eval`'s report.json, or None with the problem printed at its line."""
+    import json
+
+    from mcptrain.errors import Diagnostic
+
+    try:
+        report = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as e:
+        output.error(f"cannot read {path}: {e.strerror}")
+        return None
+    except UnicodeDecodeError as e:
+        output.diagnostics([Diagnostic(str(path), 1, 1, "", f"not valid UTF-8 (byte at offset {e.start})")])
+        return None
+    except json.JSONDecodeError as e:
+        output.diagnostics([Diagnostic(str(path), e.lineno, e.colno, "", f"invalid JSON: {e.msg}")])
+        return None
+    except (RecursionError, ValueError):
+        output.diagnostics([Diagnostic(str(path), 1, 1, "", "invalid JSON: nesting is too deep or a number too long")])
+        return None
+    if not isinstance(report, dict) or not isinstance(report.get("items"), list):
+        output.diagnostics([Diagnostic(str(path), 1, 1, "", "expected `mcptrain eval`'s report.json (an object "
+                                                            "with 'items')")])
+        return None
+    return report
 
 
 def run(file: Path, root: Path, *, service: str | None, name_fields: list[str], pr: bool = True) -> int:
@@ -53,8 +82,8 @@ def run(file: Path, root: Path, *, service: str | None, name_fields: list[str], 
     bad: list[Diagnostic] = []
     try:
         records = read_records(file, bad)
-    except (OSError, UnicodeDecodeError) as e:
-        output.error(f"cannot read {file}: {e}")
+    except OSError as e:
+        output.error(f"cannot read {file}: {e.strerror}")
         return 1
     output.diagnostics(bad)
     stamp = stamp_of(records)

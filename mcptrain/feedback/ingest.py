@@ -54,8 +54,17 @@ class Ingest:
 
 
 def read_records(path: Path, diags: list[Diagnostic]) -> list[tuple[int, dict[str, Any]]]:
+    """The file's records with their line numbers; each bad line a Diagnostic at it."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        at = raw[: e.start].count(b"\n") + 1
+        diags.append(Diagnostic(str(path), at, e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1, "",
+                                f"not valid UTF-8 (byte 0x{raw[e.start]:02x}); nothing read"))
+        return []
     records = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -63,11 +72,31 @@ def read_records(path: Path, diags: list[Diagnostic]) -> list[tuple[int, dict[st
         except json.JSONDecodeError as e:
             diags.append(Diagnostic(str(path), n, e.colno, "", f"invalid JSON: {e.msg}"))
             continue
-        if not isinstance(data, dict) or not isinstance(data.get("query"), str) or not data["query"].strip():
-            diags.append(Diagnostic(str(path), n, 1, "", "expected an object with a non-empty 'query'"))
+        except RecursionError:
+            diags.append(Diagnostic(str(path), n, 1, "", "invalid JSON: nesting is too deep"))
+            continue
+        except ValueError as e:  # an integer of thousands of digits
+            diags.append(Diagnostic(str(path), n, 1, "", f"invalid JSON: {e}"))
+            continue
+        problem = _record_problem(data)
+        if problem is not None:
+            diags.append(Diagnostic(str(path), n, 1, problem[0], problem[1]))
             continue
         records.append((n, data))
     return records
+
+
+def _record_problem(data: Any) -> tuple[str, str] | None:
+    """(field, what is wrong) when a line is no usable record."""
+    if not isinstance(data, dict) or not isinstance(data.get("query"), str) or not data["query"].strip():
+        return "", "expected an object with a non-empty 'query'"
+    for key in ("service", "correct_tool", "model_tool", "explanation", "timestamp"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return key, f"expected a string (got {type(data[key]).__name__})"
+    for key in ("correct_parameters", "model_parameters"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return key, f"expected an object of arguments (got {type(data[key]).__name__})"
+    return None
 
 
 def plan_ingest(specs: Specs, diags: list[Diagnostic], records: list[tuple[int, dict[str, Any]]], *,

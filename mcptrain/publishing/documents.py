@@ -9,8 +9,9 @@
 - `/mcp/test-dataset`: `test_scenarios[]` (`expected_tool` + `expected_params`,
   `expected_calls`, `expected_sequence` or `expected_action`).
 
-Templates are expanded (one conversation per rendering). Rows these shapes cannot carry
-(dialogues, scenarios with alternative answers) are counted in `skipped`, never dropped
+Templates are expanded (one conversation per rendering); a dialogue is its whole
+conversation. Scenarios the test payload cannot carry (a dialogue: a scenario there is one
+`query`; alternative answers: one expected answer) are counted in `skipped`, never dropped
 silently. `mcptrain import seed` reads all three back into the same specs (tested).
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcptrain.specs import models as s
+from mcptrain.specs.dialogue import TurnSpec
 from mcptrain.specs.loader import ServiceBundle
 from mcptrain.specs.templates import expand_queries, fill_value
 
@@ -103,12 +105,9 @@ def _renderings(row: Any, limit: int) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _example_rows(ex: s.ExampleSpec, limit: int, skipped: list[str]) -> list[dict[str, Any]]:
-    if ex.messages is not None:
-        skipped.append(f"{ex.id}: a dialogue (the training payload holds single-question conversations)")
-        return []
     out = []
     for ident, query, values in _renderings(ex, limit):
-        turns: list[dict[str, Any]] = [{"role": "user", "content": query}]
+        turns = _dialogue(ex.messages) if ex.messages is not None else [{"role": "user", "content": query}]
         if ex.call is not None:
             turns.append(_calls_turn([fill_value(ex.call, values, ("call",))]))
         elif ex.calls is not None:
@@ -128,6 +127,22 @@ def _example_rows(ex: s.ExampleSpec, limit: int, skipped: list[str]) -> list[dic
         if ex.created_at:
             row["created_at"] = ex.created_at.isoformat()
         out.append(row)
+    return out
+
+
+def _dialogue(messages: list[TurnSpec]) -> list[dict[str, Any]]:
+    """A dialogue's turns as chat messages, calls in the chapter's form like the answer's
+    (`import seed` reads the turns before the last user turn back as `messages:`)."""
+    out: list[dict[str, Any]] = []
+    for turn in messages:
+        if turn.user is not None:
+            out.append({"role": "user", "content": turn.user})
+        elif turn.assistant is not None:
+            out.append({"role": "assistant", "content": turn.assistant})
+        elif turn.call is not None or turn.calls is not None:
+            out.append(_calls_turn([turn.call] if turn.call is not None else list(turn.calls or [])))
+        else:
+            out.append({"role": "tool", "content": json.dumps(turn.result, ensure_ascii=False)})
     return out
 
 
@@ -154,8 +169,11 @@ def _edge_rows(case: s.EdgeCaseSpec, limit: int) -> list[dict[str, Any]]:
 
 def _scenario(sc: s.ScenarioSpec, skipped: list[str]) -> list[dict[str, Any]]:
     expect = sc.expect
-    if sc.messages is not None or expect.one_of is not None or sc.query is None:
-        skipped.append(f"{sc.id}: a scenario with a dialogue or alternative answers (the test payload holds one)")
+    if expect.one_of is not None:
+        skipped.append(f"{sc.id}: a scenario with alternative answers (the test payload holds one expected answer)")
+        return []
+    if sc.messages is not None or sc.query is None:
+        skipped.append(f"{sc.id}: a scenario with a dialogue (a test scenario is one query)")
         return []
     row: dict[str, Any] = {"id": sc.id, "priority": sc.priority, "query": sc.query}
     if expect.call is not None:

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.publishing.documents import DISCOVERY_PATH
+from mcptrain.specs.models import ORCHESTRATOR_ROLE
 
-ORCHESTRATOR_ROLE = "ml_orchestrator"
 WINDOW = 60.0  # seconds the rate limit counts over
 
 

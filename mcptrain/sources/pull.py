@@ -30,11 +30,9 @@ from mcptrain.fingerprint import sha256_json
 from mcptrain.importers.json_document import JsonDocument, parse_json
 from mcptrain.importers.seed import plan_import
 from mcptrain.sources.fetch import fetch, resolve
-from mcptrain.specs.loader import Specs
+from mcptrain.specs.loader import SOURCE_MARK, Specs, pulled_from
 from mcptrain.specs.models import SourceSpec
 from mcptrain.workspace import SOURCES_LOCK, Workspace
-
-SOURCE_MARK = ".source.json"  # in a pulled folder: where it came from
 
 
 @dataclass
@@ -101,7 +99,7 @@ def _download(source: SourceSpec, result: Pulled) -> list[JsonDocument]:
     for key, section in (("training_dataset", "training_data"), ("test_dataset", "test_data")):
         endpoint = _endpoint(discovery.data, key, section)
         if endpoint is not None:
-            docs.append(_document(source, resolve(source.url, endpoint), result))
+            docs.append(_document(source, _same_origin(source, resolve(source.url, endpoint)), result))
     result.sha256 = sha256_json([d.data for d in docs])
     return docs
 
@@ -115,6 +113,27 @@ def _document(source: SourceSpec, url: str, result: Pulled) -> JsonDocument:
     return doc
 
 
+def _same_origin(source: SourceSpec, url: str) -> str:
+    """`url` when it is on the source's own scheme, host and port: the bearer token is the
+    source's, and a discovery document must not send it anywhere else."""
+    if _origin(url) != _origin(source.url):
+        raise MCPTrainError(f"{source.url}: its discovery document points at {_origin(url)}, not at "
+                            f"{_origin(source.url)}; the token is sent only to the source's own address",
+                            hint="point the source's url at the host that serves the datasets")
+    return url
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number: the whole address stands for itself
+        return url
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{port}" if port else "")
+
+
 def _endpoint(data: dict[str, Any], key: str, section: str) -> str | None:
     block = data.get(section)
     if isinstance(block, dict) and isinstance(block.get("endpoint"), str):
@@ -126,7 +145,8 @@ def _endpoint(data: dict[str, Any], key: str, section: str) -> str | None:
 
 
 def _write(ws: Workspace, specs: Specs, source: SourceSpec, docs: list[JsonDocument], result: Pulled) -> str:
-    own = {svc for svc, b in specs.services.items() if any(_pulled_by(ws.root, f.path, source) for f in b.files())}
+    own = {svc for svc, b in specs.services.items()
+           if any(pulled_from(ws.root, f.path) == source.name for f in b.files())}
     others = dataclasses.replace(specs, services={k: v for k, v in specs.services.items() if k not in own})
     plan = plan_import(docs, others)
     if plan.errors:
@@ -154,15 +174,6 @@ def _write(ws: Workspace, specs: Specs, source: SourceSpec, docs: list[JsonDocum
     _swap(staging, target)
     result.summary = "; ".join(plan.summaries.values())
     return folder
-
-
-def _pulled_by(root: Path, rel: str, source: SourceSpec) -> bool:
-    mark = (root / rel).parent
-    while mark != root and mark.parent != mark:
-        if (mark / SOURCE_MARK).is_file():
-            return bool(json.loads((mark / SOURCE_MARK).read_text(encoding="utf-8")).get("name") == source.name)
-        mark = mark.parent
-    return False
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -22,6 +22,7 @@ from mcptrain.suggestions import did_you_mean
 T = TypeVar("T")
 PROJECT_FILE = "mcptrain.yaml"
 SPEC_DIRS = ("specs", "policies")
+SOURCE_MARK = ".source.json"  # in a folder `mcptrain pull` wrote: the source it came from
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,23 @@ class Specs:
         return s.ProjectSpec.model_validate(
             {"apiVersion": s.API_VERSION, "kind": "Project", "name": self.root.resolve().name or "model"}
         )
+
+
+def pulled_from(root: Path, rel: str) -> str | None:
+    """The `sources:` name whose pull wrote the spec file `rel`, None for a person's file."""
+    import json
+
+    folder = (root / rel).parent
+    while folder != root and folder.parent != folder:
+        mark = folder / SOURCE_MARK
+        if mark.is_file():
+            try:
+                name = json.loads(mark.read_text(encoding="utf-8")).get("name")
+            except (OSError, ValueError, AttributeError):
+                return None  # a broken mark proves nothing: treated as a person's folder
+            return name if isinstance(name, str) else None
+        folder = folder.parent
+    return None
 
 
 def find_spec_files(root: Path) -> list[Path]:

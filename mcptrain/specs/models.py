@@ -22,6 +22,8 @@ Action = Literal["clarify", "ask_for_details", "refuse", "no_tool", "use_tool"]
 # BFCL's categories as reports and gate policies name them (`zero_shot`: tools never trained on).
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "relevance", "multi_turn",
               "edge_case", "zero_shot")
+# The role `mcptrain serve` requires for the training and test payloads (the seed's name).
+ORCHESTRATOR_ROLE = "ml_orchestrator"
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=128)]
 # Vocabulary units whose meaning mcptrain checks: the parameter types each fits.
 CHECKED_UNITS: dict[str, tuple[str, ...]] = {

@@ -23,6 +23,7 @@ from mcptrain.specs import models as s
 from mcptrain.specs.dialogue import alternatives_of, is_alternatives, merge_contexts
 from mcptrain.specs.loader import Loaded, Specs, load_specs
 from mcptrain.specs.policy_check import check_policies, check_scenario_category
+from mcptrain.specs.project_check import check_project
 from mcptrain.specs.scope import Scope, ScopeError, ToolIndex
 from mcptrain.specs.templates import (
     TemplateExpansionError,
@@ -153,6 +154,7 @@ class _Checker:
                 self.check_scenarios(bundle.name, scenarios)
         self.check_balance()
         check_policies(self.specs, self.add)
+        check_project(self.specs, self.add)
 
     # ------------------------------------------------------------ services and tools
 

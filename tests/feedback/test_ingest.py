@@ -124,3 +124,37 @@ def test_ingest_proposes_a_pull_request_through_the_forge(good_project: Path, tm
     assert on_branch == written.read_text(encoding="utf-8")
     for value in PII:
         assert value not in json.dumps(pull) + on_branch
+
+
+def test_bad_lines_are_named_by_line_and_field(good_project: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "failures.jsonl"
+    good = {"query": "Show failed payments", "correct_tool": "get_payments", "correct_parameters": {"status": "failed"},
+            "service": "payment-service"}
+    feed.write_text("\n".join([json.dumps(good), '{"query": ', json.dumps({**good, "service": ["payment-service"]}),
+                               json.dumps({**good, "correct_parameters": "status=failed"}),
+                               '{"query": "x", "a": ' + "[" * 5000 + "]" * 5000 + "}"]) + "\n", encoding="utf-8")
+    code, out, err = mcptrain("ingest", str(feed), "--root", str(good_project), "--no-pr")
+    assert code == 1
+    assert f"{feed}:2:11: invalid JSON: Expecting value" in err
+    assert f"{feed}:3:1: service: expected a string (got list)" in err
+    assert f"{feed}:4:1: correct_parameters: expected an object of arguments (got str)" in err
+    assert f"{feed}:5:1: invalid JSON: nesting is too deep" in err
+    assert "1 of 1 record added" in out
+
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(json.dumps(good).encode() + b'\n{"query": "caf\xe9"}\n')
+    code, _, err = mcptrain("ingest", str(latin), "--root", str(good_project), "--no-pr")
+    assert code == 1 and f"{latin}:2:15: not valid UTF-8 (byte 0xe9); nothing read" in err
+
+
+def test_from_report_names_a_bad_report_at_its_line(good_project: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text('{"items": [\n  {"row_id": 1,}\n]}\n', encoding="utf-8")
+    code, _, err = mcptrain("ingest", str(report), "--root", str(good_project), "--from-report",
+                            "--out", str(tmp_path / "review.jsonl"))
+    assert code == 1 and f"{report}:2:16: invalid JSON: Expecting property name enclosed in double quotes" in err
+    report.write_text('{"summary": {}}\n', encoding="utf-8")
+    code, _, err = mcptrain("ingest", str(report), "--root", str(good_project), "--from-report",
+                            "--out", str(tmp_path / "review.jsonl"))
+    assert code == 1 and f"{report}:1:1: expected `mcptrain eval`'s report.json (an object with 'items')" in err
+    assert not (tmp_path / "review.jsonl").exists()

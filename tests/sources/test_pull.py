@@ -41,6 +41,7 @@ def hostile() -> Iterator[tuple[str, dict[str, Any]]]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
+            pages.setdefault("seen", []).append((self.headers.get("Host"), self.path, self.headers.get("Authorization")))
             status, body = pages.get(self.path, (404, b"{}"))
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
@@ -153,3 +154,42 @@ def test_a_server_error_is_retried(hostile: tuple[str, dict[str, Any]], tmp_path
                                  "retries": 1, "token_env": None}])
     code, _, err = mcptrain("pull", str(root))
     assert code == 1 and "HTTP 503 (2 attempts)" in err
+
+
+def test_build_pull_builds_what_it_could_pull(publisher: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mcptrain build --pull` end to end: the source that answers is built, the one that is
+    down is reported and skipped, and the manifest names what was built from where."""
+    monkeypatch.setenv("MCPTRAIN_SOURCE_TOKEN", TOKEN)
+    root = _consumer(tmp_path, [{"name": "payment-service", "url": publisher},
+                                {"name": "inventory", "url": _down_url(), "timeout": 2, "retries": 0}])
+    project = root / "mcptrain.yaml"  # no local training: the build skips counting tokens with the real tokenizer
+    project.write_text(project.read_text(encoding="utf-8").replace("backend: lora", "backend: prompt"), encoding="utf-8")
+    code, out, err = mcptrain("build", str(root), "--no-dvc", "--pull")
+    assert code == 0, err
+    assert "skipped source inventory: http://127.0.0.1:" in err and "(1 attempt)" in err
+    assert "mcptrain: pulled 1 of 2 sources; provenance in sources.lock.json" in out
+    assert "services: 1 (payment-service) compiled" in out and "mcptrain: built " in out
+    manifest = json.loads((root / "datasets/manifest.json").read_text(encoding="utf-8"))
+    lock = json.loads((root / "sources.lock.json").read_text(encoding="utf-8"))
+    assert manifest["sources"] == lock["sources"] and [s["name"] for s in lock["sources"]] == ["payment-service"]
+    assert set(manifest["counts"]["services"]) == {"payment-service"}
+    built = "".join(p.read_text(encoding="utf-8") for p in (root / "datasets").rglob("*") if p.is_file())
+    assert TOKEN not in built + out + err
+
+
+def test_the_token_goes_only_to_the_sources_own_address(
+        hostile: tuple[str, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base, pages = hostile
+    elsewhere = base.replace("127.0.0.1", "localhost")  # the same server under another name: another origin
+    pages["/.well-known/mcp-training-data.json"] = (200, json.dumps({
+        "service": "inventory", "version": "1.0.0",
+        "training_data": {"available": True, "endpoint": f"{elsewhere}/mcp/training-dataset"}}).encode())
+    monkeypatch.setenv("MCPTRAIN_SOURCE_TOKEN", TOKEN)
+    root = _consumer(tmp_path, [{"name": "inventory", "url": f"{base}/.well-known/mcp-training-data.json",
+                                 "retries": 0}])
+    code, _, err = mcptrain("pull", str(root))
+    assert code == 1
+    assert (f"skipped source inventory: {base}/.well-known/mcp-training-data.json: its discovery document points at "
+            f"{elsewhere}, not at {base}; the token is sent only to the source's own address") in err
+    assert [path for _, path, _ in pages["seen"]] == ["/.well-known/mcp-training-data.json"]
+    assert not (root / "specs/inventory").exists()

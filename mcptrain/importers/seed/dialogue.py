@@ -38,7 +38,10 @@ def turns_of(messages: list[Any], loc: Loc) -> list[dict[str, Any]]:
             calls = m.get("tool_calls") or ([{"function": m["function_call"]}] if m.get("function_call") else [])
             read = [shapes.read_call(c, (*mloc, "tool_calls", j))
                     for j, c in enumerate(shapes.read_array(calls, (*mloc, "tool_calls")))]
-            if m.get("content"):
+            chapter = None if read else shapes.chapter_calls(m.get("content"), (*mloc, "content"))
+            if chapter:  # the chapter's `{"tool_call": ...}` text is a call, as in the answer
+                read = chapter
+            elif m.get("content"):
                 turns.append({"assistant": shapes.read_content(m["content"], (*mloc, "content"))})
             if len(read) == 1:
                 turns.append({"call": {read[0][0]: read[0][1]}})
