@@ -82,10 +82,11 @@ class ValidateCache:
             cache.warnings.append(f"cannot read the validate cache {shown} ({e.strerror}); checking every file")
             return cache
         try:
-            header, kinds_line, *lines = raw.decode("utf-8").split("\n")
+            header, _, rest = raw.decode("utf-8").partition("\n")
             data = json.loads(header)
             if data.get("format") != FORMAT or data.get("code") != code_identity():
                 return cache  # another mcptrain wrote it: start again, nothing is wrong
+            kinds_line, *lines = rest.split("\n")
             kinds = {_str(sha): (_str(kind), _str(svc)) for sha, (kind, svc) in json.loads(kinds_line).items()}
             if lines.pop() != "":
                 raise ValueError("the last line is cut short")

@@ -149,3 +149,12 @@ def test_a_damaged_cache_is_ignored_with_a_warning(damage: object, tmp_path: Pat
     assert "checking every file (it is rewritten)\n" in err
     assert (code, out, err.split("\n", 1)[1]) == expected
     assert validate(root) == expected  # rewritten whole
+
+
+def test_a_cache_another_mcptrain_wrote_is_replaced_silently(tmp_path: Path) -> None:
+    root = copy_of("good", tmp_path)
+    expected = validate(root)
+    (root / CACHE).write_text('{"format": 1, "code": "an older mcptrain"}\n{}\nkey\t{}\n')
+    assert validate(root) == expected  # no warning: nothing is wrong, the summaries are recomputed
+    assert hits(root)[0] > 0
+
