@@ -338,8 +338,9 @@ class _Checker:
         files were found): checked now, or as the cache kept them."""
         for kind, live in (("Examples", bundle.examples), ("EdgeCases", bundle.edge_cases)):
             files: list[tuple[str, Loaded[Any] | RowSummary]] = [(f.path, f) for f in live]
-            files += [(path, summary) for k, path, summary in bundle.cached if k == kind]
-            files.sort(key=lambda item: self.specs.order.get(item[0], -1))
+            if bundle.cached:  # merged back into the order the files were found in
+                files += [(path, summary) for k, path, summary in bundle.cached if k == kind]
+                files.sort(key=lambda item: self.specs.order.get(item[0], len(self.specs.order)))
             for path, item in files:
                 yield path, item if isinstance(item, RowSummary) else self.summarise(bundle.name, item)
 
