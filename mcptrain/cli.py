@@ -61,11 +61,13 @@ def validate(
     path: RootArg = Path("."),
     json_out: Annotated[bool, typer.Option("--json", help="Print the diagnostics as JSON.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Check every file again; neither read nor write .mcptrain/cache/validate/.")] = False,
 ) -> None:
     """Validate every spec file; report all errors as path:line:col."""
     from mcptrain.commands.validate import run
 
-    raise typer.Exit(run(path, json_out=json_out, strict=strict))
+    raise typer.Exit(run(path, json_out=json_out, strict=strict, use_cache=not no_cache))
 
 
 @app.command()

@@ -1,16 +1,40 @@
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 from typing import Any
 
 from mcptrain import output
+from mcptrain.specs.validate_cache import ValidateCache
 from mcptrain.specs.validator import validate_repository
+from mcptrain.workspace import Workspace
+
+CACHE_FILE = "summaries.json"
 
 
-def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:
+def run(root: Path, *, json_out: bool = False, strict: bool = False, use_cache: bool = True) -> int:
+    # The specs are millions of young objects that are never cyclic garbage: a collection
+    # scanning them (after loading, while the cache is written) cost more than the checks.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(root, json_out=json_out, strict=strict, use_cache=use_cache)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _run(root: Path, *, json_out: bool, strict: bool, use_cache: bool) -> int:
     started = time.perf_counter()
-    result = validate_repository(root)
+    # --strict compiles the rows, which needs every file parsed: the cache would save nothing.
+    cache = open_cache(root) if use_cache and not strict else None
+    result = validate_repository(root, cache=cache)
+    if cache is not None:
+        if result.specs.file_count:
+            cache.save(Workspace(root).relative(cache.path))
+        for warning in cache.warnings:
+            output.warn(warning)
     _check_promotion(root, result)
     if strict and not result.errors:
         _check_lengths(result)
@@ -48,6 +72,13 @@ def run(root: Path, *, json_out: bool = False, strict: bool = False) -> int:
     )
     output.info(summary)
     return 0
+
+
+def open_cache(root: Path) -> ValidateCache:
+    """`.mcptrain/cache/validate/summaries.json`: the summaries of unchanged example files."""
+    ws = Workspace(root)
+    path = ws.cache_dir("validate") / CACHE_FILE
+    return ValidateCache.open(path, ws.relative(path))
 
 
 def _check_promotion(root: Path, result: Any) -> None:

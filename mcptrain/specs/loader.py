@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from mcptrain.errors import Diagnostic
 from mcptrain.locations import dotted
 from mcptrain.specs import models as s
+from mcptrain.specs.summary import RowSummary
 from mcptrain.specs.yaml import Document, YAMLError, load_document
 from mcptrain.suggestions import did_you_mean
 
@@ -46,6 +47,8 @@ class ServiceBundle:
     edge_cases: list[Loaded[s.EdgeCasesSpec]] = field(default_factory=list)
     vocabularies: list[Loaded[s.VocabularySpec]] = field(default_factory=list)
     tests: list[Loaded[s.TestScenariosSpec]] = field(default_factory=list)
+    # Examples / EdgeCases files `mcptrain validate` took from its cache: (kind, path, summary)
+    cached: list[tuple[str, str, RowSummary]] = field(default_factory=list)
 
     def files(self) -> list[Loaded[Any]]:
         head: list[Loaded[Any]] = [self.service] if self.service else []
@@ -59,6 +62,7 @@ class Specs:
     services: dict[str, ServiceBundle]
     policies: list[Loaded[s.GatePolicySpec]]
     file_count: int = 0
+    order: dict[str, int] = field(default_factory=dict)  # path -> position among the files found
 
     @property
     def project_spec(self) -> s.ProjectSpec:
@@ -109,12 +113,13 @@ def load_specs(root: Path) -> tuple[Specs, list[Diagnostic]]:
     specs = Specs(root=root, project=None, services={}, policies=[])
     files = find_spec_files(root)
     specs.file_count = len(files)
-    for path in files:
-        shown = _display(path, root)
+    for i, path in enumerate(files):
+        shown = display_path(path, root)
+        specs.order[shown] = i
         loaded = load_file(path, shown, diags)
         if loaded is None:
             continue
-        _place(specs, loaded, diags)
+        place(specs, loaded, diags)
     return specs, diags
 
 
@@ -170,7 +175,7 @@ def load_file(path: Path, shown: str, diags: list[Diagnostic]) -> Loaded[Any] | 
     return Loaded(spec, doc)
 
 
-def _place(specs: Specs, loaded: Loaded[Any], diags: list[Diagnostic]) -> None:
+def place(specs: Specs, loaded: Loaded[Any], diags: list[Diagnostic]) -> None:
     spec = loaded.spec
     if isinstance(spec, s.ProjectSpec):
         if specs.project is not None:
@@ -286,7 +291,7 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _display(path: Path, root: Path) -> str:
+def display_path(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))
     except ValueError:

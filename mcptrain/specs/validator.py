@@ -9,9 +9,9 @@ from __future__ import annotations
 import gc
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker, SchemaError
@@ -25,6 +25,7 @@ from mcptrain.specs.loader import Loaded, Specs, load_specs
 from mcptrain.specs.policy_check import check_policies, check_scenario_category
 from mcptrain.specs.project_check import check_project
 from mcptrain.specs.scope import Scope, ScopeError, ToolIndex
+from mcptrain.specs.summary import Claim, RowSummary
 from mcptrain.specs.templates import (
     TemplateExpansionError,
     context_values,
@@ -35,6 +36,9 @@ from mcptrain.specs.templates import (
     render_context,
 )
 from mcptrain.suggestions import did_you_mean
+
+if TYPE_CHECKING:
+    from mcptrain.specs.validate_cache import ValidateCache
 
 _FORMATS = FormatChecker()
 _TYPE_WORDS = {"string", "integer", "number", "boolean", "array", "object", "null"}
@@ -55,7 +59,7 @@ class Result:
     specs: Specs
     diagnostics: list[Diagnostic]
     tools: dict[tuple[str, str], ToolRef]  # (service, tool name) -> its definition
-    ids: dict[str, tuple[Loaded[Any], tuple[Any, ...]]]  # example / edge case / scenario id -> where
+    ids: dict[str, Claim]  # example / edge case / scenario id -> where
 
     @property
     def tool_count(self) -> int:
@@ -63,11 +67,10 @@ class Result:
 
     def position_of(self, ident: str) -> tuple[str, int, int, str] | None:
         """(path, line, col, dotted location) of the spec item with id `ident`."""
-        if ident not in self.ids:
+        claim = self.ids.get(ident)
+        if claim is None:
             return None
-        loaded, loc = self.ids[ident]
-        line, col = loaded.doc.position(loc)
-        return loaded.path, line, col, dotted(loc[:-1])
+        return claim.path, claim.line, claim.col, claim.item
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -86,15 +89,21 @@ def normalize_query(text: str) -> str:
 _SENTENCE_DOT = re.compile(r"\.(?!\d)|(?<!\d)\.")
 
 
-def validate_repository(root: Any, loaded: tuple[Specs, list[Diagnostic]] | None = None) -> Result:
-    """Load (unless `loaded` holds the loaded specs) and check every spec."""
+def validate_repository(root: Any, loaded: tuple[Specs, list[Diagnostic]] | None = None,
+                        cache: ValidateCache | None = None) -> Result:
+    """Load (unless `loaded` holds the loaded specs) and check every spec. With a `cache`
+    (`mcptrain validate`), Examples and EdgeCases files whose bytes and inputs are unchanged
+    are not parsed: their summaries come from it, and those checked now go into it."""
     # The node trees of thousands of files are millions of young objects that are
     # never cyclic garbage; the cyclic collector re-scanning them tripled run time.
     paused = gc.isenabled()
     gc.disable()
     try:
-        specs, diags = loaded if loaded is not None else load_specs(root)
-        checker = _Checker(specs, diags)
+        if cache is not None:
+            specs, diags = cache.load_specs(root)
+        else:
+            specs, diags = loaded if loaded is not None else load_specs(root)
+        checker = _Checker(specs, diags, cache.store if cache is not None else None)
         checker.run()
     finally:
         if paused:
@@ -104,17 +113,22 @@ def validate_repository(root: Any, loaded: tuple[Specs, list[Diagnostic]] | None
 
 
 class _Checker:
-    def __init__(self, specs: Specs, diags: list[Diagnostic]) -> None:
+    def __init__(self, specs: Specs, diags: list[Diagnostic],
+                 store: Callable[[str, RowSummary], None] | None = None) -> None:
         self.specs = specs
         self.diags = diags
+        self.store = store  # keeps the summary of an Examples / EdgeCases file checked now
+        self.row: RowSummary | None = None  # the summary of the file being checked
+        self.sink = diags  # where `add` reports: the file's own list while a row file is checked
         self.tools: dict[tuple[str, str], ToolRef] = {}
         self.index = ToolIndex()
         # (service, tool) -> param -> synonym -> canonical
         self.vocab: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
-        self.ids: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
+        self.ids: dict[str, Claim] = {}
         self.limit = specs.project_spec.max_template_expansions
-        self.train_queries: dict[str, dict[str, tuple[Loaded[Any], tuple[Any, ...]]]] = defaultdict(dict)
-        self.any_train_query: dict[str, tuple[Loaded[Any], tuple[Any, ...]]] = {}
+        # service -> normalized training query -> (path, line, col) of its first occurrence
+        self.train_queries: dict[str, dict[str, tuple[str, int, int]]] = defaultdict(dict)
+        self.any_train_query: dict[str, tuple[str, int, int]] = {}
         self.calls_per_tool: Counter[tuple[str, str]] = Counter()
         self.rendered_contexts: set[str] = set()
         self.bad_template: set[str] = set()
@@ -123,8 +137,8 @@ class _Checker:
             severity: str = "error", hint: str | None = None) -> None:
         """One diagnostic at `loc` of `loaded` (the key itself when `key`)."""
         line, col = loaded.doc.position(loc, key=key)
-        self.diags.append(Diagnostic(loaded.path, line, col, dotted(loc), message,
-                                     severity=severity, hint=hint))  # type: ignore[arg-type]
+        self.sink.append(Diagnostic(loaded.path, line, col, dotted(loc), message,
+                                    severity=severity, hint=hint))  # type: ignore[arg-type]
 
     def run(self) -> None:
         for bundle in self.specs.services.values():
@@ -139,11 +153,8 @@ class _Checker:
             for voc in bundle.vocabularies:
                 self.index_vocabulary(voc)
         for bundle in self.specs.services.values():
-            for ex in bundle.examples:
-                self.check_examples(ex)
-            for ec in bundle.edge_cases:
-                for i, case in enumerate(ec.spec.edge_cases):
-                    self.check_edge_case(bundle.name, ec, i, case)
+            for path, summary in self.row_summaries(bundle):
+                self.apply(path, summary)
         # Every service's training queries in one map (first service by name wins): a
         # scenario repeating any of them is contamination, since build would drop that row.
         for name in sorted(self.train_queries):
@@ -306,12 +317,71 @@ class _Checker:
         return ref, (props[param] if isinstance(props[param], dict) else {})
 
     def claim_id(self, ident: str, loaded: Loaded[Any], loc: tuple[Any, ...]) -> None:
-        if ident in self.ids:
-            first, _ = self.ids[ident]
-            line, col = first.doc.position(self.ids[ident][1])
-            self.add(loaded, loc, f"duplicate id {ident!r} (first used at {first.path}:{line}:{col})")
+        line, col = loaded.doc.position(loc)
+        if self.row is not None:  # checked across files once every file is summarised
+            self.row.ids.append((ident, line, col, dotted(loc)))
         else:
-            self.ids[ident] = (loaded, loc)
+            self.claim(Claim(ident, loaded.path, line, col, dotted(loc)))
+
+    def claim(self, claim: Claim) -> None:
+        first = self.ids.get(claim.ident)
+        if first is None:
+            self.ids[claim.ident] = claim
+            return
+        self.diags.append(Diagnostic(claim.path, claim.line, claim.col, claim.where,
+                                     f"duplicate id {claim.ident!r} (first used at {first.path}:{first.line}:{first.col})"))
+
+    # ------------------------------------------------------------ row files, one at a time
+
+    def row_summaries(self, bundle: Any) -> Iterator[tuple[str, RowSummary]]:
+        """The service's Examples files, then its EdgeCases files (each kind in the order the
+        files were found): checked now, or as the cache kept them."""
+        for kind, live in (("Examples", bundle.examples), ("EdgeCases", bundle.edge_cases)):
+            files: list[tuple[str, Loaded[Any] | RowSummary]] = [(f.path, f) for f in live]
+            if bundle.cached:  # merged back into the order the files were found in
+                files += [(path, summary) for k, path, summary in bundle.cached if k == kind]
+                files.sort(key=lambda item: self.specs.order.get(item[0], len(self.specs.order)))
+            for path, item in files:
+                yield path, item if isinstance(item, RowSummary) else self.summarise(bundle.name, item)
+
+    def summarise(self, service: str, loaded: Loaded[Any]) -> RowSummary:
+        """Check one Examples or EdgeCases file on its own: nothing here depends on another
+        row file, so the summary can be reused while the file and its inputs are unchanged."""
+        self.row, self.sink = RowSummary(service), []
+        summary = self.row
+        try:
+            if isinstance(loaded.spec, s.ExamplesSpec):
+                self.check_examples(loaded)
+            else:
+                for i, case in enumerate(loaded.spec.edge_cases):
+                    self.check_edge_case(service, loaded, i, case)
+            for d in self.sink:
+                if d.path == loaded.path:
+                    summary.findings.append((d.line, d.col, d.where, d.message, d.severity, d.hint, d.extra))
+                else:  # about another file: report it, and check this file again next time
+                    self.diags.append(d)
+                    summary.cacheable = False
+        finally:
+            self.row, self.sink = None, self.diags
+        if self.store is not None and summary.cacheable:
+            self.store(loaded.path, summary)
+        return summary
+
+    def apply(self, path: str, summary: RowSummary) -> None:
+        """A row file's findings and what it adds to the checks across files."""
+        self.diags.extend(summary.diagnostics(path))
+        ids = self.ids
+        for claim in summary.claims(path):
+            if claim.ident in ids:
+                self.claim(claim)
+            else:
+                ids[claim.ident] = claim
+        queries = self.train_queries[summary.service]
+        for query, (line, col) in summary.queries.items():
+            queries.setdefault(query, (path, line, col))
+        self.calls_per_tool.update(summary.calls)
+        if summary.context_error is not None:
+            self.report_context_template(summary.context_error)
 
     # ------------------------------------------------------------ rows
 
@@ -326,15 +396,28 @@ class _Checker:
     def check_context_template(self, context: Any) -> None:
         """The project's `context_template` renders every distinct context a row has."""
         key = context.model_dump_json() if context is not None else ""
-        if key in self.rendered_contexts:
+        rendered = self.row.contexts if self.row is not None else self.rendered_contexts
+        if key in rendered:
             return
-        self.rendered_contexts.add(key)
+        rendered.add(key)
         try:
             render_context(self.specs.project_spec.context_template, context)
         except TemplateExpansionError as e:
-            if self.specs.project is not None and "context_template" not in self.bad_template:
-                self.bad_template.add("context_template")
-                self.add(self.specs.project, ("context_template",), e.message)
+            if self.row is None:
+                self.report_context_template(e.message)
+            elif self.row.context_error is None:
+                self.row.context_error = e.message
+
+    def report_context_template(self, message: str) -> None:
+        """Once per run, at the project's `context_template`."""
+        if self.specs.project is not None and "context_template" not in self.bad_template:
+            self.bad_template.add("context_template")
+            self.diags.append(self.at(self.specs.project, ("context_template",), message))
+
+    @staticmethod
+    def at(loaded: Loaded[Any], loc: tuple[Any, ...], message: str) -> Diagnostic:
+        line, col = loaded.doc.position(loc)
+        return Diagnostic(loaded.path, line, col, dotted(loc), message)
 
     def check_examples(self, ex: Loaded[s.ExamplesSpec]) -> None:
         service = ex.spec.service
@@ -405,7 +488,10 @@ class _Checker:
                     self.add(loaded, e.loc, e.message)
 
     def remember_query(self, service: str, query: str, loaded: Loaded[Any], loc: tuple[Any, ...]) -> None:
-        self.train_queries[service].setdefault(normalize_query(query), (loaded, loc))
+        assert self.row is not None, "training queries come from Examples and EdgeCases files"
+        norm = normalize_query(query)
+        if norm not in self.row.queries:
+            self.row.queries[norm] = loaded.doc.position(loc)
 
     @staticmethod
     def iter_calls(example: Any, base: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str, dict[str, Any]]]:
@@ -451,7 +537,7 @@ class _Checker:
                 seen.add((*loc, name))
             return
         if ref.index >= 0:  # an inline definition is the item's own, not a tool of the service
-            self.calls_per_tool[(ref.service, ref.spec.name)] += 1
+            (self.row.calls if self.row is not None else self.calls_per_tool)[(ref.service, ref.spec.name)] += 1
         if ref.validator is None:
             return
         props = ref.spec.inputSchema.get("properties", {})
@@ -535,20 +621,18 @@ class _Checker:
             norm = normalize_query(asked_text(sc))
             exact = train.get(norm) or self.any_train_query.get(norm)
             if exact is not None:
-                other, loc = exact
-                line, col = other.doc.position(loc)
+                path, line, col = exact
                 self.add(ts, (*base, "query" if sc.query is not None else "messages"),
-                         f"query equals a training query at {other.path}:{line}:{col} (contamination)",
+                         f"query equals a training query at {path}:{line}:{col} (contamination)",
                          hint="phrase test scenarios unlike the training data")
                 continue
             if choices:
                 best = process.extractOne(norm, choices, scorer=fuzz.ratio, score_cutoff=threshold)
                 if best:
-                    other, loc = train[best[0]]
-                    line, col = other.doc.position(loc)
+                    path, line, col = train[best[0]]
                     self.add(ts, (*base, "query" if sc.query is not None else "messages"),
                              f"query is a near-duplicate ({best[1]:.0f}% similar) of a training query at "
-                             f"{other.path}:{line}:{col}", severity="warning")
+                             f"{path}:{line}:{col}", severity="warning")
 
     def arg_variants(self, loaded: Loaded[Any], where: tuple[Any, ...],
                      args: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:

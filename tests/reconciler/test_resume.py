@@ -1,9 +1,10 @@
-"""Faults end to end on the tiny model: a crash after each stage resumes at the next one and
-loses nothing; a damaged stage record is recomputed with a warning; two concurrent
+"""Faults end to end on the tiny model: a crash after each stage (promote included, in a git
+repository so the local forge opens the pull request) resumes at the next one and loses nothing; a damaged stage record is recomputed with a warning; two concurrent
 reconciles never run at once; a saved plan is applied exactly."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,13 +16,14 @@ from typing import Any
 import pytest
 
 from mcptrain.reconciler import plan as plan_module
-from mcptrain.reconciler import records, sources, stages
+from mcptrain.reconciler import promote, records, sources, stages
 from mcptrain.reconciler.lock import read_holder
 from mcptrain.workspace import Workspace
 from tests.cli import mcptrain
 from tests.conftest import REPO
+from tests.reconciler.test_promote import git, pulls
 
-STAGES = ("build", "train", "eval", "gate")
+STAGES = ("build", "train", "eval", "gate", "promote")
 
 
 class Crash(RuntimeError):
@@ -37,7 +39,7 @@ def crash_after(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
             raise Crash(f"killed after {stage}")
         return record
 
-    for module in (stages, plan_module, sources):
+    for module in (stages, plan_module, sources, promote):
         monkeypatch.setattr(module, "write_record", write_then_die)
 
 
@@ -47,6 +49,10 @@ def recorded(root: Path) -> dict[str, Any]:
 
 def test_a_crash_after_each_stage_resumes_at_the_next(tiny_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = str(tiny_project)
+    git(tiny_project, "init", "-q", "-b", "main")
+    (tiny_project / ".gitignore").write_text("/.mcptrain/\n/datasets/\n")
+    git(tiny_project, "add", "-A")
+    git(tiny_project, "commit", "-qm", "initial")
     done: dict[str, Any] = {}
     for i, stage in enumerate(STAGES):
         with monkeypatch.context() as m:
@@ -62,10 +68,19 @@ def test_a_crash_after_each_stage_resumes_at_the_next(tiny_project: Path, monkey
             assert re.search(r"build is up to date: \d+ spec files unchanged", out)
             assert re.search(rf"{stage}\s*│\s*run", out)
         done[stage] = now[stage]
+    # The crash came after the pull request was opened and recorded: it is neither opened again
+    # nor pushed to again.
+    (pr,) = pulls(tiny_project)
+    assert pr["number"] == done["promote"]["outputs"]["pull_request"] and pr["state"] == "open"
+    tip = git(tiny_project, "rev-parse", pr["head"])
+    assert tip == done["promote"]["outputs"]["sha"]
     code, out, err = mcptrain("reconcile", root, "--yes", "--inline")
     assert code == 0, err
-    assert "mcptrain: nothing to do" in out and "2/4 train" not in out
+    assert "mcptrain: nothing to do" in out and "2/5 train" not in out and "5/5 promote" not in out
+    assert f"pull request #{pr['number']} (v1.0.0) is up to date" in out, out
     assert recorded(tiny_project) == done
+    assert pulls(tiny_project) == [pr] and git(tiny_project, "rev-parse", pr["head"]) == tip
+    assert json.loads((tiny_project / ".mcptrain/stages/promote.json").read_text())["outputs"]["version"] == "1.0.0"
     assert read_holder(Workspace(tiny_project)) is None  # every crashed run released the lock
 
     # A damaged record is a cache miss, said once: that stage runs again, nothing else.
@@ -92,7 +107,8 @@ def test_a_saved_plan_is_applied_exactly(tiny_project: Path, tmp_path: Path) -> 
     code, out, err = mcptrain("reconcile", str(saved), "--root", str(tiny_project))  # no --yes: it was reviewed
     assert code == 0, err
     assert f"applying the saved plan {saved}" in out and "mcptrain: verdict " in out
-    assert all(records.read_record(Workspace(tiny_project), s) is not None for s in STAGES)
+    assert all(records.read_record(Workspace(tiny_project), s) is not None for s in STAGES[:-1])
+    assert records.read_record(Workspace(tiny_project), "promote") is None  # not a git repository: skipped
     code, _, err = mcptrain("reconcile", str(saved), "--root", str(tiny_project))
     assert code == 1  # applied once: the state it was made against has moved
     assert "the recorded state of train, eval, gate changed since the plan was made" in err

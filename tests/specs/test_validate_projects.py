@@ -19,8 +19,10 @@ BROKEN = sorted(p.name for p in PROJECTS.iterdir() if (p / "expected.txt").exist
 
 
 def run_validate(path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # --no-cache: these projects live in the source tree; tests/specs/test_validate_cache.py
+    # runs them with the cache, on copies.
     return subprocess.run(
-        [*MCPTRAIN, "validate", ".", *args], cwd=path, capture_output=True, text=True, env=env,
+        [*MCPTRAIN, "validate", ".", "--no-cache", *args], cwd=path, capture_output=True, text=True, env=env,
         timeout=600,  # a hang guard: --strict loads the real tokenizer, slow on a loaded machine
     )
 

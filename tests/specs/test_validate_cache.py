@@ -1,0 +1,160 @@
+"""`mcptrain validate`'s content-hashed cache: reused only while a file and its inputs are
+unchanged, and never changing what validate reports (compared with `--no-cache` runs)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mcptrain.specs import loader, validate_cache
+from mcptrain.specs.validate_cache import ValidateCache
+from mcptrain.specs.validator import validate_repository
+from tests.cli import mcptrain
+from tests.conftest import PROJECTS, REPO
+
+CACHE = Path(".mcptrain/cache/validate/summaries.json")
+PROJECT_NAMES = sorted(p.name for p in PROJECTS.iterdir() if (p / "mcptrain.yaml").exists() or (p / "specs").exists())
+
+
+def validate(root: Path, *args: str) -> tuple[int, str, str]:
+    code, out, err = mcptrain("validate", str(root), *args)
+    return code, re.sub(r" in \d+\.\d+s;", " in (time);", out), err
+
+
+def same_as_uncached(root: Path) -> tuple[int, str, str]:
+    """validate with the cache, checked against a run without it; returns the cached run."""
+    cached = validate(root)
+    assert cached == validate(root, "--no-cache")
+    return cached
+
+
+def copy_of(name: str, tmp_path: Path) -> Path:
+    root = tmp_path / name
+    if name == "demo":
+        root.mkdir()
+        for part in ("specs", "policies"):
+            shutil.copytree(REPO / part, root / part)
+        shutil.copy(REPO / "mcptrain.yaml", root)
+    else:
+        shutil.copytree(PROJECTS / name, root)
+    return root
+
+
+def hits(root: Path) -> tuple[int, int]:
+    """(summaries reused, loader calls) of a cached validate of `root`, in-process."""
+    cache = ValidateCache.open(root / CACHE, str(CACHE))
+    calls = 0
+    real = loader.load_file
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    validate_cache.load_file = counting  # type: ignore[assignment]
+    try:
+        validate_repository(root, cache=cache)
+    finally:
+        validate_cache.load_file = real
+    return cache.hits, calls
+
+
+@pytest.mark.parametrize("name", ["demo", *PROJECT_NAMES])
+def test_cached_runs_report_what_uncached_runs_report(name: str, tmp_path: Path) -> None:
+    root = copy_of(name, tmp_path)
+    uncached = validate(root, "--no-cache")
+    assert not (root / ".mcptrain").exists()  # --no-cache writes nothing
+    cold, warm = validate(root), validate(root)
+    assert cold == uncached and warm == uncached
+    if (PROJECTS / name / "expected.txt").exists():
+        assert warm[2] == (PROJECTS / name / "expected.txt").read_text()  # errors of cached files, file:line
+    if name in ("demo", "good", "broken_calls", "broken_ids", "broken_contamination"):
+        assert hits(root)[0] > 0  # the warm run did reuse summaries
+
+
+def test_unchanged_example_files_are_not_read_again(tmp_path: Path) -> None:
+    root = copy_of("demo", tmp_path)
+    validate(root)
+    reused, parsed = hits(root)
+    total = len(loader.find_spec_files(root))
+    assert reused > 20 and parsed == total - reused  # every other file is loaded, as before
+
+
+def test_an_edited_file_s_new_error_appears_and_its_old_one_goes(tmp_path: Path) -> None:
+    root = copy_of("good", tmp_path)
+    charges = root / "specs/payment/examples/charges.yaml"
+    text = charges.read_text()
+    assert validate(root)[0] == 0
+    charges.write_text(text.replace("invoice_id: INV-123}", "invoice: INV-123}", 1))
+    code, _, err = same_as_uncached(root)
+    assert code == 1
+    assert ("specs/payment/examples/charges.yaml:7:58: examples[0].call.create_payment.invoice: unknown argument "
+            "'invoice'\n    hint: did you mean 'invoice_id'?\n") in err
+    charges.write_text(text.replace("call: {get_payments: {status: pending}}", "call: {get_payments: {status: archived}}"))
+    code, _, err = same_as_uncached(root)
+    assert code == 1 and "unknown argument 'invoice'" not in err
+    assert re.search(r"charges\.yaml:\d+:\d+: examples\[4\]\.call\.get_payments\.status: expected one of .*\(got 'archived'\)", err)
+    charges.write_text(text)
+    assert same_as_uncached(root)[0] == 0
+
+
+def test_a_changed_toolset_checks_its_examples_again(tmp_path: Path) -> None:
+    root = copy_of("good", tmp_path)
+    assert validate(root)[0] == 0
+    tools = root / "specs/payment/tools.yaml"
+    tools.write_text(tools.read_text().replace("invoice_id:", "invoice_ref:"))
+    assert hits(root)[0] == 0  # the edge cases file too is checked against the new tools
+    code, _, err = same_as_uncached(root)
+    assert code == 1 and ("specs/payment/examples/charges.yaml:7:58: examples[0].call.create_payment.invoice_id: "
+                          "unknown argument 'invoice_id'\n    hint: did you mean 'invoice_ref'?\n") in err
+
+
+def test_a_changed_project_file_checks_every_file_again(tmp_path: Path) -> None:
+    root = copy_of("good", tmp_path)
+    assert validate(root)[0] == 0
+    project = root / "mcptrain.yaml"
+    project.write_text(project.read_text() + "max_template_expansions: 2\n")
+    code, _, err = same_as_uncached(root)
+    assert code == 1 and "charges.yaml" in err and "expansions" in err
+
+
+def test_a_duplicate_id_against_a_cached_file_is_reported(tmp_path: Path) -> None:
+    root = copy_of("good", tmp_path)
+    assert validate(root)[0] == 0
+    (root / "specs/payment/examples/more.yaml").write_text(
+        "apiVersion: mcptrain/v1\nkind: Examples\nservice: payment-service\nexamples:\n"
+        "  - id: pay-004\n    query: Where is payment P-9?\n    call: {get_payment_status: {payment_id: P-9}}\n")
+    code, _, err = same_as_uncached(root)
+    assert code == 1 and hits(root)[0] >= 1
+    assert ("specs/payment/examples/more.yaml:5:9: examples[0].id: duplicate id 'pay-004' "
+            "(first used at specs/payment/examples/charges.yaml:") in err
+
+
+@pytest.mark.parametrize("damage", [
+    lambda text: "not json at all",
+    lambda text: text[: len(text) // 2],  # a write cut short
+    lambda text: text.replace('"findings":[', '"findings":[[1]', 1),  # valid JSON, wrong shape
+])
+def test_a_damaged_cache_is_ignored_with_a_warning(damage: object, tmp_path: Path) -> None:
+    root = copy_of("broken_calls", tmp_path)
+    expected = validate(root, "--no-cache")
+    validate(root)
+    (root / CACHE).write_text(damage((root / CACHE).read_text()))  # type: ignore[operator]
+    code, out, err = validate(root)
+    warning = f"mcptrain: warning: ignoring the damaged validate cache {CACHE} ("
+    assert err.startswith(warning) and err.count(warning) == 1
+    assert "checking every file (it is rewritten)\n" in err
+    assert (code, out, err.split("\n", 1)[1]) == expected
+    assert validate(root) == expected  # rewritten whole
+
+
+def test_a_cache_another_mcptrain_wrote_is_replaced_silently(tmp_path: Path) -> None:
+    root = copy_of("good", tmp_path)
+    expected = validate(root)
+    (root / CACHE).write_text('{"format": 1, "code": "an older mcptrain"}\n{}\nkey\t{}\n')
+    assert validate(root) == expected  # no warning: nothing is wrong, the summaries are recomputed
+    assert hits(root)[0] > 0
+
