@@ -21,6 +21,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,6 +172,22 @@ def verify_cache(target: Path) -> bool:
         return False
 
 
+@contextmanager
+def _no_gguf_progress_bar() -> Iterator[None]:
+    """transformers' GGUF reader draws its own tqdm bar (not covered by its
+    `disable_progress_bar`); the caller already said what is happening."""
+    from functools import partial
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    saved = getattr(gguf_utils, "tqdm")  # noqa: B009 (not an exported name)
+    setattr(gguf_utils, "tqdm", partial(saved, disable=True))  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(gguf_utils, "tqdm", saved)  # noqa: B010
+
+
 def build_cache(gguf: Path, target: Path, digest: str) -> None:
     """Dequantise `gguf` into a plain safetensors model + tokenizer at `target`, atomically."""
     import torch
@@ -179,8 +197,9 @@ def build_cache(gguf: Path, target: Path, digest: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        with _no_gguf_progress_bar():
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # The GGUF-loaded model carries a quantization_config, so peft treats it as
         # quantized; a model rebuilt from a clean config + the state dict is plain.
         config_dict = loaded.config.to_dict()
