@@ -85,24 +85,7 @@ def shared_prefix_attention(module: Any, query: Any, key: Any, value: Any, atten
     `mcptrain_prefix[layer]` holds the prefix's keys/values [1, KV, P, D]. One softmax over
     [prefix | causal rows], as if each row had been run in full.
     """
-    import torch
-
-    prefix_keys, prefix_values = mcptrain_prefix[module.layer_idx]
-    b, h, t, d = query.shape
-    kv = key.shape[1]
-    g = h // kv  # query heads per key/value head
-    p = prefix_keys.shape[2]
-    dtype = query.dtype
-    q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
-    to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
-    to_rows = torch.matmul(q, key.transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, T]
-    causal = torch.ones(t, t, dtype=torch.bool, device=query.device).tril().repeat(g, 1)
-    to_rows = to_rows.masked_fill(~causal, float("-inf"))
-    scores = torch.cat([to_prefix.view(kv, b, g * t, p), to_rows], -1)
-    probs = torch.softmax(scores, dim=-1, dtype=torch.promote_types(dtype, torch.float32)).to(dtype)
-    out = torch.matmul(probs[..., :p].reshape(kv, b * g * t, p), prefix_values[0].to(dtype))
-    out = out.view(kv, b, g * t, d) + torch.matmul(probs[..., p:], value.transpose(0, 1).to(dtype))
-    return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
+    return _prefix_attention(module, query, key, value, scaling, mcptrain_prefix, None)
 
 
 DECODE_PREFIX_ATTENTION = "mcptrain_decode_prefix"
@@ -117,21 +100,31 @@ def decode_prefix_attention(module: Any, query: Any, key: Any, value: Any, atten
     prefix's keys are never copied per row (an expanded cache made every decode step
     concatenate, and grouped-query attention repeat, B copies of the ~650-token tool
     block: `benchmarks/eval_bench.py`)."""
+    return _prefix_attention(module, query, key, value, scaling, mcptrain_prefix, mcptrain_own_mask)
+
+
+def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: float, prefix: Any,
+                      own_mask: Any) -> tuple[Any, None]:
+    """One softmax over [the shared prefix's keys | the rows' own keys]: the `T` queries
+    are the last `T` of the rows' `S` own positions, causal among them; `own_mask` [B, S]
+    (None: every own key is real) hides the rows' padding."""
     import torch
 
-    prefix_keys, prefix_values = mcptrain_prefix[module.layer_idx]
+    prefix_keys, prefix_values = prefix[module.layer_idx]
     b, h, t, d = query.shape
     kv, s = key.shape[1], key.shape[2]
-    g = h // kv
+    g = h // kv  # query heads per key/value head
     p = prefix_keys.shape[2]
     dtype = query.dtype
     q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
     to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
     to_rows = torch.matmul(q, key.to(dtype).transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, S]
     slots = torch.arange(s, device=query.device)
-    causal = slots[None, :] <= (s - t + torch.arange(t, device=query.device))[:, None]  # [T, S]
-    allowed = (mcptrain_own_mask.bool()[:, None, :] & causal[None]).repeat(1, g, 1)  # [B, G*T, S]
-    to_rows = to_rows.masked_fill(~allowed[None], float("-inf"))
+    allowed = slots[None, :] <= (s - t + torch.arange(t, device=query.device))[:, None]  # [T, S] causal
+    if own_mask is not None:
+        allowed = own_mask.bool()[:, None, :] & allowed[None]  # [B, T, S]
+    allowed = allowed.repeat(*([1] * (allowed.dim() - 2)), g, 1)  # [(B,) G*T, S]
+    to_rows = to_rows.masked_fill(~allowed, float("-inf"))
     scores = torch.cat([to_prefix.view(kv, b, g * t, p), to_rows], -1)
     probs = torch.softmax(scores, dim=-1, dtype=torch.promote_types(dtype, torch.float32)).to(dtype)
     out = torch.matmul(probs[..., :p].reshape(kv, b * g * t, p), prefix_values[0].to(dtype))
