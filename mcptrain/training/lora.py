@@ -65,8 +65,12 @@ def run_fingerprint(project: ProjectSpec, data_sha256: str, template: str) -> st
 def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
                rows_val: Sequence[dict[str, Any]], out_dir: Path, run_name: str, *,
                on_progress: OnProgress | None = None,
-               runner: Literal["ray", "inline"] = "ray") -> TrainingResult:
-    """Train a LoRA adapter for `project` on canonical rows; see the module docstring."""
+               runner: Literal["ray", "inline"] = "ray",
+               keep_checkpoints: int = 2) -> TrainingResult:
+    """Train a LoRA adapter for `project` on canonical rows; see the module docstring.
+
+    `keep_checkpoints`: how many of the newest checkpoints an inline run keeps (a learning
+    curve keeps them all)."""
     from mcptrain.training.model import load_tokenizer, resolve_base_model
     from mcptrain.training.prompt import choose_template, encode_row
 
@@ -112,7 +116,7 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
 
         run_dir = Path(storage) / run_name
         _check_run(run_dir, fingerprint)
-        train_loop(config, InlineSession(run_dir, on_progress))
+        train_loop(config, InlineSession(run_dir, on_progress, keep=keep_checkpoints))
         final = ckpt.latest_checkpoint(run_dir=run_dir)
     else:
         from mcptrain.training.ray_runner import local_run_dir, run_on_ray

@@ -1,0 +1,133 @@
+"""The learning curve: validation accuracy against training minutes, for one recipe.
+
+Trains the project's `training:` block (with `--set` overrides) once for `--steps` steps,
+keeping a checkpoint every `--every` steps, then scores every checkpoint on the
+*validation* split only, as the evaluation stage would score the finished adapter:
+the call-or-answer threshold calibrated for that checkpoint, constrained decoding. The
+scored splits are never read, so where to stop can be chosen from this table.
+
+Each row is one checkpoint: its step, the training seconds it took to get there, the
+validation loss the loop measured at that step, and the generated accuracy. The last two
+lines say which checkpoint early stopping would keep on each of the two signals.
+
+    .venv/bin/python benchmarks/learning_curve.py --steps 320 --every 40
+    .venv/bin/python benchmarks/learning_curve.py --steps 40 --every 20 --set learning_rate=0.001
+
+The learning rate decays linearly to zero at `--steps`, so the checkpoint at step 120 of a
+320-step run is not the adapter a 120-step run ends with (it is still at a higher rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+def val_losses(history: list[dict[str, Any]]) -> dict[int, float]:
+    return {h["step"]: h["val_loss"] for h in history if "val_loss" in h}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=320)
+    parser.add_argument("--every", type=int, default=40, help="checkpoint (and validation loss) interval")
+    parser.add_argument("--set", action="append", default=[], help="training key=value (JSON values)")
+    parser.add_argument("--out", type=Path, default=Path(".mcptrain/curve"))
+    parser.add_argument("--base-model", default="")
+    args = parser.parse_args()
+
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.evaluation.report import score_rows, summarize
+    from mcptrain.evaluation.runner import predict_items
+    from mcptrain.specs.loader import load_specs
+    from mcptrain.training import checkpoint as ckpt
+    from mcptrain.training.lora import ADAPTER_FILES, calibrate_decision, export_adapter, train_lora
+    from mcptrain.training.model import load_tokenizer, resolve_base_model
+    from mcptrain.training.predictor import LocalPredictor
+    from mcptrain.training.prompt import choose_template
+
+    root = Path.cwd()
+    specs, _ = load_specs(root)
+    project = specs.project_spec
+    if args.base_model:
+        project = project.model_copy(update={"base_model": args.base_model})
+    overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    training = merged(project.training.model_dump(mode="json"), {
+        **overrides, "max_steps": args.steps, "checkpoint_every": args.every, "eval_every": args.every,
+        "early_stopping_patience": 0})
+    project = project.model_copy(update={"training": type(project.training).model_validate(training)})
+    dataset = open_dataset(root)
+    train, val = dataset.rows("train"), dataset.rows("validation")
+    run_name = f"curve-{int(time.time())}"
+    out = args.out.resolve()
+    print(f"{len(train)} training rows, {len(val)} validation rows; {args.steps} steps, "
+          f"a checkpoint every {args.every}; run {run_name}", flush=True)
+    result = train_lora(project, train, val, out / "final", run_name, runner="inline",
+                        keep_checkpoints=args.steps // args.every + 1)
+    losses = val_losses(result.summary["history"])
+    base_path = resolve_base_model(project.base_model)
+    tokenizer = load_tokenizer(str(base_path))
+    template = choose_template(tokenizer)
+    run_dir = out / "final" / "runs" / run_name
+
+    table = []
+    for step, folder in ckpt.find_checkpoints(run_dir):
+        state = ckpt.read_state(folder) or {}
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "raw"  # this step's own weights, not the best-so-far copy
+            raw.mkdir()
+            for name in ADAPTER_FILES:
+                shutil.copyfile(folder / name, raw / name)
+            adapter = Path(tmp) / "adapter"
+            export_adapter(raw, adapter, tokenizer, template, project.base_model)
+            decision = calibrate_decision(project, base_path, adapter, val, lambda e: None) or {}
+            started = time.perf_counter()
+            predictor = LocalPredictor(str(base_path), adapter, batch_size=project.evaluation.batch_size,
+                                       max_new_tokens=project.evaluation.max_new_tokens)
+            summary = summarize(score_rows(val, predict_items(predictor, val, "validation")))
+        row = {"step": step, "train_s": round(state.get("train_seconds", 0.0)),
+               "val_loss": losses.get(step), "threshold": decision.get("threshold"),
+               "accuracy": summary["overall"]["accuracy"], "correct": summary["overall"]["correct"],
+               "n": summary["overall"]["n"], "score_s": round(time.perf_counter() - started),
+               "by": {k: f"{v['correct']}/{v['n']}" for k, v in summary["by"]["category"].items()}}
+        table.append(row)
+        print(json.dumps(row), flush=True)
+
+    categories = sorted({c for r in table for c in r["by"]})
+    print("\n| step | train min | val loss | val accuracy | " + " | ".join(categories) + " |")
+    print("|---|---|---|---|" + "---|" * len(categories))
+    for r in table:
+        loss = "-" if r["val_loss"] is None else f"{r['val_loss']:.3f}"
+        print(f"| {r['step']} | {r['train_s'] / 60:.1f} | {loss} | {r['accuracy']:.1%} "
+              f"({r['correct']}/{r['n']}) | " + " | ".join(r["by"].get(c, "-") for c in categories) + " |")
+    with_loss = [r for r in table if r["val_loss"] is not None]
+    if with_loss:
+        by_loss = min(with_loss, key=lambda r: r["val_loss"])
+        print(f"\nearly stopping on validation loss keeps step {by_loss['step']} "
+              f"({by_loss['accuracy']:.1%} validation accuracy)")
+    by_accuracy = max(table, key=lambda r: (r["accuracy"], -r["step"]))
+    print(f"early stopping on validation accuracy keeps step {by_accuracy['step']} "
+          f"({by_accuracy['accuracy']:.1%})")
+
+
+if __name__ == "__main__":
+    main()
