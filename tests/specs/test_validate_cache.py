@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from mcptrain.specs import loader, validate_cache
+from mcptrain.specs import yaml as spec_yaml
 from mcptrain.specs.validate_cache import ValidateCache
 from mcptrain.specs.validator import validate_repository
 from tests.cli import mcptrain
 from tests.conftest import PROJECTS, REPO
 
 CACHE = Path(".mcptrain/cache/validate/summaries.json")
+DOCUMENTS = CACHE.with_name("documents.json")
 PROJECT_NAMES = sorted(p.name for p in PROJECTS.iterdir() if (p / "mcptrain.yaml").exists() or (p / "specs").exists())
 
 
@@ -44,21 +45,23 @@ def copy_of(name: str, tmp_path: Path) -> Path:
 
 
 def hits(root: Path) -> tuple[int, int]:
-    """(summaries reused, loader calls) of a cached validate of `root`, in-process."""
+    """(summaries reused, files parsed as YAML) of a cached validate of `root`, in-process
+    (what it learnt is saved, as `mcptrain validate` does)."""
     cache = ValidateCache.open(root / CACHE, str(CACHE))
     calls = 0
-    real = loader.load_file
+    real = spec_yaml.parse_document
 
     def counting(*args: object, **kwargs: object) -> object:
         nonlocal calls
         calls += 1
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    validate_cache.load_file = counting  # type: ignore[assignment]
+    spec_yaml.parse_document = counting  # type: ignore[assignment]
     try:
         validate_repository(root, cache=cache)
     finally:
-        validate_cache.load_file = real
+        spec_yaml.parse_document = real
+    cache.save(str(CACHE))
     return cache.hits, calls
 
 
@@ -75,12 +78,15 @@ def test_cached_runs_report_what_uncached_runs_report(name: str, tmp_path: Path)
         assert hits(root)[0] > 0  # the warm run did reuse summaries
 
 
-def test_unchanged_example_files_are_not_read_again(tmp_path: Path) -> None:
+def test_an_unchanged_repository_is_not_parsed_again(tmp_path: Path) -> None:
     root = copy_of("demo", tmp_path)
     validate(root)
     reused, parsed = hits(root)
-    total = len(loader.find_spec_files(root))
-    assert reused > 20 and parsed == total - reused  # every other file is loaded, as before
+    assert reused > 20 and parsed == 0  # row files as summaries, the others from documents.json
+    tools = next((root / "specs").rglob("tools.yaml"))
+    tools.write_text(tools.read_text() + "\n# a comment\n")
+    assert hits(root) == (0, 1 + reused)  # the ToolSet moved: it and every row file are read again
+    assert hits(root) == (reused, 0)
 
 
 def test_an_edited_file_s_new_error_appears_and_its_old_one_goes(tmp_path: Path) -> None:
