@@ -208,6 +208,16 @@ class _Checker:
         # jsonschema-rs answers "valid?" ~100x faster; the Python validator runs only to
         # explain a failure with a path and a message.
         error = _schema_error(schema) if not jsonschema_rs.meta.is_valid(schema) else None
+        if error is None and schema.get("type") != "object":
+            self.add(loaded, (*loc, "type") if "type" in schema else loc,
+                     f"an MCP inputSchema must have type 'object' (got {schema.get('type')!r})")
+        elif error is None:
+            try:
+                fast = jsonschema_rs.validator_for(schema, validate_formats=True)
+            except jsonschema_rs.ValidationError as e:  # a `pattern` that is no regex, a `$ref` to nowhere
+                error = _schema_error(schema)
+                if error is None:
+                    self.add(loaded, (*loc, *e.instance_path), str(e).split("\n", 1)[0])
         if error is not None:
             where = (*loc, *error.path)
             got = error.instance
@@ -215,11 +225,6 @@ class _Checker:
             if error.validator in ("anyOf", "enum") and isinstance(got, str) and where[-1] == "type":
                 msg = f"expected one of {', '.join(repr(t) for t in sorted(_TYPE_WORDS))} (got {got!r})"
             self.add(loaded, where, msg)
-        elif schema.get("type") != "object":
-            self.add(loaded, (*loc, "type") if "type" in schema else loc,
-                     f"an MCP inputSchema must have type 'object' (got {schema.get('type')!r})")
-        else:
-            fast = jsonschema_rs.validator_for(schema, validate_formats=True)
         return ToolRef(service, tool, loaded, index, fast)
 
     def check_uses(self, bundle: Any) -> None:

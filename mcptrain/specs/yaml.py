@@ -112,7 +112,8 @@ class Document:
         """
         node = self._root
         if node is None:
-            return _tree_position(self._tree_data(), loc, key) if self._tree is not None else (1, 1)
+            tree = self._tree_data()
+            return _tree_position(tree, loc, key) if tree is not None else (1, 1)
         best = node.start_mark
         for i, part in enumerate(loc):
             last = i == len(loc) - 1
