@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from mcptrain.errors import Diagnostic, MCPTrainError
 
@@ -75,6 +74,8 @@ def diagnostics(items: Sequence[Diagnostic]) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     t = Table(title=title, show_edge=False, header_style="bold")
     for i, c in enumerate(columns):
         t.add_column(c, justify="left" if i == 0 else "right")

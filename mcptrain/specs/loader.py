@@ -135,14 +135,24 @@ def load_project(root: Path) -> tuple[s.ProjectSpec, list[Diagnostic]]:
 
 
 def load_file(path: Path, shown: str, diags: list[Diagnostic]) -> Loaded[Any] | None:
+    doc = read_document(path, shown, diags)
+    return from_document(doc, diags) if doc is not None else None
+
+
+def read_document(path: Path, shown: str, diags: list[Diagnostic]) -> Document | None:
+    """The parsed file, or None with a diagnostic when it cannot be read or is not YAML."""
     try:
-        doc = load_document(path, shown)
+        return load_document(path, shown)
     except YAMLError as e:
         diags.append(Diagnostic(shown, e.line, e.col, "", e.message))
-        return None
     except OSError as e:
         diags.append(Diagnostic(shown, 1, 1, "", f"cannot read file: {e.strerror}"))
-        return None
+    return None
+
+
+def from_document(doc: Document, diags: list[Diagnostic]) -> Loaded[Any] | None:
+    """The spec a parsed file declares, or None with diagnostics when it is not a valid one."""
+    shown = doc.path
     data = doc.data
     if data is None:
         diags.append(Diagnostic(shown, 1, 1, "", "file is empty; expected a mapping with 'apiVersion' and 'kind'"))

@@ -15,14 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 _SINGLE_EXPR = re.compile(r"^\{\{(?P<expr>(?:(?!\}\}).)*)\}\}$", re.S)
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-# Rendering is bounded too: a template cannot build huge strings through range().
-_ENV.globals.pop("range", None)
-_ENV.globals.pop("lipsum", None)
 MAX_RENDERED_CHARS = 10_000
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -45,8 +38,24 @@ def next_weekday(value: Any, weekday: str) -> str:
     return (start + dt.timedelta(days=(want - start.weekday() - 1) % 7 + 1)).isoformat()
 
 
-_ENV.filters["plus_days"] = plus_days
-_ENV.filters["next_weekday"] = next_weekday
+_ENVS: list[Any] = []
+
+
+def _env() -> Any:
+    """The sandboxed jinja2 environment, made when a first template is rendered (a repository
+    without templates never imports jinja2: `mcptrain validate` starts faster)."""
+    if not _ENVS:
+        from jinja2 import StrictUndefined
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        # Rendering is bounded too: a template cannot build huge strings through range().
+        env.globals.pop("range", None)
+        env.globals.pop("lipsum", None)
+        env.filters["plus_days"] = plus_days
+        env.filters["next_weekday"] = next_weekday
+        _ENVS.append(env)
+    return _ENVS[0]
 
 
 def context_values(date: dt.date | None) -> dict[str, Any]:
@@ -109,8 +118,10 @@ def render_value(value: Any, values: dict[str, Any], loc: tuple[str | int, ...])
             return value
         m = _SINGLE_EXPR.match(value.strip())
         if m:
+            from jinja2 import TemplateError, Undefined
+
             try:
-                expr = _ENV.compile_expression(m.group("expr"), undefined_to_none=False)
+                expr = _env().compile_expression(m.group("expr"), undefined_to_none=False)
                 result = expr(**values)
             except TemplateError as e:
                 raise TemplateExpansionError(f"template error: {e}", loc) from None
@@ -130,13 +141,17 @@ def render_value(value: Any, values: dict[str, Any], loc: tuple[str | int, ...])
 
 
 def _compile(source: str, loc: tuple[str | int, ...]) -> Any:
+    from jinja2 import TemplateError
+
     try:
-        return _ENV.from_string(source)
+        return _env().from_string(source)
     except TemplateError as e:
         raise TemplateExpansionError(f"template does not parse: {e}", loc) from None
 
 
 def _render(template: Any, values: dict[str, Any], loc: tuple[str | int, ...]) -> str:
+    from jinja2 import TemplateError
+
     try:
         text = template.render(**values)
     except TemplateError as e:

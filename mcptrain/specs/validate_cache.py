@@ -32,13 +32,18 @@ from mcptrain.errors import Diagnostic
 from mcptrain.files import replace_file
 from mcptrain.fingerprint import sha256_json
 from mcptrain.specs import models as s
+from mcptrain.specs.document_cache import FILE as DOCUMENTS_FILE
+from mcptrain.specs.document_cache import DocumentCache
 from mcptrain.specs.loader import (
+    Loaded,
     ServiceBundle,
     Specs,
     display_path,
     find_spec_files,
+    from_document,
     load_file,
     place,
+    read_document,
 )
 from mcptrain.specs.summary import RowSummary
 
@@ -60,6 +65,7 @@ class _Pending:
 @dataclass
 class ValidateCache:
     path: Path
+    documents: DocumentCache  # the other files' parsed documents (`document_cache.py`)
     warnings: list[str] = field(default_factory=list)
     kinds: dict[str, tuple[str, str]] = field(default_factory=dict)  # file sha256 -> (kind, service)
     entries: dict[str, tuple[str, RowSummary]] = field(default_factory=dict)  # key -> (its line, summary)
@@ -72,8 +78,12 @@ class ValidateCache:
 
     @classmethod
     def open(cls, path: Path, shown: str) -> ValidateCache:
-        """The cache at `path` (`shown` names it in a warning); empty when absent or damaged."""
-        cache = cls(path)
+        """The cache at `path` (`shown` names it in a warning); empty when absent or damaged.
+        The documents are kept beside it, in `documents.json`."""
+        warnings: list[str] = []
+        documents = DocumentCache.open(path.with_name(DOCUMENTS_FILE), str(Path(shown).with_name(DOCUMENTS_FILE)),
+                                       code_identity(), warnings)
+        cache = cls(path, documents, warnings)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -120,7 +130,7 @@ class ValidateCache:
                 pending.append(_Pending(path, shown, *known))
                 specs.services.setdefault(known[1], ServiceBundle(known[1]))
                 continue
-            loaded = load_file(path, shown, diags)
+            loaded = self._load(path, shown, sha, diags)
             if loaded is None:
                 continue
             place(specs, loaded, diags)
@@ -133,6 +143,18 @@ class ValidateCache:
         for item in pending:
             self._place_pending(specs, item, diags)
         return specs, diags
+
+    def _load(self, path: Path, shown: str, sha: str | None, diags: list[Diagnostic]) -> Loaded[Any] | None:
+        """A file whose kind the cache does not know: its document kept in `documents`, or parsed
+        (and then kept there)."""
+        doc = self.documents.get(sha, shown) if sha is not None else None
+        if doc is None:
+            doc = read_document(path, shown, diags)
+            if doc is None:
+                return None
+            if sha is not None:
+                self.documents.put(sha, doc)
+        return from_document(doc, diags)
 
     def _place_pending(self, specs: Specs, item: _Pending, diags: list[Diagnostic]) -> None:
         bundle = specs.services[item.service]
@@ -160,6 +182,7 @@ class ValidateCache:
 
     def save(self, shown: str) -> None:
         """Write what this run used or made (the rest is dropped), when it changed."""
+        self.documents.save()
         if not self._dirty and self._kept.keys() == self.entries.keys() and self._kinds_seen == self.kinds:
             return
         header = json.dumps({"format": FORMAT, "code": code_identity()})

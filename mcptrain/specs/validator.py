@@ -11,10 +11,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker, SchemaError
 from rapidfuzz import fuzz, process
 
 from mcptrain.errors import Diagnostic
@@ -38,9 +38,10 @@ from mcptrain.specs.templates import (
 from mcptrain.suggestions import did_you_mean
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, SchemaError
+
     from mcptrain.specs.validate_cache import ValidateCache
 
-_FORMATS = FormatChecker()
 _TYPE_WORDS = {"string", "integer", "number", "boolean", "array", "object", "null"}
 
 
@@ -50,8 +51,15 @@ class ToolRef:
     spec: s.ToolSpec
     loaded: Loaded[s.ToolSetSpec]
     index: int
-    validator: Draft202012Validator | None
-    fast: Any = None  # jsonschema-rs validator: the happy path; jsonschema explains failures
+    fast: Any = None  # jsonschema-rs validator (None: the schema is unusable, calls are not checked)
+
+    @cached_property
+    def validator(self) -> Draft202012Validator:
+        """The Python validator, which explains a failure the fast one found (jsonschema is
+        imported only then: most runs never need it)."""
+        from jsonschema import Draft202012Validator, FormatChecker
+
+        return Draft202012Validator(self.spec.inputSchema, format_checker=FormatChecker())
 
 
 @dataclass(frozen=True)
@@ -195,28 +203,29 @@ class _Checker:
         """A tool with its schema checked and its argument validators built (`index` -1: an
         item's inline definition)."""
         loc = (*base, "inputSchema")
-        validator: Draft202012Validator | None = None
         schema = tool.inputSchema
         fast = None
-        try:
-            # jsonschema-rs answers "valid?" ~100x faster; the Python validator
-            # runs only to explain a failure with a path and a message.
-            if not jsonschema_rs.meta.is_valid(schema):
-                Draft202012Validator.check_schema(schema)
-            if schema.get("type") != "object":
-                self.add(loaded, (*loc, "type") if "type" in schema else loc,
-                         f"an MCP inputSchema must have type 'object' (got {schema.get('type')!r})")
-            else:
-                validator = Draft202012Validator(schema, format_checker=_FORMATS)
+        # jsonschema-rs answers "valid?" ~100x faster; the Python validator runs only to
+        # explain a failure with a path and a message.
+        error = _schema_error(schema) if not jsonschema_rs.meta.is_valid(schema) else None
+        if error is None and schema.get("type") != "object":
+            self.add(loaded, (*loc, "type") if "type" in schema else loc,
+                     f"an MCP inputSchema must have type 'object' (got {schema.get('type')!r})")
+        elif error is None:
+            try:
                 fast = jsonschema_rs.validator_for(schema, validate_formats=True)
-        except SchemaError as e:
-            where = (*loc, *e.path)
-            got = e.instance
-            msg = e.message
-            if e.validator in ("anyOf", "enum") and isinstance(got, str) and where[-1] == "type":
+            except jsonschema_rs.ValidationError as e:  # a `pattern` that is no regex, a `$ref` to nowhere
+                error = _schema_error(schema)
+                if error is None:
+                    self.add(loaded, (*loc, *e.instance_path), str(e).split("\n", 1)[0])
+        if error is not None:
+            where = (*loc, *error.path)
+            got = error.instance
+            msg = error.message
+            if error.validator in ("anyOf", "enum") and isinstance(got, str) and where[-1] == "type":
                 msg = f"expected one of {', '.join(repr(t) for t in sorted(_TYPE_WORDS))} (got {got!r})"
             self.add(loaded, where, msg)
-        return ToolRef(service, tool, loaded, index, validator, fast)
+        return ToolRef(service, tool, loaded, index, fast)
 
     def check_uses(self, bundle: Any) -> None:
         if bundle.service is None:
@@ -538,7 +547,7 @@ class _Checker:
             return
         if ref.index >= 0:  # an inline definition is the item's own, not a tool of the service
             (self.row.calls if self.row is not None else self.calls_per_tool)[(ref.service, ref.spec.name)] += 1
-        if ref.validator is None:
+        if ref.fast is None:
             return
         props = ref.spec.inputSchema.get("properties", {})
         where = (*loc, name)
@@ -556,7 +565,7 @@ class _Checker:
                            f"{value!r} is what users say; the canonical value of {name}.{param} is "
                            f"{mapping[value.lower()]!r}{context}",
                            hint=f"use {param}: {mapping[value.lower()]}")
-        if ref.fast is not None and ref.fast.is_valid(args):
+        if ref.fast.is_valid(args):
             return
         for err in ref.validator.iter_errors(args):
             path = tuple(err.absolute_path)
@@ -675,6 +684,17 @@ class _Checker:
                 self.add(ref.loaded, loc,
                          f"tool {name!r} has {n} example calls, under half the average ({average:.1f})",
                          severity="warning")
+
+
+def _schema_error(schema: dict[str, Any]) -> SchemaError | None:
+    """What jsonschema says is wrong with a schema jsonschema-rs rejected (None: nothing)."""
+    from jsonschema import Draft202012Validator, SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as e:
+        return e
+    return None
 
 
 def _a(kind: str) -> str:

@@ -10,6 +10,7 @@ Round-trip edits (registry, importers) go through ruamel.yaml so comments surviv
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -76,14 +77,32 @@ class YAMLError(Exception):
 
 
 class Document:
-    """A parsed file: its data and the node tree that knows where each value is."""
+    """A parsed file: its data and the node tree that knows where each value is (or, for a
+    document `mcptrain validate` kept in its cache, the positions alone: `positions()`)."""
 
-    __slots__ = ("path", "data", "_root")
+    __slots__ = ("path", "data", "_root", "_tree")
 
     def __init__(self, path: str, data: Any, root: pyyaml.Node | None) -> None:
         self.path = path
         self.data = data
         self._root = root
+        self._tree: Any = None  # `positions()` of a cached document: its JSON until first asked
+
+    @classmethod
+    def from_positions(cls, path: str, data: Any, positions: str) -> Document:
+        """A document rebuilt from its data and the JSON of its `positions()`, which is
+        decoded only if a position is asked for."""
+        doc = cls(path, data, None)
+        doc._tree = positions
+        return doc
+
+    def positions(self) -> Any:
+        """Where every value and key is, as plain data: `[line, col]` for a scalar,
+        `[line, col, {key as written: [key line, key col, value]}]` for a mapping,
+        `[line, col, [item, ...]]` for a list (0-based, as the node tree holds them)."""
+        if self._root is None:
+            return self._tree_data()
+        return _positions_of(self._root)
 
     def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of the value at `loc`, or of its key with `key=True`.
@@ -93,7 +112,8 @@ class Document:
         """
         node = self._root
         if node is None:
-            return 1, 1
+            tree = self._tree_data()
+            return _tree_position(tree, loc, key) if tree is not None else (1, 1)
         best = node.start_mark
         for i, part in enumerate(loc):
             last = i == len(loc) - 1
@@ -114,6 +134,42 @@ class Document:
             else:
                 break
         return best.line + 1, best.column + 1
+
+    def _tree_data(self) -> Any:
+        if isinstance(self._tree, str):
+            self._tree = json.loads(self._tree)
+        return self._tree
+
+
+def _positions_of(node: pyyaml.Node) -> list[Any]:
+    mark = node.start_mark
+    if isinstance(node, pyyaml.MappingNode):
+        keys: dict[str, list[Any]] = {}
+        for k, v in node.value:  # the first of two keys written alike answers, as in `position`
+            keys.setdefault(k.value, [k.start_mark.line, k.start_mark.column, _positions_of(v)])
+        return [mark.line, mark.column, keys]
+    if isinstance(node, pyyaml.SequenceNode):
+        return [mark.line, mark.column, [_positions_of(v) for v in node.value]]
+    return [mark.line, mark.column]
+
+
+def _tree_position(node: Any, loc: Loc, key: bool) -> tuple[int, int]:
+    """`Document.position` over `positions()` instead of the node tree."""
+    line, col = node[0], node[1]
+    for i, part in enumerate(loc):
+        children = node[2] if len(node) > 2 else None
+        if isinstance(children, dict):
+            entry = children.get(str(part))
+            if entry is None:
+                break
+            node = entry[2]
+            line, col = (entry[0], entry[1]) if key and i == len(loc) - 1 else (node[0], node[1])
+        elif isinstance(children, list) and isinstance(part, int) and 0 <= part < len(children):
+            node = children[part]
+            line, col = node[0], node[1]
+        else:
+            break
+    return line + 1, col + 1
 
 
 def load_document(path: Path, display: str | None = None) -> Document:

@@ -100,6 +100,25 @@ def test_balance_warnings_name_the_thin_tools() -> None:
     ]
 
 
+def test_a_schema_that_does_not_compile_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """A `pattern` that is no regular expression, a `$ref` to nowhere: the meta-schema
+    passes them, compiling the validator does not."""
+    import shutil
+
+    from mcptrain.specs.validator import validate_repository
+
+    shutil.copytree(PROJECTS / "good", tmp_path / "good")
+    tools = tmp_path / "good/specs/payment/tools.yaml"
+    tools.write_text(tools.read_text().replace('pattern: "^INV-[0-9]+$"', 'pattern: "^INV-[0-9+$"')
+                     .replace("payment_id: {type: string}", "payment_id: {$ref: '#/$defs/nowhere'}"))
+    result = validate_repository(tmp_path / "good")
+    assert [d.format() for d in result.errors] == [
+        "specs/payment/tools.yaml:12:45: tools[0].inputSchema.properties.invoice_id.pattern: "
+        "'^INV-[0-9+$' is not a 'regex'",
+        "specs/payment/tools.yaml:18:7: tools[1].inputSchema: Pointer '/$defs/nowhere' does not exist",
+    ]
+
+
 def test_the_demo_organisation_is_big_enough_to_train_on(tmp_path: Path) -> None:
     """What issue 2 asks of the demo: per-tool volume, sequences, parallel calls, critical
     scenarios on payments, security and data deletion, and no warnings."""

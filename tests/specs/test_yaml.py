@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcptrain.files import write_new_file
-from mcptrain.specs.yaml import MAX_FILE_BYTES, YAMLError, load_document, parse_document
+from mcptrain.specs.yaml import MAX_FILE_BYTES, Document, YAMLError, load_document, parse_document
+from tests.conftest import PROJECTS, REPO
 
 
 def test_positions_point_at_keys_and_values() -> None:
@@ -16,6 +20,44 @@ def test_positions_point_at_keys_and_values() -> None:
     assert doc.position(("a", "b", 1, "c"), key=True) == (2, 11)
     # a path that does not exist reports the deepest node that does
     assert doc.position(("a", "missing")) == (2, 3)
+
+
+def _paths(data: Any, base: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every path into `data`, and one step past each (a missing key, an index out of range)."""
+    yield base
+    if isinstance(data, dict):
+        yield (*base, "no-such-key")
+        for k, v in data.items():
+            yield from _paths(v, (*base, k))
+    elif isinstance(data, list):
+        yield (*base, len(data))
+        yield (*base, "0")  # a string never indexes a list
+        for i, v in enumerate(data):
+            yield from _paths(v, (*base, i))
+    else:
+        yield (*base, 0)
+
+
+def test_positions_kept_as_data_answer_like_the_node_tree() -> None:
+    """`mcptrain validate` keeps a document's positions as JSON: every path, present or not,
+    key or value, must point where the parsed file points."""
+    files = [*sorted((REPO / "specs").rglob("*.yaml")), *sorted(PROJECTS.rglob("*.yaml"))]
+    texts = [f.read_bytes() for f in files] + [
+        b"1: a\n'1': b\nx: {1.0: c, null: d, true: e}\n",  # keys that read alike: the first one answers
+        b"- [a, [b, {c: [d]}]]\n- &x {k: v}\n- *x\n",  # nested lists, an alias
+    ]
+    checked = 0
+    for raw in texts:
+        try:
+            doc = parse_document(raw, "f.yaml")
+        except YAMLError:
+            continue
+        kept = Document.from_positions("f.yaml", doc.data, json.dumps(doc.positions()))
+        for path in _paths(doc.data):
+            for key in (False, True):
+                assert kept.position(path, key=key) == doc.position(path, key=key), (raw[:80], path, key)
+                checked += 1
+    assert checked > 10_000
 
 
 def test_huge_file_is_refused_before_reading(tmp_path: Path) -> None:
