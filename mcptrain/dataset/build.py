@@ -85,7 +85,7 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
                                           "data": project.data.model_dump(mode="json")}),
             "resampled_rows": resampled,
             "service_fingerprints": fingerprints,
-            "zero_shot_tools": {n: sorted(t for t in names if t in zero_shot)
+            "zero_shot_tools": {n: sorted(t for t in names if (n, t) in zero_shot)
                                 for n, names in tools_by_service.items()},
             "counts": count_rows(rows),
             "contamination": {"threshold": config.near_duplicate_threshold, "removed": len(removals),

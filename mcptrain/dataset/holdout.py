@@ -59,7 +59,11 @@ def propose_refresh(specs: Specs, today: dt.date, *, rotate_tools: bool = True,
     later = choose_zero_shot_tools(tools, config.model_copy(update={"zero_shot_rotation": next_rotation}),
                                    critical)
     return Refresh(config.time_holdout_after, next_cutoff, config.zero_shot_rotation, next_rotation,
-                   sorted(released), sorted(held), sorted(now - later), sorted(later - now))
+                   sorted(released), sorted(held), _named(now - later), _named(later - now))
+
+
+def _named(pairs: set[tuple[str, str]]) -> list[str]:
+    return [f"{service}/{tool}" for service, tool in sorted(pairs)]
 
 
 def _dated_items(specs: Specs) -> list[tuple[str, dt.date]]:

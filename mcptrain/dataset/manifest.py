@@ -11,7 +11,7 @@ from typing import Any
 
 from mcptrain.dataset.compiler import Row
 from mcptrain.dataset.contamination import query_of
-from mcptrain.dataset.splits import EVAL_SPLITS, SPLITS
+from mcptrain.dataset.splits import EVAL_SPLITS, SPLITS, ZeroShot, held_out_tool
 from mcptrain.specs.validator import normalize_query
 
 MANIFEST_FORMAT = 1
@@ -45,7 +45,7 @@ def count_rows(rows: list[Row]) -> dict[str, Any]:
     return out
 
 
-def quality_report(rows: list[Row], tools_by_service: dict[str, list[str]], zero_shot: set[str]) -> dict[str, Any]:
+def quality_report(rows: list[Row], tools_by_service: dict[str, list[str]], zero_shot: ZeroShot) -> dict[str, Any]:
     """The seed's data-quality figures, over the training data (examples and edge cases)."""
     data = [r for r in rows if r["kind"] != "scenario"]
     examples = [r for r in data if r["kind"] == "example"]
@@ -63,7 +63,8 @@ def quality_report(rows: list[Row], tools_by_service: dict[str, list[str]], zero
         "tools_covered": len(covered),
         "tools_uncovered": sorted(t for t, n in per_tool.items() if not n),
         # examples, yet by the luck of the hash none in train (and not held out on purpose)
-        "tools_without_train_rows": sorted(t for t in covered if t not in trained and t not in zero_shot),
+        "tools_without_train_rows": sorted(t for t in covered if t not in trained
+                                           and t not in {name for _, name in zero_shot}),
         "examples_per_tool": dict(sorted(per_tool.items())),
         "balance": {"min": counts[0], "max": counts[-1],
                     "mean": round(sum(counts) / len(counts), 2),
@@ -79,7 +80,7 @@ def quality_report(rows: list[Row], tools_by_service: dict[str, list[str]], zero
     }
 
 
-def volume(rows: list[Row], zero_shot: set[str]) -> dict[str, Any]:
+def volume(rows: list[Row], zero_shot: ZeroShot) -> dict[str, Any]:
     """Training rows against the chapter's minimum, examples per trained tool against its
     start and production figures, and the tools with under half the mean train rows."""
     train = [r for r in rows if r["split"] == "train"]
@@ -89,7 +90,7 @@ def volume(rows: list[Row], zero_shot: set[str]) -> dict[str, Any]:
         if r["kind"] != "example":
             continue
         for tool in r["target_tools"]:
-            if tool not in zero_shot:
+            if not held_out_tool(r, tool, zero_shot):
                 examples[tool].add(r["source_id"])
     for r in train:
         rows_per_tool.update(r["target_tools"])

@@ -61,9 +61,14 @@ def unit_hash(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+ZeroShot = set[tuple[str, str]]  # (service, tool name): two services may each have a `get_status`
+
+
 def choose_zero_shot_tools(tools_by_service: dict[str, list[str]], config: s.SplitsSpec,
-                           critical: Iterable[str] = ()) -> set[str]:
-    chosen: set[str] = set()
+                           critical: Iterable[str] = ()) -> ZeroShot:
+    """The (service, tool) pairs held out as zero-shot: a share of each service's tools in
+    seeded-hash order, the window moved by `zero_shot_rotation`."""
+    chosen: ZeroShot = set()
     exempt = set(critical)
     for service, names in tools_by_service.items():
         if not names or service in exempt:
@@ -73,15 +78,25 @@ def choose_zero_shot_tools(tools_by_service: dict[str, list[str]], config: s.Spl
             k = min(k, len(names) - 1)
         ranked = sorted(names, key=lambda n: (unit_hash(config.seed, f"tool:{n}"), n))
         start = config.zero_shot_rotation * k
-        chosen.update(ranked[(start + i) % len(ranked)] for i in range(k))
+        chosen.update((service, ranked[(start + i) % len(ranked)]) for i in range(k))
     return chosen
 
 
-def fixed_split(row: Row, config: s.SplitsSpec, zero_shot: set[str]) -> str | None:
+def held_out_tool(row: Row, tool: str, zero_shot: ZeroShot) -> bool:
+    """Whether `tool` (a name in the row's `target_tools`) is a zero-shot tool of one of the
+    services the row offers tools of."""
+    return any((service, tool) in zero_shot for service in row.get("services") or [row["service"]])
+
+
+def about_zero_shot(row: Row, zero_shot: ZeroShot) -> bool:
+    return bool(zero_shot) and any(held_out_tool(row, t, zero_shot) for t in row["target_tools"])
+
+
+def fixed_split(row: Row, config: s.SplitsSpec, zero_shot: ZeroShot) -> str | None:
     """Rules 1-3: the split a row gets regardless of the other rows, or None."""
     if row["kind"] == "scenario":
         return "scenarios"
-    if zero_shot and not zero_shot.isdisjoint(row["target_tools"]):
+    if about_zero_shot(row, zero_shot):
         return "zero_shot"
     cutoff = config.time_holdout_after
     if cutoff is not None and row["created_at"] is not None and row["created_at"] > cutoff.isoformat():
@@ -118,7 +133,7 @@ def balance(groups: dict[str, int], config: s.SplitsSpec) -> dict[str, str]:
     return out
 
 
-def assign_splits(rows: Iterable[Row], config: s.SplitsSpec, zero_shot: set[str]) -> None:
+def assign_splits(rows: Iterable[Row], config: s.SplitsSpec, zero_shot: ZeroShot) -> None:
     strata: dict[tuple[str, str], dict[str, int]] = {}
     pending: list[Row] = []
     for row in rows:

@@ -32,7 +32,7 @@ def test_counts_per_split_service_tool_and_category() -> None:
 
 
 def test_quality_report() -> None:
-    q = quality_report(ROWS, TOOLS, zero_shot={"t_new"})
+    q = quality_report(ROWS, TOOLS, zero_shot={("svc", "t_new")})
     assert q["tools"] == 4 and q["tools_covered"] == 3
     assert q["tools_uncovered"] == ["t_unused"]
     assert q["tools_without_train_rows"] == []
@@ -89,7 +89,7 @@ def test_volume_against_the_chapters_figures() -> None:
     rows = [row(f"a{i}", "train", ["t_a"]) for i in range(12)] + [row("b1", "train", ["t_b"]),
                                                                   row("b2", "test", ["t_b"]),
                                                                   row("z1", "zero_shot", ["t_z"])]
-    v = volume(rows, zero_shot={"t_z"})
+    v = volume(rows, zero_shot={("svc", "t_z")})
     assert v["train_rows"] == 13 and v["min_train_rows"] == 1000
     assert v["examples_per_tool"] == {"t_a": 12, "t_b": 2}  # zero-shot tools are never trained on
     assert v["tools_under_start"] == ["t_b"] and v["tools_under_production"] == ["t_a", "t_b"]

@@ -29,7 +29,7 @@ def row(source_id: str = "x-1", **kw: object) -> dict:
             "source_id": source_id, "service": "svc", **kw}
 
 
-def split_of(one: dict, cfg: s.SplitsSpec, zero_shot: set[str]) -> str:
+def split_of(one: dict, cfg: s.SplitsSpec, zero_shot: set[tuple[str, str]]) -> str:
     assign_splits([one], cfg, zero_shot)
     return str(one["split"])
 
@@ -122,12 +122,29 @@ def test_zero_shot_share_is_per_service_and_keeps_one_tool() -> None:
     assert choose_zero_shot_tools(tools, config(zero_shot_tools=0.0)) == set()
 
 
+def test_a_zero_shot_tool_is_one_services_tool_not_every_tool_of_that_name() -> None:
+    from mcptrain.dataset.splits import fixed_split
+
+    tools = {"a": ["get_status", "a1", "a2", "a3"], "b": ["get_status", "b1", "b2", "b3"]}
+    cfg = config(zero_shot_tools=0.25)
+    chosen = choose_zero_shot_tools(tools, cfg)
+    held = {svc for svc, name in chosen if name == "get_status"}
+    assert len(held) <= 1  # the hash ranks names, so one service may hold it out and the other not
+    a_row = {"kind": "example", "service": "a", "services": ["a"], "target_tools": ["get_status"], "created_at": None}
+    b_row = {**a_row, "service": "b", "services": ["b"]}
+    zero = {("a", "get_status")}
+    assert fixed_split(a_row, cfg, zero) == "zero_shot"
+    assert fixed_split(b_row, cfg, zero) is None  # b's get_status is trained on
+    both = {**a_row, "services": ["b", "a"]}  # a row offering both services' tools
+    assert fixed_split(both, cfg, zero) == "zero_shot"
+
+
 def test_rotations_hold_out_each_tool_in_turn() -> None:
     tools = {"a": [f"a{i}" for i in range(10)]}
     rotations = [choose_zero_shot_tools(tools, config(zero_shot_tools=0.2, zero_shot_rotation=r))
                  for r in range(5)]
     assert all(len(r) == 2 for r in rotations)
-    assert set().union(*rotations) == set(tools["a"])  # five rotations of two: every tool once
+    assert set().union(*rotations) == {("a", t) for t in tools["a"]}  # five rotations of two: every tool once
     assert rotations[0] == choose_zero_shot_tools(tools, config(zero_shot_tools=0.2))  # 0 = before rotations
     assert rotations[5 % 5] == choose_zero_shot_tools(tools, config(zero_shot_tools=0.2, zero_shot_rotation=5))
 
@@ -148,8 +165,8 @@ def test_rotating_tools_moves_only_the_rotated_tools_rows(org: Path) -> None:
 
 def test_first_matching_rule_wins() -> None:
     cfg = config(time_holdout_after=dt.date(2025, 6, 30))
-    assert split_of(row(kind="scenario", target_tools=["z"]), cfg, {"z"}) == "scenarios"
-    assert split_of(row(target_tools=["z"], created_at="2026-01-01"), cfg, {"z"}) == "zero_shot"
+    assert split_of(row(kind="scenario", target_tools=["z"]), cfg, {("svc", "z")}) == "scenarios"
+    assert split_of(row(target_tools=["z"], created_at="2026-01-01"), cfg, {("svc", "z")}) == "zero_shot"
     assert split_of(row(created_at="2025-07-01"), cfg, set()) == "holdout"
     assert split_of(row(created_at="2025-07-01", category="multi_turn"), cfg, set()) == "orchestration"
     assert fixed_split(row(created_at="2025-06-30"), cfg, set()) is None
