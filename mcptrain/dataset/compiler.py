@@ -183,6 +183,9 @@ class _Compiler:
             meta["category"] = sc.category
         if len(options) > 1 or any(_has_alternatives(a) for a in answers):
             meta["accept"] = [self.acceptable(a, scope) for a in answers]
+            later = self.later_steps(answers, scope)
+            if later:
+                meta["accept_steps"] = later
         reference = _reference(answers[0])
         self.add_row(sc.id, sc.id, scope, system, self.history(sc, values), reference, **meta)
 
@@ -235,11 +238,12 @@ class _Compiler:
         return _Answer(action=spec.action or "no_tool", reply=behaviour_reply(filled),
                        required_fields=list(spec.required_fields) if spec.required_fields else None)
 
-    def acceptable(self, answer: _Answer, scope: Scope) -> dict[str, Any]:
-        """One acceptable answer for the first scored turn, in BFCL's ground-truth form."""
+    def acceptable(self, answer: _Answer, scope: Scope, step: int = 0) -> dict[str, Any]:
+        """One acceptable answer for scored turn `step` (0: the first), in BFCL's ground-truth form."""
         if answer.action is not None:
             return {"action": answer.action, "required_fields": answer.required_fields or []}
-        calls = answer.calls if answer.calls is not None else [(n, a) for n, a, _ in (answer.sequence or [])[:1]]
+        calls = (answer.calls if answer.calls is not None
+                 else [(n, a) for n, a, _ in (answer.sequence or [])[step:step + 1]])
         truth = []
         for name, args in calls:
             params = {}
@@ -248,6 +252,21 @@ class _Compiler:
                 params[key] = [_bfcl(v) for v in values] + ([""] if optional else [])
             truth.append({scope.resolve(name).offered: params})
         return {"ground_truth": truth}
+
+    def later_steps(self, answers: list[_Answer], scope: Scope) -> dict[str, list[dict[str, Any]]]:
+        """What each later step of a multi-step reference answer (the first) may answer: the
+        step of every option that took the same calls, with the same results, before it (the
+        row's history is the reference's), with their argument alternatives. Keyed by the step
+        number as `eval_items` counts them (\"2\", \"3\", ...)."""
+        reference = answers[0].sequence
+        if reference is None or len(reference) < 2:
+            return {}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for k in range(1, len(reference)):
+            same = [a for a in answers if a.sequence is not None and len(a.sequence) > k
+                    and a.sequence[:k] == reference[:k]]
+            out[str(k + 1)] = [self.acceptable(a, scope, k) for a in same]
+        return out
 
     # ------------------------------------------------------------ rows
 

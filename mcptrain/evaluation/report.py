@@ -4,7 +4,8 @@ A row becomes one scored item, or one per assistant step for `multi_turn` rows
 (`<row id>@step<n>`, each scored given the true history before it). A dialogue row
 (`scored_from`) is scored from its answer on: the assistant turns of the conversation
 before it are history. A row's `accept` (a scenario's `one_of` or argument alternatives)
-is what its first scored step may answer. `eval_items`
+is what its first scored step may answer, and `accept_steps` what each later step of a
+multi-step answer may (the options that agree with the history so far). `eval_items`
 gives the prompts a Predictor answers; `score_rows` checks the outputs; `write_report`
 writes `report.json`, `report.md` and `accuracy.png`, each atomically.
 """
@@ -78,10 +79,15 @@ def eval_items(rows: Sequence[Mapping[str, Any]],
             expected = override or Expected.from_message(messages[steps[0]])
             items.append(EvalItem(row["id"], row, messages[: steps[0]], expected, category))
         else:
+            later = row.get("accept_steps") or {}
             for n, i in enumerate(steps, 1):
-                first = override if n == 1 and row.get("accept") else None
-                items.append(EvalItem(f"{row['id']}@step{n}", row, messages[:i],
-                                      first or Expected.from_message(messages[i]), category))
+                if n == 1 and row.get("accept"):
+                    expected = override or Expected.from_message(messages[i])
+                elif str(n) in later:  # a later step of a scenario's `one_of` or alternatives
+                    expected = Expected.from_accept(later[str(n)])
+                else:
+                    expected = Expected.from_message(messages[i])
+                items.append(EvalItem(f"{row['id']}@step{n}", row, messages[:i], expected, category))
     return items
 
 

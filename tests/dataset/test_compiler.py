@@ -15,7 +15,7 @@ SYSTEM = {"role": "system", "content": "You are a helpful assistant that calls t
 # docs/rows.md is the contract with the trainer and the evaluator: every key it shows, no other.
 DOCUMENTED_KEYS = set(re.findall(r'^\s+"(\w+)":', (REPO / "docs" / "rows.md").read_text(), re.M)) - {
     "role", "content", "type", "function", "name", "arguments", "tool_calls", "description", "parameters"}
-OPTIONAL_KEYS = {"scored_from", "accept"}  # dialogues; scenarios with alternatives
+OPTIONAL_KEYS = {"scored_from", "accept", "accept_steps"}  # dialogues; scenarios with alternatives
 
 
 def compiled_good() -> dict[str, dict]:
@@ -178,3 +178,42 @@ def test_single_call_rows_carry_their_documented_and_unit_mistakes() -> None:
     assert rows["PAY-T-001"]["common_mistakes"][1]["call"] == {
         "create_payment": {"amount": 500000, "invoice_id": "INV-123"}}  # scenarios too: from the rules
     assert rows["pay-002"]["common_mistakes"] == []  # a sequence
+
+
+def test_later_steps_of_a_one_of_sequence_accept_every_option_that_shares_the_history(tmp_path: Path) -> None:
+    from mcptrain.evaluation.report import eval_items, score_rows
+
+    def step(tool: str, ref: object, result: dict) -> dict:
+        return {"call": {tool: {"ref": ref}}, "result": result}
+
+    write_project(tmp_path)
+    write_service(tmp_path, "alpha", tools=4, examples_per_tool=1, scenarios=[{
+        "id": "s1", "query": "Find R-1 and then deal with it", "expect": {"one_of": [
+            {"sequence": [step("alpha_get", "R-1", {"ok": 1}), step("alpha_update", "R-1", {"ok": 2}),
+                          step("alpha_list", "R-1", {})]},
+            {"sequence": [step("alpha_get", "R-1", {"ok": 1}),
+                          step("alpha_create", {"any_of": ["R-1", "r-1"]}, {"ok": 3})]},
+            {"sequence": [step("alpha_list", "R-1", {}), step("alpha_create", "R-9", {})]}]}}])
+    result = validate_repository(tmp_path)
+    assert result.errors == []
+    row = next(r for r in compile_service(result.specs.services["alpha"], result.specs.project_spec).rows
+               if r["id"] == "s1")
+    assert sorted(row["accept_steps"]) == ["2", "3"]
+    items = {i.id: i for i in eval_items([row])}
+    assert sorted(items) == ["s1@step1", "s1@step2", "s1@step3"]
+
+    def scored(outputs: dict[str, dict]) -> dict[str, bool]:
+        return {r.id: r.correct for r in score_rows([row], outputs)}
+
+    def out(tool: str, ref: str) -> dict:
+        return {"tool_calls": [{"name": tool, "arguments": {"ref": ref}}]}
+
+    # step 1: any option's first call; step 2 (after the first option's alpha_get and its result):
+    # the first or the second option's second call, with the second's alternatives; not the third's
+    assert scored({"s1@step1": out("alpha_list", "R-1"), "s1@step2": out("alpha_create", "r-1"),
+                   "s1@step3": out("alpha_list", "R-1")}) == {"s1@step1": True, "s1@step2": True, "s1@step3": True}
+    assert scored({"s1@step1": out("alpha_get", "R-1"), "s1@step2": out("alpha_update", "R-1"),
+                   "s1@step3": out("alpha_create", "R-1")})["s1@step2"] is True
+    wrong = scored({"s1@step1": out("alpha_get", "R-1"), "s1@step2": out("alpha_create", "R-9"),
+                    "s1@step3": out("alpha_create", "R-1")})
+    assert (wrong["s1@step2"], wrong["s1@step3"]) == (False, False)
