@@ -22,6 +22,7 @@ from typing import Any
 
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 ALL_LINEAR = [*ATTENTION, "gate_proj", "up_proj", "down_proj"]
+MASKED_SEED = 20261203  # the made-up names of the masked validation rows (not the training ones)
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "project": {},
@@ -37,6 +38,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "decision_w5_all_linear": {"decision_weight": 5.0, "lora": {"target_modules": ALL_LINEAR}},
     # Exact gradients through the tool block cost ~1.5x per step: the same minutes buy 2/3 of the steps.
     "exact_prefix_same_time": {"prefix_gradients": True, "max_steps_factor": 2 / 3},
+    "mask_names_25": {"mask_tool_names": 0.25},
+    "mask_names_50": {"mask_tool_names": 0.5},
 }
 
 
@@ -65,6 +68,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="training key=value for every variant")
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/study"))
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--greedy", action="store_true",
+                        help="also score each adapter without its calibrated decision threshold")
     parser.add_argument("--base-model", default="",
                         help="train and score another base model (e.g. embedded:gemma3-270m)")
     parser.add_argument("--threads", type=int, default=0,
@@ -81,6 +86,7 @@ def main() -> None:
     from mcptrain.evaluation.runner import predict_items
     from mcptrain.specs.loader import load_specs
     from mcptrain.training.lora import train_lora
+    from mcptrain.training.masking import mask_rows
     from mcptrain.training.predictor import LocalPredictor
 
     root = Path.cwd()
@@ -94,10 +100,15 @@ def main() -> None:
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
     print(f"{len(train)} training rows, {len(val)} validation rows")
 
-    def score(predictor: Any) -> tuple[dict[str, Any], float]:
+    # The validation rows with every tool under a made-up name: a model that picks tools by
+    # the names it memorised, not by their descriptions, fails here (a proxy for the zero-shot
+    # split that reads no scored row).
+    val_masked, _ = mask_rows(val, 1.0, seed=MASKED_SEED)
+
+    def score(predictor: Any, rows: list[dict[str, Any]] = val) -> tuple[dict[str, Any], float]:
         started = time.perf_counter()
-        outputs = predict_items(predictor, val, "validation")
-        summary = summarize(score_rows(val, outputs))
+        outputs = predict_items(predictor, rows, "validation")
+        summary = summarize(score_rows(rows, outputs))
         return summary, time.perf_counter() - started
 
     table = []
@@ -106,6 +117,10 @@ def main() -> None:
                                              batch_size=project.evaluation.batch_size,
                                              max_new_tokens=project.evaluation.max_new_tokens))
         table.append(("base model", None, None, summary))
+        summary, secs = score(LocalPredictor(project.base_model, None,
+                                             batch_size=project.evaluation.batch_size,
+                                             max_new_tokens=project.evaluation.max_new_tokens), val_masked)
+        table.append(("base model (made-up tool names)", None, None, summary))
     for name in names:
         training = merged(merged(project.training.model_dump(mode="json"), common), VARIANTS[name])
         variant = project.model_copy(update={"training": type(project.training).model_validate(training)})
@@ -113,13 +128,15 @@ def main() -> None:
         started = time.perf_counter()
         result = train_lora(variant, train, val, out, f"study-{name}-{int(time.time())}", runner="inline")
         wall = time.perf_counter() - started
-        # The same adapter with and without its calibrated call-or-answer threshold.
-        for label, calibrated in ((name, True), (f"{name} (greedy decision)", False)):
-            if not calibrated and not (result.summary.get("decision") or {}).get("threshold"):
-                continue
+        # The same adapter on the validation split, on it with made-up tool names, and (with
+        # --greedy) without its calibrated call-or-answer threshold.
+        runs = [(name, True, val), (f"{name} (made-up tool names)", True, val_masked)]
+        if args.greedy and (result.summary.get("decision") or {}).get("threshold"):
+            runs.append((f"{name} (greedy decision)", False, val))
+        for label, calibrated, rows in runs:
             summary, secs = score(LocalPredictor(project.base_model, out, calibrated=calibrated,
                                                  batch_size=project.evaluation.batch_size,
-                                                 max_new_tokens=project.evaluation.max_new_tokens))
+                                                 max_new_tokens=project.evaluation.max_new_tokens), rows)
             table.append((label, wall, result.summary.get("val_loss_final"), summary))
             print(json.dumps({"variant": label, "wall_s": round(wall),
                               "train_s": result.summary.get("train_seconds"),

@@ -91,7 +91,14 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
     t = project.training
     encoded: dict[str, list[list[Any]]] = {"train": [], "validation": []}
     dropped = 0
-    for split, rows in (("train", rows_train), ("validation", rows_val)):
+    shown_train = rows_train
+    if t.mask_tool_names:
+        from mcptrain.training.masking import mask_rows
+
+        shown_train, masked = mask_rows(rows_train, t.mask_tool_names, t.seed)
+        emit(ProgressEvent("info", message=f"{masked} of {len(rows_train)} training rows see their tools "
+                                           "under made-up names (training.mask_tool_names)"))
+    for split, rows in (("train", shown_train), ("validation", rows_val)):
         for row in rows:
             e = encode_row(tokenizer, template, row)
             if len(e) > t.max_seq_len:
