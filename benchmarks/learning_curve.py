@@ -22,24 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-
-def parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
-    return out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recipe_study import merged, parse_value  # noqa: E402
 
 
 def val_losses(history: list[dict[str, Any]]) -> dict[int, float]:
