@@ -34,6 +34,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lr_1e-3": {"learning_rate": 1e-3},
     "lr_4e-3": {"learning_rate": 4e-3},
     "batch16_half_steps": {"batch_size": 16, "max_steps_factor": 0.5},
+    "batch4_double_steps": {"batch_size": 4, "max_steps_factor": 2.0},
     "neftune_5": {"neftune_alpha": 5.0},
     "decision_w5_all_linear": {"decision_weight": 5.0, "lora": {"target_modules": ALL_LINEAR}},
     # Exact gradients through the tool block cost ~1.5x per step: the same minutes buy 2/3 of the steps.
