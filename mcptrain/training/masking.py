@@ -26,12 +26,9 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
+from mcptrain.dataset.splits import unit_hash
+
 VARIANTS = 3  # renamings per tool block: enough that no made-up name is itself memorised
-
-
-def unit(seed: int, key: str) -> float:
-    digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def mask_rows(rows: Sequence[dict[str, Any]], share: float, seed: int) -> tuple[list[dict[str, Any]], int]:
@@ -42,8 +39,8 @@ def mask_rows(rows: Sequence[dict[str, Any]], share: float, seed: int) -> tuple[
     masked = 0
     for row in rows:
         names = offered_names(row)
-        if names and unit(seed, f"mask:{row.get('id')}") < share:
-            variant = int(unit(seed, f"variant:{row.get('id')}") * VARIANTS)
+        if names and unit_hash(seed, f"mask:{row.get('id')}") < share:
+            variant = int(unit_hash(seed, f"variant:{row.get('id')}") * VARIANTS)
             out.append(rename_row(row, renaming(names, block_key(row), seed, variant)))
             masked += 1
         else:
@@ -52,7 +49,7 @@ def mask_rows(rows: Sequence[dict[str, Any]], share: float, seed: int) -> tuple[
 
 
 def offered_names(row: dict[str, Any]) -> list[str]:
-    return [n for n in (_function(t).get("name") for t in row.get("tools") or []) if isinstance(n, str) and n]
+    return [t["function"]["name"] for t in row.get("tools") or []]
 
 
 def block_key(row: dict[str, Any]) -> str:
@@ -84,15 +81,9 @@ def rename_row(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     def text(value: Any) -> Any:
         return words.sub(lambda m: names[m.group(1)], value) if isinstance(value, str) else value
 
-    tools = []
-    for tool in row.get("tools") or []:
-        if isinstance(tool.get("function"), dict):
-            function = dict(tool["function"])
-            function["name"] = names.get(function.get("name", ""), function.get("name"))
-            function["description"] = text(function.get("description"))
-            tools.append({**tool, "function": function})
-        else:
-            tools.append({**tool, "name": names.get(tool.get("name", ""), tool.get("name"))})
+    tools = [{**tool, "function": {**tool["function"], "name": names[tool["function"]["name"]],
+                                   "description": text(tool["function"].get("description"))}}
+             for tool in row.get("tools") or []]
     messages = []
     for message in row.get("messages") or []:
         m = dict(message)
@@ -105,8 +96,3 @@ def rename_row(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
                                for c in m["tool_calls"]]
         messages.append(m)
     return {**row, "tools": tools, "messages": messages}
-
-
-def _function(tool: dict[str, Any]) -> dict[str, Any]:
-    function = tool.get("function")
-    return function if isinstance(function, dict) else tool
