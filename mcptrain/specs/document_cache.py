@@ -46,12 +46,8 @@ class DocumentCache:
     @classmethod
     def open(cls, path: Path, shown: str, code: str, warnings: list[str]) -> DocumentCache:
         cache = cls(path, shown, code, warnings)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cache
-        except OSError as e:
-            cache.warnings.append(f"cannot read the validate cache {shown} ({e.strerror}); parsing every file")
+        raw = read_cache(path, shown, warnings, "parsing every file")
+        if raw is None:
             return cache
         try:
             header, *lines = raw.decode("utf-8").split("\n")
@@ -110,6 +106,18 @@ class DocumentCache:
             replace_file(self.path, "\n".join([header, *self._kept.values()]))
         except OSError as e:
             self.warnings.append(f"cannot write the validate cache {self.shown} ({e.strerror})")
+
+
+def read_cache(path: Path, shown: str, warnings: list[str], instead: str) -> bytes | None:
+    """The bytes of a validate cache file: None when there is none, or when it cannot be
+    read (with a warning that says what the run does `instead`)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        warnings.append(f"cannot read the validate cache {shown} ({e.strerror}); {instead}")
+        return None
 
 
 def _string_keys(value: Any) -> bool:

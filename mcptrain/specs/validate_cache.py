@@ -33,7 +33,7 @@ from mcptrain.files import replace_file
 from mcptrain.fingerprint import sha256_json
 from mcptrain.specs import models as s
 from mcptrain.specs.document_cache import FILE as DOCUMENTS_FILE
-from mcptrain.specs.document_cache import DocumentCache
+from mcptrain.specs.document_cache import DocumentCache, read_cache
 from mcptrain.specs.loader import (
     Loaded,
     ServiceBundle,
@@ -84,12 +84,8 @@ class ValidateCache:
         documents = DocumentCache.open(path.with_name(DOCUMENTS_FILE), str(Path(shown).with_name(DOCUMENTS_FILE)),
                                        code_identity(), warnings)
         cache = cls(path, documents, warnings)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return cache
-        except OSError as e:
-            cache.warnings.append(f"cannot read the validate cache {shown} ({e.strerror}); checking every file")
+        raw = read_cache(path, shown, warnings, "checking every file")
+        if raw is None:
             return cache
         try:
             header, _, rest = raw.decode("utf-8").partition("\n")
