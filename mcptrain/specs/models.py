@@ -610,6 +610,11 @@ class EvaluationSpec(_Spec):
         default=True,
         description="Local models decode under the offered tools' grammar: free text stays "
                     "possible, an opened <tool_call> must be a schema-valid call of an offered tool.")
+    ground_identifiers: bool = Field(
+        default=True,
+        description="Under the grammar, a string parameter whose pattern requires a digit (an id) "
+                    "takes only ids the conversation holds, and a tool needing an id it does not "
+                    "hold cannot be called: the model answers in text (training/grounding.py).")
     report_raw: bool = Field(
         default=True,
         description="Also score the candidate without the grammar, side by side (a second pass).")

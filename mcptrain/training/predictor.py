@@ -65,7 +65,8 @@ def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
 class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 64,
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
-                 calibrated: bool = True, max_prompt_tokens: int | None = None) -> None:
+                 calibrated: bool = True, max_prompt_tokens: int | None = None,
+                 ground_identifiers: bool = True) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -113,6 +114,8 @@ class LocalPredictor:
             from mcptrain.training.grammar import ToolCallGrammar
 
             self.grammar = ToolCallGrammar(self.tokenizer, [self.stop_id])
+        # Under the grammar, id parameters take only ids the conversation holds (grounding.py).
+        self.ground_identifiers = constrained and ground_identifiers
         # The adapter's calibrated call-or-answer threshold (training/decision.py), if any.
         self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
         self._trigger = self.trigger_id(self.decision.trigger) if self.decision else None
@@ -149,7 +152,7 @@ class LocalPredictor:
     def predict(self, rows: list[dict[str, Any]]) -> list[str]:
         import torch
 
-        tools = [row.get("tools") for row in rows]
+        tools = [self.offered_tools(row) for row in rows]
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
         with torch.no_grad(), self.precision.autocast():
@@ -158,6 +161,14 @@ class LocalPredictor:
                 for (i, _), text in zip(part, texts, strict=True):
                     out[i] = text
         return out
+
+    def offered_tools(self, row: dict[str, Any]) -> Any:
+        """The tools the grammar offers for `row`: its own, grounded when that is on."""
+        if not self.ground_identifiers:
+            return row.get("tools")
+        from mcptrain.training.grounding import conversation_text, ground_tools
+
+        return ground_tools(row.get("tools"), conversation_text(row))
 
     def _refuse_long(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
                      out: list[str]) -> dict[tuple[int, ...], list[tuple[int, list[int]]]]:
@@ -270,13 +281,17 @@ class LocalPredictor:
         matchers = ([self.grammar.matcher(t) for t in (tools or [None] * size)]
                     if self.grammar is not None else None)
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
-        answering: set[int] = set()  # rows the calibrated decision sent to a text answer
+        # Rows the calibrated decision sent to a text answer, and rows with nothing to call
+        # (every offered tool needs an id the conversation does not hold).
+        answering: set[int] = ({i for i, t in enumerate(tools) if not t}
+                               if self.ground_identifiers and tools is not None else set())
         for step in range(self.max_new_tokens):
             logits = self._forward(step_ids, mask, step_pos, cache, prefix_cache)
             if self._trigger is not None and self.decision is not None:
                 logits = logits.float()
                 if step == 0:
                     calls = logits.softmax(-1)[:, self._trigger] >= self.decision.threshold
+                    calls &= torch.tensor([row not in answering for row in active])
                     answering.update(active[j] for j, c in enumerate(calls.tolist()) if not c)
                     forced = logits[calls, self._trigger].clone()
                     logits[calls] = float("-inf")
@@ -428,4 +443,5 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
     return LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
                           max_new_tokens=project.evaluation.max_new_tokens,
                           precision=project.training.precision, constrained=project.evaluation.constrained,
-                          max_prompt_tokens=project.training.max_seq_len)
+                          max_prompt_tokens=project.training.max_seq_len,
+                          ground_identifiers=project.evaluation.ground_identifiers)

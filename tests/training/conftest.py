@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mcptrain.training.prompt import HERMES, Encoded, encode_row
+from tests.conftest import REPO
 from tests.training.tiny import build_tiny_model, make_row, multi_turn_row
 
 
@@ -50,3 +54,19 @@ def tiny_gemma3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.training.tiny import build_tiny_gemma3
 
     return build_tiny_gemma3(tmp_path_factory.mktemp("tiny-gemma3") / "model")
+
+
+@pytest.fixture(scope="session")
+def demo_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Every row of every split of the demo organisation's freshly built dataset."""
+    from mcptrain.dataset.build import build_dataset
+
+    root = tmp_path_factory.mktemp("demo")
+    for name in ("mcptrain.yaml", "specs", "policies"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
+    build_dataset(root)
+    rows = []
+    for path in sorted((root / "datasets").glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return rows

@@ -8,7 +8,6 @@ admitted; each kind of wrong call, derived from the schemas, must be refused.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,6 @@ import pytest
 
 from mcptrain.training.grammar import ToolCallGrammar, call_schema, export_grammars, grammar_schema
 from mcptrain.training.predictor import hermes_calls
-from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def demo_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    from mcptrain.dataset.build import build_dataset
-
-    root = tmp_path_factory.mktemp("demo")
-    for name in ("mcptrain.yaml", "specs", "policies"):
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
-    build_dataset(root)
-    rows = []
-    for path in sorted((root / "datasets").glob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return rows
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,179 @@
+"""Grounded identifiers: id parameters take only ids the conversation holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcptrain.training.decision import TRIGGER, Decision
+from mcptrain.training.grammar import ToolCallGrammar
+from mcptrain.training.grounding import conversation_text, ground_tools, identifier_regex
+from mcptrain.training.predictor import LocalPredictor, hermes_calls
+from tests.training.tiny import SYSTEM, make_row
+
+
+def tool(name: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "description": name, "parameters": {
+        "type": "object", "properties": properties, "required": required}}}
+
+
+PAYMENT_ID = {"type": "string", "pattern": "^P-[0-9]+$"}
+REFUND = tool("refund_payment", {"payment_id": PAYMENT_ID, "amount": {"type": "integer"}}, ["payment_id"])
+NOTE = tool("add_note", {"text": {"type": "string"}, "payment_id": PAYMENT_ID}, ["text"])
+ORDER = tool("create_order", {"customer_id": {"type": "string", "pattern": r"^C-\d+$"},
+                              "items": {"type": "array", "items": {
+                                  "type": "object", "properties": {"sku": {"type": "string", "pattern": "^SKU-[0-9]+$"}},
+                                  "required": ["sku"]}},
+                              "country": {"type": "string", "pattern": "^[A-Z]{2}$"}},
+             ["customer_id", "items"])
+
+
+def row_saying(text: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": "x", "tools": tools, "messages": [
+        {"role": "system", "content": SYSTEM}, {"role": "user", "content": text},
+        {"role": "assistant", "content": "ok"}]}
+
+
+def arguments(tools: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    found = [t["function"]["parameters"] for t in tools if t["function"]["name"] == name]
+    assert found, f"{name} is not offered"
+    return found[0]["properties"]  # type: ignore[no-any-return]
+
+
+def test_only_patterns_that_require_a_digit_are_ids() -> None:
+    assert identifier_regex("^P-[0-9]+$") is not None
+    assert identifier_regex(r"^ORD-\d{3,}$") is not None
+    assert identifier_regex("^[A-Z]{2}$") is None  # a country code: derived as often as copied
+    assert identifier_regex("^(unclosed-[0-9]$") is None  # not a regex: left to the grammar
+    regex = identifier_regex("^U-[0-9]+$")
+    assert regex is not None
+    assert [m.group(0) for m in regex.finditer("U-12, XU-13, U-14x, U-15-2, (U-16)")] == ["U-12", "U-16"]
+
+
+def test_ids_are_narrowed_to_the_conversations() -> None:
+    text = conversation_text(row_saying("Refund P-7 and P-12, not P-7 twice", [REFUND]))
+    grounded = ground_tools([REFUND, NOTE], text)
+    assert arguments(grounded, "refund_payment")["payment_id"] == {"type": "string", "enum": ["P-7", "P-12"]}
+    assert arguments(grounded, "refund_payment")["amount"] == {"type": "integer"}
+    assert REFUND["function"]["parameters"]["properties"]["payment_id"] == PAYMENT_ID  # not modified
+
+
+def test_a_tool_needing_an_absent_id_is_not_offered() -> None:
+    grounded = ground_tools([REFUND, NOTE, ORDER], conversation_text(row_saying("Refund the customer", [REFUND])))
+    assert [t["function"]["name"] for t in grounded] == ["add_note"]
+    assert "payment_id" not in arguments(grounded, "add_note")  # optional and absent: dropped
+    assert ground_tools([REFUND], "nothing here") == []
+
+
+def test_nested_ids_and_non_id_patterns() -> None:
+    grounded = ground_tools([ORDER], "C-4 wants SKU-10 and SKU-11 shipped to the UK")
+    props = arguments(grounded, "create_order")
+    assert props["customer_id"]["enum"] == ["C-4"]
+    assert props["items"]["items"]["properties"]["sku"]["enum"] == ["SKU-10", "SKU-11"]
+    assert props["country"] == {"type": "string", "pattern": "^[A-Z]{2}$"}  # not an id
+    # No sku anywhere: the list can only be empty (it has no minItems); no customer: no call.
+    assert arguments(ground_tools([ORDER], "C-4 wants a lamp"), "create_order")["items"]["maxItems"] == 0
+    assert ground_tools([ORDER], "someone wants SKU-10") == []
+
+
+def test_ids_from_earlier_calls_and_tool_results_count() -> None:
+    row = row_saying("Refund my last payment", [REFUND])
+    row["messages"][2:] = [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "list_payments", "arguments": {"customer_id": "C-9"}}}]},
+        {"role": "tool", "name": "list_payments", "content": json.dumps([{"payment_id": "P-31"}])}]
+    text = conversation_text(row)  # a later step's prompt: the history up to the tool result
+    assert "C-9" in text and "P-31" in text
+    assert "P-31" not in conversation_text({**row, "messages": [*row["messages"], {"role": "assistant", "content": "ok"}]})
+    assert arguments(ground_tools([REFUND], text), "refund_payment")["payment_id"]["enum"] == ["P-31"]
+
+
+def test_the_grounded_grammar_admits_every_expected_call_of_the_demos_train_and_validation(
+        tiny_tokenizer: Any, demo_rows: list[dict[str, Any]]) -> None:
+    """The property grounding relies on, on the data it is chosen on: every id an expected
+    call uses occurs in the conversation before it."""
+    grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    stop = grammar.info.stop_token_ids[0]
+    checked = 0
+    for row in demo_rows:
+        if row["split"] not in ("train", "validation"):
+            continue
+        for i, message in enumerate(row["messages"]):
+            if message.get("role") != "assistant" or not message.get("tool_calls"):
+                continue
+            before = {**row, "messages": row["messages"][:i]}
+            matcher = grammar.matcher(ground_tools(row["tools"], conversation_text(before)))
+            text = hermes_calls([(c["function"]["name"], c["function"]["arguments"]) for c in message["tool_calls"]])
+            assert matcher.accept_string(text) and matcher.accept_token(stop), (row["id"], text)
+            checked += 1
+    assert checked > 400
+
+
+def test_the_grounded_grammar_refuses_an_invented_id(tiny_tokenizer: Any) -> None:
+    grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    tools = ground_tools([REFUND], "Refund P-7 please")
+    assert grammar.matcher(tools).accept_string(hermes_calls([("refund_payment", {"payment_id": "P-7"})]))
+    assert not grammar.matcher(tools).accept_string(hermes_calls([("refund_payment", {"payment_id": "P-8"})]))
+    nothing = grammar.matcher(ground_tools([REFUND], "Refund the customer"))
+    assert nothing.accept_string("Which payment should I refund?")
+    assert not grammar.matcher(ground_tools([REFUND], "Refund the customer")).accept_string(TRIGGER)
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model: Path) -> LocalPredictor:
+    return LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=24, precision="fp32",
+                          constrained=True, calibrated=False)
+
+
+def test_a_row_with_nothing_to_call_is_answered_in_text_even_when_the_decision_says_call(
+        predictor: LocalPredictor) -> None:
+    """A threshold of 0 forces every turn to open a call, except those whose every tool
+    needs an id the conversation does not hold."""
+    rows = [make_row(i, kind=2) for i in range(2)]  # "Cancel order ORD-10x please"
+    absent = make_row(5, kind=2)
+    absent["messages"][1]["content"] = "Cancel my order please"
+    patterned = [{**t, "function": {**t["function"], "parameters": {
+        **t["function"]["parameters"], "properties": {"order_id": {"type": "string", "pattern": "^ORD-[0-9]+$"}}}}}
+        if t["function"]["name"] == "cancel_order" else t for t in rows[0]["tools"]]
+    only_cancel = [t for t in patterned if t["function"]["name"] == "cancel_order"]
+    for r in (*rows, absent):
+        r["tools"] = only_cancel
+    prompts = [{**r, "messages": r["messages"][:2]} for r in (*rows, absent)]
+    predictor.decision, predictor._trigger = Decision(TRIGGER, 0.0), predictor.trigger_id(TRIGGER)
+    try:
+        outputs = predictor.predict(prompts)
+    finally:
+        predictor.decision, predictor._trigger = None, None
+    trigger = predictor.trigger_id(TRIGGER)
+
+    def first(output: str) -> int:
+        return int(predictor.tokenizer(output, add_special_tokens=False)["input_ids"][0])
+
+    assert [first(o) == trigger for o in outputs] == [True, True, False]
+    assert TRIGGER not in outputs[2]  # banned for the whole turn
+    # Without grounding the same threshold opens a call there too (with an id of its own).
+    predictor.ground_identifiers = False
+    predictor.decision, predictor._trigger = Decision(TRIGGER, 0.0), predictor.trigger_id(TRIGGER)
+    try:
+        assert first(predictor.predict([prompts[2]])[0]) == trigger
+    finally:
+        predictor.ground_identifiers = True
+        predictor.decision, predictor._trigger = None, None
+
+
+def test_calibration_leaves_out_the_turns_grounding_settles(predictor: LocalPredictor, tmp_path: Path) -> None:
+    from mcptrain.training.decision import calibrate
+
+    order_tool = [tool("cancel_order", {"order_id": {"type": "string", "pattern": "^ORD-[0-9]+$"}}, ["order_id"])]
+    calls = [{**make_row(i, kind=2), "tools": order_tool} for i in range(3)]
+    answers = [row_saying(text, order_tool) for text in ("Cancel my order", "Cancel it", "hi", "Cancel ORD-1?")]
+    predictor.ground_identifiers = False  # calibration measures the first token without a grammar
+    try:
+        evidence = calibrate(predictor, [*calls, *answers], tmp_path, grounded=True)
+        assert evidence["settled_by_grounding"] == 3 and evidence["turns"] == 4
+        assert calibrate(predictor, [*calls, *answers], tmp_path)["turns"] == 7
+    finally:
+        predictor.ground_identifiers = True
