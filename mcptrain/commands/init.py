@@ -29,7 +29,7 @@ training:
   max_steps: 60          # a CPU-sized run; raise it on real hardware
   learning_rate: 0.002
   batch_size: 8
-  lora: {{r: 8, alpha: 16, dropout: 0.05}}
+  lora: {{r: 16, alpha: 32, dropout: 0.05}}
 splits:
   seed: 42
 ray:

@@ -477,8 +477,9 @@ class GatePolicySpec(_Header):
 
 
 class LoraSpec(_Spec):
-    r: int = Field(default=8, ge=1, le=512)
-    alpha: int = Field(default=16, ge=1)
+    r: int = Field(default=16, ge=1, le=512,
+                   description="LoRA rank (16 chosen on the demo's validation split over 8, README).")
+    alpha: int = Field(default=32, ge=1)
     dropout: float = Field(default=0.05, ge=0, lt=1)
     target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],

@@ -187,9 +187,7 @@ def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
         return None
     predictor = LocalPredictor(str(base_path), out_dir, batch_size=project.evaluation.batch_size,
                                precision=project.training.precision, constrained=False, calibrated=False)
-    evaluation = project.evaluation
-    evidence = calibrate(predictor, list(rows_val), out_dir,
-                         grounded=evaluation.constrained and evaluation.ground_identifiers)
+    evidence = calibrate(predictor, list(rows_val), out_dir)
     if evidence.get("threshold") is None:
         emit(ProgressEvent("info", message=f"call-or-answer decision not calibrated: {evidence['why']}"))
     else:

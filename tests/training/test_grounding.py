@@ -163,17 +163,3 @@ def test_a_row_with_nothing_to_call_is_answered_in_text_even_when_the_decision_s
         predictor.ground_identifiers = True
         predictor.decision, predictor._trigger = None, None
 
-
-def test_calibration_leaves_out_the_turns_grounding_settles(predictor: LocalPredictor, tmp_path: Path) -> None:
-    from mcptrain.training.decision import calibrate
-
-    order_tool = [tool("cancel_order", {"order_id": {"type": "string", "pattern": "^ORD-[0-9]+$"}}, ["order_id"])]
-    calls = [{**make_row(i, kind=2), "tools": order_tool} for i in range(3)]
-    answers = [row_saying(text, order_tool) for text in ("Cancel my order", "Cancel it", "hi", "Cancel ORD-1?")]
-    predictor.ground_identifiers = False  # calibration measures the first token without a grammar
-    try:
-        evidence = calibrate(predictor, [*calls, *answers], tmp_path, grounded=True)
-        assert evidence["settled_by_grounding"] == 3 and evidence["turns"] == 4
-        assert calibrate(predictor, [*calls, *answers], tmp_path)["turns"] == 7
-    finally:
-        predictor.ground_identifiers = True

@@ -48,7 +48,7 @@ def test_train_writes_adapter_tokenizer_template_and_summary(tiny_model: Path, t
     assert (out / "chat_template.jinja").read_text(encoding="utf-8") == HERMES
     config = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
     assert config["base_model_name_or_path"] == str(tiny_model)
-    assert config["r"] == 8 and config["lora_alpha"] == 16
+    assert config["r"] == 16 and config["lora_alpha"] == 32  # the defaults
     summary = json.loads((out / SUMMARY).read_text(encoding="utf-8"))
     assert summary == result.summary
     assert summary["steps"] == 6 and summary["examples"] == {
