@@ -271,8 +271,13 @@ class LocalPredictor:
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
         may only take the tokens its tools' grammar allows; a row caught repeating itself
-        (`repeating`) is cut off rather than decoded to the length limit."""
+        (`repeating`) is cut off rather than decoded to the length limit, except inside a
+        tool call under the grammar, where a cut would leave an unclosed call: there the
+        token that would go round the loop once more is banned for the next step (up to
+        `LOOP_BREAKS` times a row), and the grammar leads the row on to close the call."""
         import torch
+
+        from mcptrain.training.grammar import END, TRIGGER
 
         size = len(prompts)
         step_ids, mask, step_pos, cache = self._batch(shared, prefix_cache, prompts)
@@ -283,6 +288,8 @@ class LocalPredictor:
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
         # Rows the calibrated decision sent to a text answer, and rows with nothing to call
         # (every offered tool needs an id the conversation does not hold).
+        banned: dict[int, int] = {}  # row -> the token that would continue its loop in a call
+        breaks = [0] * size
         answering: set[int] = ({i for i, t in enumerate(tools) if not t}
                                if self.ground_identifiers and tools is not None else set())
         for step in range(self.max_new_tokens):
@@ -301,6 +308,12 @@ class LocalPredictor:
             if self.grammar is not None and matchers is not None:
                 logits = logits.float()
                 self.grammar.mask_logits(logits, [matchers[a] for a in active], bitmask)
+                for j, row in enumerate(active):
+                    if (t := banned.pop(row, None)) is not None:
+                        kept_logit = logits[j, t].clone()
+                        logits[j, t] = float("-inf")
+                        if not torch.isfinite(logits[j]).any():  # the loop's token was the only way on
+                            logits[j, t] = kept_logit
             chosen = logits.argmax(-1)
             keep = []
             for j, t in enumerate(chosen.tolist()):
@@ -310,8 +323,12 @@ class LocalPredictor:
                 tokens[row].append(t)
                 if matchers is not None and (not matchers[row].accept_token(t) or matchers[row].is_terminated()):
                     continue
-                if self.stop_loops and repeating(tokens[row]):
-                    continue
+                if self.stop_loops and (period := loop_period(tokens[row])):
+                    text = str(self.tokenizer.decode(tokens[row], skip_special_tokens=False))
+                    if matchers is None or breaks[row] >= LOOP_BREAKS or text.count(TRIGGER) <= text.count(END):
+                        continue
+                    banned[row] = tokens[row][-period]
+                    breaks[row] += 1
                 keep.append(j)
             if not keep:
                 break
@@ -351,17 +368,25 @@ def window_masks(mask: Any, queries: int, window: int) -> dict[str, Any]:
     return {"full_attention": full[:, None], "sliding_attention": (full & (query - keys < window))[:, None]}
 
 
-def repeating(tokens: Sequence[int], times: int = 4, longest: int = 12) -> bool:
-    """The tail of `tokens` is one 1..`longest`-token piece repeated `times` times over:
-    a greedy loop that would otherwise run to the length limit."""
+LOOP_BREAKS = 8  # loops broken inside one row's tool call before it is cut off after all
+
+
+def loop_period(tokens: Sequence[int], times: int = 4, longest: int = 12) -> int | None:
+    """The length of the 1..`longest`-token piece the tail of `tokens` repeats `times` times
+    over (a greedy loop that would otherwise run to the length limit), or None."""
     for period in range(1, longest + 1):
         span = period * times
         if len(tokens) < span:
             break
         tail = tokens[-span:]
         if all(tail[i] == tail[i % period] for i in range(period, span)):
-            return True
-    return False
+            return period
+    return None
+
+
+def repeating(tokens: Sequence[int], times: int = 4, longest: int = 12) -> bool:
+    """The tail of `tokens` is a loop (`loop_period`)."""
+    return loop_period(tokens, times, longest) is not None
 
 
 class OpenAIPredictor:

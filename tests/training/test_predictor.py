@@ -173,3 +173,54 @@ def test_repetition_loops_are_recognised() -> None:
     assert repeating([9] + [4, 5, 6] * 4)
     assert not repeating([4, 5, 6] * 3)  # three times may be a list; four is a loop
     assert not repeating(list(range(40)))
+
+
+def scripted(predictor: LocalPredictor, script: list[int], loop: list[int], exit_token: int) -> Any:
+    """A stand-in for the model's forward pass: it writes `script`, then goes round `loop`
+    forever, with `exit_token` as its second choice."""
+    import torch
+
+    width = int(predictor.model.config.vocab_size)
+    calls = {"n": 0}
+
+    def forward(ids: Any, *args: Any, **kwargs: Any) -> Any:
+        k = calls["n"]
+        calls["n"] += 1
+        logits = torch.zeros((ids.shape[0], width))
+        if k < len(script):
+            logits[:, script[k]] = 10.0
+        else:
+            logits[:, exit_token] = 5.0
+            logits[:, loop[(k - len(script)) % len(loop)]] = 10.0
+        return logits
+
+    return forward
+
+
+@pytest.mark.parametrize("breaks", [8, 0])
+def test_a_loop_inside_a_call_is_broken_so_the_call_closes(
+        tiny_model: Path, breaks: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcptrain.training import predictor as module
+    from mcptrain.training.grammar import END, call_prefix
+
+    monkeypatch.setattr(module, "LOOP_BREAKS", breaks)
+    p = LocalPredictor(str(tiny_model), batch_size=1, max_new_tokens=60, precision="fp32",
+                       constrained=True, calibrated=False)
+    encode = lambda text: p.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    row = make_row(1, kind=1)  # find_user(email)
+    p._forward = scripted(p, encode(call_prefix("find_user") + '{"email": "'), encode("ab"),  # type: ignore[method-assign]
+                          encode('"')[0])
+    output = p.predict([{**row, "messages": row["messages"][:2]}])[0]
+    if breaks:  # the loop inside the string is left, the string and the call are closed
+        call = json.loads(output[len("<tool_call>"): output.index(END)])
+        assert call["name"] == "find_user" and call["arguments"]["email"].startswith("abab")
+    else:  # cut off inside the call: what breaking the loop prevents
+        assert END not in output and output.startswith(call_prefix("find_user"))
+
+
+def test_loop_period() -> None:
+    from mcptrain.training.predictor import loop_period
+
+    assert loop_period([1, 2, 3] + [7] * 4) == 1
+    assert loop_period([9] + [4, 5, 6] * 4) == 3
+    assert loop_period([4, 5, 6] * 3) is None
