@@ -21,7 +21,6 @@ property this rule relies on; `evaluation.ground_identifiers: false` turns it of
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Sequence
@@ -105,10 +104,12 @@ def _ground(node: Any, text: str) -> Any:
 def ground_tools(tools: Sequence[dict[str, Any]] | None, text: str) -> list[dict[str, Any]]:
     """`tools` as the grammar should offer them after `text`: identifier parameters narrowed
     to the ids `text` holds, and tools needing an id it does not hold left out."""
+    from mcptrain.training.grammar import tool_function
+
     grounded = []
     for tool in tools or []:
-        function = tool.get("function", tool)
-        if not isinstance(function, dict):
+        function = tool_function(tool)
+        if not function:
             continue
         try:
             parameters = _ground(function.get("parameters") or {}, text)
@@ -116,4 +117,4 @@ def ground_tools(tools: Sequence[dict[str, Any]] | None, text: str) -> list[dict
             continue
         new_function = {**function, "parameters": parameters}
         grounded.append({**tool, "function": new_function} if "function" in tool else new_function)
-    return copy.deepcopy(grounded)
+    return grounded

@@ -107,7 +107,7 @@ class LocalPredictor:
         vocab = self.tokenizer.get_vocab()
         self.stop_id = vocab.get(end_of_turn(self.template), self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
-        self.stop_loops = True  # cut a row off once it repeats itself (`repeating`)
+        self.stop_loops = True  # cut a row off once it repeats itself (`loop_period`)
         self.constrained = constrained
         self.grammar: ToolCallGrammar | None = None
         if constrained:
@@ -271,7 +271,7 @@ class LocalPredictor:
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
         may only take the tokens its tools' grammar allows; a row caught repeating itself
-        (`repeating`) is cut off rather than decoded to the length limit, except inside a
+        (`loop_period`) is cut off rather than decoded to the length limit, except inside a
         tool call under the grammar, where a cut would leave an unclosed call: there the
         token that would go round the loop once more is banned for the next step (up to
         `LOOP_BREAKS` times a row), and the grammar leads the row on to close the call."""
@@ -286,10 +286,10 @@ class LocalPredictor:
         matchers = ([self.grammar.matcher(t) for t in (tools or [None] * size)]
                     if self.grammar is not None else None)
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
-        # Rows the calibrated decision sent to a text answer, and rows with nothing to call
-        # (every offered tool needs an id the conversation does not hold).
         banned: dict[int, int] = {}  # row -> the token that would continue its loop in a call
         breaks = [0] * size
+        # Rows the calibrated decision sent to a text answer, and rows with nothing to call
+        # (every offered tool needs an id the conversation does not hold).
         answering: set[int] = ({i for i, t in enumerate(tools) if not t}
                                if self.ground_identifiers and tools is not None else set())
         for step in range(self.max_new_tokens):
@@ -382,11 +382,6 @@ def loop_period(tokens: Sequence[int], times: int = 4, longest: int = 12) -> int
         if all(tail[i] == tail[i % period] for i in range(period, span)):
             return period
     return None
-
-
-def repeating(tokens: Sequence[int], times: int = 4, longest: int = 12) -> bool:
-    """The tail of `tokens` is a loop (`loop_period`)."""
-    return loop_period(tokens, times, longest) is not None
 
 
 class OpenAIPredictor:

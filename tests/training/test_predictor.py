@@ -167,12 +167,12 @@ def test_make_predictor_per_backend(tiny_model: Path, tmp_path: Path, monkeypatc
 
 
 def test_repetition_loops_are_recognised() -> None:
-    from mcptrain.training.predictor import repeating
+    from mcptrain.training.predictor import loop_period
 
-    assert repeating([1, 2, 3] + [7] * 4)
-    assert repeating([9] + [4, 5, 6] * 4)
-    assert not repeating([4, 5, 6] * 3)  # three times may be a list; four is a loop
-    assert not repeating(list(range(40)))
+    assert loop_period([1, 2, 3] + [7] * 4) == 1
+    assert loop_period([9] + [4, 5, 6] * 4) == 3
+    assert loop_period([4, 5, 6] * 3) is None  # three times may be a list; four is a loop
+    assert loop_period(list(range(40))) is None
 
 
 def scripted(predictor: LocalPredictor, script: list[int], loop: list[int], exit_token: int) -> Any:
@@ -217,10 +217,3 @@ def test_a_loop_inside_a_call_is_broken_so_the_call_closes(
     else:  # cut off inside the call: what breaking the loop prevents
         assert END not in output and output.startswith(call_prefix("find_user"))
 
-
-def test_loop_period() -> None:
-    from mcptrain.training.predictor import loop_period
-
-    assert loop_period([1, 2, 3] + [7] * 4) == 1
-    assert loop_period([9] + [4, 5, 6] * 4) == 3
-    assert loop_period([4, 5, 6] * 3) is None
