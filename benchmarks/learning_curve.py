@@ -15,6 +15,13 @@ lines say which checkpoint early stopping would keep on each of the two signals.
 
 The learning rate decays linearly to zero at `--steps`, so the checkpoint at step 120 of a
 320-step run is not the adapter a 120-step run ends with (it is still at a higher rate).
+
+`--report-scored` also scores every checkpoint (and the base model, once) on the gated
+splits `mcptrain eval` scores, as a second table: where on the curve the issue's targets
+would be met. It is a report, printed after the choice above is made; choose from the
+validation table only.
+
+    .venv/bin/python benchmarks/learning_curve.py --steps 360 --every 120 --report-scored
 """
 
 from __future__ import annotations
@@ -43,9 +50,12 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="training key=value (JSON values)")
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/curve"))
     parser.add_argument("--base-model", default="")
+    parser.add_argument("--report-scored", action="store_true",
+                        help="also score each checkpoint and the base model on the gated splits (a report)")
     args = parser.parse_args()
 
-    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.dataset.handle import open_dataset, select_rows
+    from mcptrain.dataset.splits import GATED_SPLITS
     from mcptrain.evaluation.report import score_rows, summarize
     from mcptrain.evaluation.runner import predict_items
     from mcptrain.specs.loader import load_specs
@@ -79,7 +89,22 @@ def main() -> None:
     template = choose_template(tokenizer)
     run_dir = out / "final" / "runs" / run_name
 
-    table = []
+    scored_rows = select_rows(dataset, GATED_SPLITS) if args.report_scored else []
+
+    def accuracy_by(predictor: Any, rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
+        summary = summarize(score_rows(rows, predict_items(predictor, rows, what)))
+        return {"accuracy": summary["overall"]["accuracy"], "correct": summary["overall"]["correct"],
+                "n": summary["overall"]["n"],
+                "by": {k: f"{v['correct']}/{v['n']}" for k, v in summary["by"]["category"].items()},
+                "pct": {k: v["accuracy"] for k, v in summary["by"]["category"].items()}}
+
+    def predictor_for(adapter: Path | None) -> Any:
+        return LocalPredictor(str(base_path), adapter, batch_size=project.evaluation.batch_size,
+                              max_new_tokens=project.evaluation.max_new_tokens,
+                              ground_identifiers=project.evaluation.ground_identifiers,
+                              stated_values=project.evaluation.stated_values)
+
+    table, scored = [], []
     for step, folder in ckpt.find_checkpoints(run_dir):
         state = ckpt.read_state(folder) or {}
         with tempfile.TemporaryDirectory() as tmp:
@@ -91,9 +116,12 @@ def main() -> None:
             export_adapter(raw, adapter, tokenizer, template, project.base_model)
             decision = calibrate_decision(project, base_path, adapter, val, lambda e: None) or {}
             started = time.perf_counter()
-            predictor = LocalPredictor(str(base_path), adapter, batch_size=project.evaluation.batch_size,
-                                       max_new_tokens=project.evaluation.max_new_tokens)
+            predictor = predictor_for(adapter)
             summary = summarize(score_rows(val, predict_items(predictor, val, "validation")))
+            if scored_rows:
+                scored.append({"step": step, "train_s": round(state.get("train_seconds", 0.0)),
+                               **accuracy_by(predictor, scored_rows, "scored splits")})
+                print(json.dumps({"step": step, "scored": scored[-1]["by"]}), flush=True)
         row = {"step": step, "train_s": round(state.get("train_seconds", 0.0)),
                "val_loss": losses.get(step), "threshold": decision.get("threshold"),
                "accuracy": summary["overall"]["accuracy"], "correct": summary["overall"]["correct"],
@@ -117,6 +145,22 @@ def main() -> None:
     by_accuracy = max(table, key=lambda r: (r["accuracy"], -r["step"]))
     print(f"early stopping on validation accuracy keeps step {by_accuracy['step']} "
           f"({by_accuracy['accuracy']:.1%})")
+    if scored:
+        print_scored(scored, accuracy_by(predictor_for(None), scored_rows, "base model"))
+
+
+def print_scored(scored: list[dict[str, Any]], base: dict[str, Any]) -> None:
+    """The gated splits per checkpoint: accuracy and points over the base model."""
+    categories = sorted({c for r in [base, *scored] for c in r["by"]})
+    print("\nscored splits (a report: the choice above never reads them)")
+    print("| adapter | train min | overall | vs base | " + " | ".join(categories) + " |")
+    print("|---|---|---|---|" + "---|" * len(categories))
+    print(f"| base model | - | {base['accuracy']:.1%} ({base['correct']}/{base['n']}) | - | "
+          + " | ".join(base["by"].get(c, "-") for c in categories) + " |")
+    for r in scored:
+        print(f"| step {r['step']} | {r['train_s'] / 60:.1f} | {r['accuracy']:.1%} ({r['correct']}/{r['n']}) | "
+              f"{100 * (r['accuracy'] - base['accuracy']):+.1f} | "
+              + " | ".join(r["by"].get(c, "-") for c in categories) + " |")
 
 
 if __name__ == "__main__":

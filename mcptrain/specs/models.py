@@ -616,6 +616,11 @@ class EvaluationSpec(_Spec):
         description="Under the grammar, a string parameter whose pattern requires a digit (an id) "
                     "takes only ids the conversation holds, and a tool needing an id it does not "
                     "hold cannot be called: the model answers in text (training/grounding.py).")
+    stated_values: bool = Field(
+        default=True,
+        description="Under the grammar, an optional string parameter with an enum becomes required "
+                    "when the user states one of its values in words (\"send it express\"): the "
+                    "model may not leave it out (training/grounding.py).")
     report_raw: bool = Field(
         default=True,
         description="Also score the candidate without the grammar, side by side (a second pass).")

@@ -17,6 +17,14 @@ Everything else in the schema (enums, types, formats) is the grammar's usual bus
 On the demo organisation's training and validation rows every such value of every
 expected call occurs in the conversation before the call (578 of 578), which is the
 property this rule relies on; `evaluation.ground_identifiers: false` turns it off.
+
+Stated values (`evaluation.stated_values`) are the converse, for a parameter a model
+leaves out: an optional string parameter with an `enum` becomes required when the user
+says one of its values in so many words ("send it express" and `shipping: [standard,
+express, overnight]`; `left_company` said as "left company"). Which value it takes is
+still the model's choice among the enum. On the demo's training and validation rows,
+an optional enum parameter whose value the user states is in the expected call 90 times
+of 92; the rule is chosen or not on the validation split (README).
 """
 
 from __future__ import annotations
@@ -57,6 +65,49 @@ def conversation_text(row: dict[str, Any]) -> str:
         for call in message.get("tool_calls") or []:
             parts.append(json.dumps(call, ensure_ascii=False))
     return "\n".join(parts)
+
+
+def user_text(row: dict[str, Any]) -> str:
+    """What the user said before the assistant's turn (the only place a value is *stated*)."""
+    from mcptrain.training.prompt import prompt_messages
+
+    return "\n".join(m["content"] for m in prompt_messages(row)
+                     if m.get("role") == "user" and isinstance(m.get("content"), str))
+
+
+def stated(value: str, text: str) -> bool:
+    """Whether `text` says `value` as words: case-insensitive, `_` and `-` read as spaces."""
+    words = re.split(r"[_\s-]+", value.strip().lower())
+    if not any(words):
+        return False
+    phrase = r"[_\s-]+".join(re.escape(w) for w in words if w)
+    return re.search(rf"(?<![\w]){phrase}(?![\w])", text.lower()) is not None
+
+
+def require_stated(tools: Sequence[dict[str, Any]] | None, text: str) -> list[dict[str, Any]]:
+    """`tools` with every optional string-enum parameter whose value `text` states made
+    required (top-level parameters; the enum itself is left as it is)."""
+    from mcptrain.training.grammar import tool_function
+
+    out = []
+    for tool in tools or []:
+        function = tool_function(tool)
+        parameters = (function or {}).get("parameters") or {}
+        props = parameters.get("properties") if isinstance(parameters, dict) else None
+        if not function or not isinstance(props, dict):
+            out.append(tool)
+            continue
+        required = list(parameters.get("required") or [])
+        added = [name for name, sub in props.items()
+                 if name not in required and isinstance(sub, dict) and sub.get("type") == "string"
+                 and isinstance(sub.get("enum"), list)
+                 and any(isinstance(v, str) and stated(v, text) for v in sub["enum"])]
+        if not added:
+            out.append(tool)
+            continue
+        new_function = {**function, "parameters": {**parameters, "required": required + added}}
+        out.append({**tool, "function": new_function} if "function" in tool else new_function)
+    return out
 
 
 def found_values(regex: re.Pattern[str], text: str) -> list[str]:

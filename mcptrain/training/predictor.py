@@ -66,7 +66,7 @@ class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 64,
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
-                 ground_identifiers: bool = True) -> None:
+                 ground_identifiers: bool = True, stated_values: bool = True) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -116,6 +116,7 @@ class LocalPredictor:
             self.grammar = ToolCallGrammar(self.tokenizer, [self.stop_id])
         # Under the grammar, id parameters take only ids the conversation holds (grounding.py).
         self.ground_identifiers = constrained and ground_identifiers
+        self.stated_values = constrained and stated_values
         # The adapter's calibrated call-or-answer threshold (training/decision.py), if any.
         self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
         self._trigger = self.trigger_id(self.decision.trigger) if self.decision else None
@@ -163,12 +164,16 @@ class LocalPredictor:
         return out
 
     def offered_tools(self, row: dict[str, Any]) -> Any:
-        """The tools the grammar offers for `row`: its own, grounded when that is on."""
-        if not self.ground_identifiers:
-            return row.get("tools")
-        from mcptrain.training.grounding import conversation_text, ground_tools
+        """The tools the grammar offers for `row`: its own, grounded when that is on, with
+        the values the user states required when that is on."""
+        from mcptrain.training.grounding import conversation_text, ground_tools, require_stated, user_text
 
-        return ground_tools(row.get("tools"), conversation_text(row))
+        tools = row.get("tools")
+        if self.stated_values:
+            tools = require_stated(tools, user_text(row))
+        if self.ground_identifiers:
+            tools = ground_tools(tools, conversation_text(row))
+        return tools
 
     def _refuse_long(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
                      out: list[str]) -> dict[tuple[int, ...], list[tuple[int, list[int]]]]:
@@ -464,4 +469,5 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           max_new_tokens=project.evaluation.max_new_tokens,
                           precision=project.training.precision, constrained=project.evaluation.constrained,
                           max_prompt_tokens=project.training.max_seq_len,
-                          ground_identifiers=project.evaluation.ground_identifiers)
+                          ground_identifiers=project.evaluation.ground_identifiers,
+                          stated_values=project.evaluation.stated_values)

@@ -10,7 +10,14 @@ import pytest
 
 from mcptrain.training.decision import TRIGGER, Decision
 from mcptrain.training.grammar import ToolCallGrammar
-from mcptrain.training.grounding import conversation_text, ground_tools, identifier_regex
+from mcptrain.training.grounding import (
+    conversation_text,
+    ground_tools,
+    identifier_regex,
+    require_stated,
+    stated,
+    user_text,
+)
 from mcptrain.training.predictor import LocalPredictor, hermes_calls
 from tests.training.tiny import SYSTEM, make_row
 
@@ -163,3 +170,48 @@ def test_a_row_with_nothing_to_call_is_answered_in_text_even_when_the_decision_s
         predictor.ground_identifiers = True
         predictor.decision, predictor._trigger = None, None
 
+
+
+SHIP = tool("create_order", {"sku": {"type": "string"},
+                             "shipping": {"type": "string", "enum": ["standard", "express", "overnight"]},
+                             "reason": {"type": "string", "enum": ["left_company", "security_incident"]},
+                             "note": {"type": "string"}}, ["sku"])
+
+
+def required_of(tools: list[dict[str, Any]]) -> list[str]:
+    return list(tools[0]["function"]["parameters"]["required"])
+
+
+def test_a_stated_value_is_said_in_words() -> None:
+    assert stated("express", "Send it EXPRESS, please")
+    assert stated("left_company", "they left the company") is False  # not the words in order
+    assert stated("left_company", "Maria left company last week")
+    assert stated("left_company", "reason: left-company")
+    assert not stated("open", "reopened")  # not inside a longer word
+    assert not stated("", "anything")
+
+
+def test_stated_enum_values_make_an_optional_parameter_required() -> None:
+    assert required_of(require_stated([SHIP], "Ship SKU-1 overnight")) == ["sku", "shipping"]
+    assert required_of(require_stated([SHIP], "Ship SKU-1, she left company")) == ["sku", "reason"]
+    unchanged = require_stated([SHIP], "Ship SKU-1 whenever")
+    assert unchanged[0] is SHIP  # nothing stated: the very same tool
+    assert SHIP["function"]["parameters"]["required"] == ["sku"]  # the original is not modified
+
+
+def test_the_stated_grammar_refuses_leaving_a_stated_value_out(tiny_tokenizer: Any) -> None:
+    grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    tools = require_stated([SHIP], "Ship SKU-1 overnight")
+    without = hermes_calls([("create_order", {"sku": "SKU-1"})])
+    assert grammar.matcher([SHIP]).accept_string(without)
+    assert not grammar.matcher(tools).accept_string(without)
+    # Which value is still the model's: the enum is left whole (keys in the grammar's sorted order).
+    assert grammar.matcher(tools).accept_string(hermes_calls([("create_order", {"shipping": "express", "sku": "SKU-1"})]))
+
+
+def test_user_text_is_only_what_the_user_said() -> None:
+    row = {"id": "x", "tools": [SHIP], "messages": [
+        {"role": "system", "content": "Offer express shipping"}, {"role": "user", "content": "Ship SKU-1"},
+        {"role": "assistant", "content": "ok"}]}
+    assert user_text(row) == "Ship SKU-1"
+    assert required_of(require_stated([SHIP], user_text(row))) == ["sku"]  # the system turn states nothing
