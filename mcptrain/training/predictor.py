@@ -166,7 +166,12 @@ class LocalPredictor:
     def offered_tools(self, row: dict[str, Any]) -> Any:
         """The tools the grammar offers for `row`: its own, grounded when that is on, with
         the values the user states required when that is on."""
-        from mcptrain.training.grounding import conversation_text, ground_tools, require_stated, user_text
+        from mcptrain.training.grounding import (
+            conversation_text,
+            ground_tools,
+            require_stated,
+            user_text,
+        )
 
         tools = row.get("tools")
         if self.stated_values:
