@@ -215,3 +215,20 @@ def test_user_text_is_only_what_the_user_said() -> None:
         {"role": "assistant", "content": "ok"}]}
     assert user_text(row) == "Ship SKU-1"
     assert required_of(require_stated([SHIP], user_text(row))) == ["sku"]  # the system turn states nothing
+
+
+USER = tool("create_user", {"email": {"type": "string", "format": "email"}, "name": {"type": "string"},
+                            "ref": {"type": "string", "format": "uuid"}, "due": {"type": "string", "format": "date"}},
+            ["email", "name"])
+
+
+def test_emails_and_uuids_are_identifiers_dates_are_not() -> None:
+    text = "Add Kofi Mensah (Kofi.Mensah@acme.io). Ref 123e4567-e89b-12d3-a456-426614174000, due next Tuesday."
+    props = arguments(ground_tools([USER], text), "create_user")
+    assert props["email"] == {"type": "string", "enum": ["Kofi.Mensah@acme.io"]}  # copied as written
+    assert props["ref"]["enum"] == ["123e4567-e89b-12d3-a456-426614174000"]
+    assert props["due"] == {"type": "string", "format": "date"}  # derived from words: left alone
+    # No address in the conversation: a tool that needs one is not offered (ask for it instead).
+    assert ground_tools([USER], "Add Priya Raman as an editor") == []
+    # Not an address: a version string, a handle, an address inside a longer token.
+    assert ground_tools([USER], "v1.2@build, @priya, mail:a@b") == []
