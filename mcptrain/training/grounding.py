@@ -135,7 +135,8 @@ def value_regex(node: dict[str, Any]) -> re.Pattern[str] | None:
     pattern = node.get("pattern")
     if isinstance(pattern, str) and (regex := identifier_regex(pattern)):
         return regex
-    return FORMATS.get(node.get("format")) if isinstance(node.get("format"), str) else None
+    fmt = node.get("format")
+    return FORMATS.get(fmt) if isinstance(fmt, str) else None
 
 
 def _ground(node: Any, text: str) -> Any:
