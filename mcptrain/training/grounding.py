@@ -15,7 +15,7 @@ Only patterns that require a digit count as identifiers: `^[A-Z]{2}$` (a country
 derived from "London" as often as copied, while an id with digits is copied or invented.
 Strings of `format: email` or `format: uuid` are identifiers too (an address or a uuid
 is copied, never derived); `date` and other formats are not ("next Tuesday").
-Everything else in the schema (enums, types, formats) is the grammar's usual business.
+Everything else in the schema (enums, types, other formats) is the grammar's usual business.
 On the demo organisation's training and validation rows every such value of every
 expected call occurs in the conversation before the call (578 of 578), which is the
 property this rule relies on; `evaluation.ground_identifiers: false` turns it off.
