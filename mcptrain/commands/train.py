@@ -14,17 +14,21 @@ from mcptrain import output
 def training_progress(total: int) -> Iterator[Callable[[Any], None]]:
     """A progress bar with loss and tokens/s; evaluations, checkpoints and notes as lines.
 
-    Without a terminal (CI logs) every tenth step is printed as a line instead.
+    Without a terminal (CI logs) every tenth step is printed as a line instead, with the
+    mean loss and the speed of those ten steps.
     """
-    from mcptrain.training.progress import describe
+    from mcptrain.training.progress import describe, window
 
     interactive = output.err_console.is_terminal
+    pending: list[Any] = []
     with output.progress("training", total or None) as advance:
         def on_progress(event: Any) -> None:
             if event.kind == "step":
                 advance(1, describe(event))
+                pending.append(event)
                 if not interactive and (event.step % 10 == 0 or event.step == event.total_steps):
-                    output.info(f"  {describe(event)}")
+                    output.info(f"  {describe(window(pending))}")
+                    pending.clear()
             elif event.kind == "resume":
                 advance(event.step, "")
                 output.info(f"  {describe(event)}")

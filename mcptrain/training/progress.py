@@ -56,3 +56,21 @@ def describe(event: ProgressEvent) -> str:
     if event.kind == "early_stop":
         return f"{where}  early stop: {event.message}"
     return event.message or f"{event.kind} {where}"
+
+
+def window(events: list[ProgressEvent]) -> ProgressEvent:
+    """Several step events as one: the last step's position, the mean loss, and the time
+    and throughput of the whole window (a log line every tenth step then describes the ten
+    steps, not only the tenth: one long multi-turn batch is not "21 s/step")."""
+    last = events[-1]
+    steps = [e for e in events if e.kind == "step"]
+    seconds = sum(e.metrics.get("seconds", 0.0) for e in steps)
+    metrics: dict[str, float] = dict(last.metrics)
+    if steps:
+        metrics["loss"] = sum(e.metrics["loss"] for e in steps) / len(steps)
+    if seconds > 0:
+        metrics["seconds"] = seconds / len(steps)
+        for key in ("tokens_per_s", "computed_tokens_per_s"):
+            if all(key in e.metrics for e in steps):
+                metrics[key] = sum(e.metrics[key] * e.metrics["seconds"] for e in steps) / seconds
+    return ProgressEvent(last.kind, last.step, last.total_steps, last.message, metrics)
