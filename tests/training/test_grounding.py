@@ -232,3 +232,34 @@ def test_emails_and_uuids_are_identifiers_dates_are_not() -> None:
     assert ground_tools([USER], "Add Priya Raman as an editor") == []
     # Not an address: a version string, a handle, an address inside a longer token.
     assert ground_tools([USER], "v1.2@build, @priya, mail:a@b") == []
+
+
+def test_stated_values_reject_only_calls_that_leave_a_stated_value_out(
+        tiny_tokenizer: Any, demo_rows: list[dict[str, Any]]) -> None:
+    """On the demo's train and validation rows, every expected call the stated-values
+    grammar refuses is one that omits an optional enum parameter whose value the user
+    said (the rule's known exception), and those are rare."""
+    grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    stop = grammar.info.stop_token_ids[0]
+    checked, refused = 0, []
+    for row in demo_rows:
+        if row["split"] not in ("train", "validation"):
+            continue
+        for i, message in enumerate(row["messages"]):
+            if message.get("role") != "assistant" or not message.get("tool_calls"):
+                continue
+            before = {**row, "messages": row["messages"][:i]}
+            calls = [(c["function"]["name"], c["function"]["arguments"]) for c in message["tool_calls"]]
+            tools = ground_tools(require_stated(row["tools"], user_text(before)), conversation_text(before))
+            matcher = grammar.matcher(tools)
+            checked += 1
+            if matcher.accept_string(hermes_calls(calls)) and matcher.accept_token(stop):
+                continue
+            refused.append(row["id"])
+            said = user_text(before)
+            schemas = {t["function"]["name"]: t["function"]["parameters"] for t in row["tools"]}
+            omitted = [(name, p) for name, args in calls for p, sub in schemas[name]["properties"].items()
+                       if p not in args and p not in schemas[name].get("required", [])
+                       and any(stated(v, said) for v in sub.get("enum") or [])]
+            assert omitted, (row["id"], calls)
+    assert checked > 400 and len(refused) <= checked // 50, refused
