@@ -65,6 +65,27 @@ class Precision:
         return count
 
 
+    def store_output_head(self, model: Any) -> bool:
+        """For decoding only: give a tied output projection its own copy in the compute dtype.
+
+        `store_frozen_weights` leaves a projection tied to the input embeddings in fp32 (the
+        embedding is looked up in fp32, and training needs the two to stay one tensor), so
+        under autocast every decode step cast the whole [vocabulary x hidden] matrix to bf16
+        again: 45 ms a step for SmolLM2's 49,152 x 576, a quarter of a decode step of 16 rows
+        on 2 CPU cores (`benchmarks/eval_bench.py`). The copy is that same cast, made once, so
+        no logit changes; it costs the matrix once more in bf16. Returns whether it stored one.
+        """
+        import torch
+
+        output = model.get_output_embeddings()
+        inputs = model.get_input_embeddings()
+        if (self.used == "fp32" or output is None or inputs is None or output.weight.requires_grad
+                or output.weight is not inputs.weight):
+            return False
+        output.weight = torch.nn.Parameter(output.weight.detach().to(self.dtype), requires_grad=False)
+        return True
+
+
 def matmul_flops(dtype: Any, *, n: int = 512, seconds: float = 0.15, device: str = "cpu") -> float:
     """Measured matmul throughput (FLOP/s) for square `n` x `n` matrices in `dtype`."""
     import torch

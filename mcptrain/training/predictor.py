@@ -104,6 +104,7 @@ class LocalPredictor:
         # row that cast cost more than the matmuls. Stored once in bf16, the numbers are
         # the same (the cast is the same) and steps are faster (benchmarks/eval_bench.py).
         self.precision.store_frozen_weights(self.model)
+        self.precision.store_output_head(self.model)  # else cast to bf16 at every decode step
         vocab = self.tokenizer.get_vocab()
         self.stop_id = vocab.get(end_of_turn(self.template), self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id

@@ -73,3 +73,31 @@ def test_frozen_weights_stored_in_bf16_change_no_number(tiny_model, encoded) -> 
 
 def test_fp32_stores_nothing() -> None:
     assert p.Precision("fp32", "fp32", "test").store_frozen_weights(object()) == 0
+
+
+def test_output_head_stored_for_decoding_changes_no_logit(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    """A tied output projection gets its own bf16 copy for decoding (autocast cast the whole
+    matrix at every step): the logits are bit-identical, the input embedding stays fp32 and
+    is no longer the same tensor; fp32 and untied heads are left alone."""
+    import torch
+
+    from mcptrain.training.model import load_model
+
+    bf16 = p.Precision("bf16", "bf16", "test")
+    ids = torch.tensor([[3, 5, 7, 11, 13, 2]])
+    logits = []
+    for store in (False, True):
+        model = load_model(str(tiny_model)).eval().requires_grad_(False)
+        assert model.get_output_embeddings().weight is model.get_input_embeddings().weight  # tied
+        bf16.store_frozen_weights(model)
+        if store:
+            assert bf16.store_output_head(model)
+            assert model.get_output_embeddings().weight.dtype == torch.bfloat16
+            assert model.get_input_embeddings().weight.dtype == torch.float32
+            assert not bf16.store_output_head(model)  # untied now: nothing more to store
+        with torch.no_grad(), bf16.autocast():
+            logits.append(model(input_ids=ids).logits)
+    assert torch.equal(logits[0], logits[1])
+    trainable = load_model(str(tiny_model))  # a head that trains is never replaced
+    assert not bf16.store_output_head(trainable)
+    assert not p.Precision("fp32", "fp32", "test").store_output_head(load_model(str(tiny_model)))
