@@ -621,6 +621,12 @@ class EvaluationSpec(_Spec):
         description="Under the grammar, an optional string parameter with an enum becomes required "
                     "when the user states one of its values in words (\"send it express\"): the "
                     "model may not leave it out (training/grounding.py).")
+    name_calibration: float = Field(
+        default=0.0, ge=0.0, le=2.0,
+        description="Under the grammar, each token of a tool's name is scored log p - this x its log "
+                    "probability after a user turn that says only \"N/A\": a fine-tuned model's pull "
+                    "towards the names it was trained on, taken out (0: off; README, \"Constrained "
+                    "decoding\").")
     report_raw: bool = Field(
         default=True,
         description="Also score the candidate without the grammar, side by side (a second pass).")

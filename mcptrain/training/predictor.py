@@ -62,11 +62,14 @@ def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
     return "\n".join(blocks)
 
 
+NAME_OPENER = '<tool_call>{"name": "'  # what the grammar writes before a tool's name
+
 class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 64,
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
-                 ground_identifiers: bool = True, stated_values: bool = True) -> None:
+                 ground_identifiers: bool = True, stated_values: bool = True,
+                 name_calibration: float = 0.0) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -118,6 +121,11 @@ class LocalPredictor:
         # Under the grammar, id parameters take only ids the conversation holds (grounding.py).
         self.ground_identifiers = constrained and ground_identifiers
         self.stated_values = constrained and stated_values
+        # Under the grammar, a tool's name is scored against how likely the model finds it
+        # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
+        self.name_calibration = float(name_calibration) if constrained else 0.0
+        self._name_priors: dict[tuple[Any, ...], dict[tuple[int, ...], dict[int, float]]] = {}
+        self._opener = tuple(self.tokenizer(NAME_OPENER, add_special_tokens=False)["input_ids"])
         # The adapter's calibrated call-or-answer threshold (training/decision.py), if any.
         self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
         self._trigger = self.trigger_id(self.decision.trigger) if self.decision else None
@@ -159,7 +167,10 @@ class LocalPredictor:
         groups = self._refuse_long(self._groups(rows), rows, out)
         with torch.no_grad(), self.precision.autocast():
             for shared, prefix_cache, part in self._batches(groups):
-                texts = self._generate(shared, prefix_cache, [m[1] for m in part], [tools[m[0]] for m in part])
+                priors = (self.name_prior(shared, prefix_cache, rows[part[0][0]]) if self.name_calibration
+                          else None)
+                texts = self._generate(shared, prefix_cache, [m[1] for m in part], [tools[m[0]] for m in part],
+                                       priors)
                 for (i, _), text in zip(part, texts, strict=True):
                     out[i] = text
         return out
@@ -180,6 +191,45 @@ class LocalPredictor:
         if self.ground_identifiers:
             tools = ground_tools(tools, conversation_text(row))
         return tools
+
+    def name_prior(self, shared: tuple[int, ...], prefix_cache: Any,
+                   row: dict[str, Any]) -> dict[tuple[int, ...], dict[int, float]]:
+        """How likely the model finds each of `row`'s tool names with nothing asked: the log
+        probability of every token of every name (as the model writes it after
+        `<tool_call>{"name": "`), by the name tokens before it, after a user turn that says
+        only "N/A" (the domain premise of PMI scoring, Holtzman et al. 2021; "contextual
+        calibration", Zhao et al. 2021). A fine-tuned model favours the names it was trained
+        on whatever is asked; subtracting `name_calibration` times this prior lets a tool it
+        never saw win on what the request says. One small batch per tool block, cached."""
+
+        from mcptrain.training.grammar import tool_function
+
+        names = tuple(str(tool_function(t).get("name", "")) for t in row.get("tools") or [])
+        key = (shared, names)
+        if key in self._name_priors:
+            return self._name_priors[key]
+        system = [m for m in prompt_messages(row)[:1] if m.get("role") == "system"]
+        _, blank = self.encode({**row, "messages": [*system, {"role": "user", "content": "N/A"}]})
+        spelled = []
+        for name in names:
+            ids = self.tokenizer(f"{NAME_OPENER}{name}\", \"", add_special_tokens=False)["input_ids"]
+            if tuple(ids[: len(self._opener)]) != self._opener:
+                continue  # spelled differently from the opener: nothing to calibrate by
+            own = ids[len(self._opener):]
+            end = next((k + 1 for k in range(len(own))
+                        if '"' in self.tokenizer.decode(own[: k + 1])), len(own))
+            spelled.append(own[:end])  # the name's tokens, up to the one that closes its quote
+        prior: dict[tuple[int, ...], dict[int, float]] = {}
+        if spelled:
+            prompts = [[*blank, *self._opener, *own] for own in spelled]
+            keep = max(len(own) for own in spelled) + 1
+            ids, mask, pos, cache = self._batch(shared, prefix_cache, prompts)
+            logits = self._forward(ids, mask, pos, cache, prefix_cache, keep=keep).float().log_softmax(-1)
+            for i, own in enumerate(spelled):
+                for k, token in enumerate(own):  # position keep-1-len(own)+k predicts own[k]
+                    prior.setdefault(tuple(own[:k]), {})[token] = float(logits[i, keep - 1 - len(own) + k, token])
+        self._name_priors[key] = prior
+        return prior
 
     def _refuse_long(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
                      out: list[str]) -> dict[tuple[int, ...], list[tuple[int, list[int]]]]:
@@ -246,8 +296,10 @@ class LocalPredictor:
         offset = n - lead
         return ids, mask, (mask.cumsum(-1) - 1 + offset).clamp(min=offset)[:, lead:], cache
 
-    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, prefix_cache: Any = None) -> Any:
-        """The last position's logits; the cache grows by `ids`."""
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, prefix_cache: Any = None,
+                 keep: int = 0) -> Any:
+        """The last position's logits (the last `keep` positions' when `keep`); the cache
+        grows by `ids`."""
         from mcptrain.training.objective import (
             DECODE_PREFIX_ATTENTION,
             _attention,
@@ -260,12 +312,14 @@ class LocalPredictor:
             _register_attention()
             prefix = [(layer.keys, layer.values) for layer in prefix_cache.layers]
             with _attention(self.model.config, DECODE_PREFIX_ATTENTION):
-                return self.model(input_ids=ids, position_ids=positions, use_cache=True, logits_to_keep=1,
-                                  mcptrain_prefix=prefix, mcptrain_own_mask=mask,
-                                  **{keyword: cache}).logits[:, -1]
+                logits = self.model(input_ids=ids, position_ids=positions, use_cache=True,
+                                    logits_to_keep=keep or 1, mcptrain_prefix=prefix, mcptrain_own_mask=mask,
+                                    **{keyword: cache}).logits
+                return logits if keep else logits[:, -1]
         masks = mask if self.window is None else window_masks(mask, ids.shape[1], self.window)
-        return self.model(input_ids=ids, attention_mask=masks, position_ids=positions, use_cache=True,
-                          logits_to_keep=1, **{keyword: cache}).logits[:, -1]
+        logits = self.model(input_ids=ids, attention_mask=masks, position_ids=positions, use_cache=True,
+                            logits_to_keep=keep or 1, **{keyword: cache}).logits
+        return logits if keep else logits[:, -1]
 
     def _prefill(self, shared: tuple[int, ...]) -> Any:
         import torch
@@ -276,8 +330,26 @@ class LocalPredictor:
         _decoder_call(self.model.get_decoder(), cache, input_ids=torch.tensor([shared]), use_cache=True)
         return cache
 
+    def _calibrate_names(self, logits: Any, active: list[int], tokens: list[list[int]],
+                         naming: dict[int, int], priors: dict[tuple[int, ...], dict[int, float]]) -> Any:
+        """`logits` with each naming row's known next name tokens scored log p - alpha x log prior."""
+        import torch
+
+        logits = logits.float()
+        for j, row in enumerate(active):
+            start = naming.get(row)
+            nexts = priors.get(tuple(tokens[row][start:])) if start is not None else None
+            if not nexts:
+                continue
+            logp = logits[j].log_softmax(-1)
+            ids = torch.tensor(list(nexts))
+            logp[ids] -= self.name_calibration * torch.tensor(list(nexts.values()))
+            logits[j] = logp
+        return logits
+
     def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]],
-                  tools: Sequence[Any] | None = None) -> list[str]:
+                  tools: Sequence[Any] | None = None,
+                  priors: dict[tuple[int, ...], dict[int, float]] | None = None) -> list[str]:
         """Greedy decoding of one batch with a KV cache; a row that has produced its stop
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
@@ -285,7 +357,9 @@ class LocalPredictor:
         (`loop_period`) is cut off rather than decoded to the length limit, except inside a
         tool call under the grammar, where a cut would leave an unclosed call: there the
         token that would go round the loop once more is banned for the next step (up to
-        `LOOP_BREAKS` times a row), and the grammar leads the row on to close the call."""
+        `LOOP_BREAKS` times a row), and the grammar leads the row on to close the call.
+        With `priors` (`name_prior`), a row writing a tool's name scores each next token of
+        it as log p - `name_calibration` x its log prior."""
         import torch
 
         from mcptrain.training.grammar import END, TRIGGER
@@ -299,6 +373,8 @@ class LocalPredictor:
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
         banned: dict[int, int] = {}  # row -> the token that would continue its loop in a call
         breaks = [0] * size
+        naming: dict[int, int] = {}  # row -> where the tool name it is writing starts
+        opener = list(self._opener)
         # Rows the calibrated decision sent to a text answer, and rows with nothing to call
         # (every offered tool needs an id the conversation does not hold).
         answering: set[int] = ({i for i, t in enumerate(tools) if not t}
@@ -316,6 +392,8 @@ class LocalPredictor:
                     logits[calls, self._trigger] = forced
                 ban = [j for j, row in enumerate(active) if row in answering]
                 logits[ban, self._trigger] = float("-inf")
+            if priors and naming:
+                logits = self._calibrate_names(logits, active, tokens, naming, priors)
             if self.grammar is not None and matchers is not None:
                 logits = logits.float()
                 self.grammar.mask_logits(logits, [matchers[a] for a in active], bitmask)
@@ -332,6 +410,11 @@ class LocalPredictor:
                 if t == self.stop_id:
                     continue
                 tokens[row].append(t)
+                if priors:
+                    if tokens[row][-len(opener):] == opener:
+                        naming[row] = len(tokens[row])
+                    elif row in naming and tuple(tokens[row][naming[row]:]) not in priors:
+                        del naming[row]  # the name is written (or left the names we know)
                 if matchers is not None and (not matchers[row].accept_token(t) or matchers[row].is_terminated()):
                     continue
                 if self.stop_loops and (period := loop_period(tokens[row])):
@@ -476,4 +559,5 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           precision=project.training.precision, constrained=project.evaluation.constrained,
                           max_prompt_tokens=project.training.max_seq_len,
                           ground_identifiers=project.evaluation.ground_identifiers,
-                          stated_values=project.evaluation.stated_values)
+                          stated_values=project.evaluation.stated_values,
+                          name_calibration=project.evaluation.name_calibration)

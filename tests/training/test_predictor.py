@@ -217,3 +217,59 @@ def test_a_loop_inside_a_call_is_broken_so_the_call_closes(
     else:  # cut off inside the call: what breaking the loop prevents
         assert END not in output and output.startswith(call_prefix("find_user"))
 
+
+
+def test_name_prior_is_the_models_own_probability_after_a_blank_request(tiny_model: Path) -> None:
+    """`name_prior` holds, for every token of every offered name, the log probability the
+    model gives it after a user turn of "N/A" and the call opener: the same numbers a plain
+    forward pass over that whole text gives."""
+    import torch
+
+    from mcptrain.training.grammar import tool_function
+    from mcptrain.training.predictor import NAME_OPENER
+
+    p = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32", name_calibration=1.0)
+    row = ROWS[0]
+    shared, _ = p.encode(row)
+    with torch.no_grad():
+        prior = p.name_prior(shared, p._prefill(shared), row)
+    names = [tool_function(t)["name"] for t in row["tools"]]
+    system = [m for m in row["messages"][:1] if m["role"] == "system"]
+    _, blank = p.encode({**row, "messages": [*system, {"role": "user", "content": "N/A"}]})
+    checked = 0
+    for name in names:
+        ids = p.tokenizer(f'{NAME_OPENER}{name}", "', add_special_tokens=False)["input_ids"]
+        if tuple(ids[: len(p._opener)]) != p._opener:
+            continue
+        own = ids[len(p._opener):]
+        full = [*shared, *blank, *p._opener, *own]
+        with torch.no_grad():
+            logp = p.model(input_ids=torch.tensor([full])).logits[0].float().log_softmax(-1)
+        for k, token in enumerate(own):
+            if tuple(own[:k]) in prior and token in prior[tuple(own[:k])]:
+                assert prior[tuple(own[:k])][token] == pytest.approx(float(logp[len(full) - len(own) + k - 1, token]),
+                                                                      abs=1e-4)
+                checked += 1
+    assert checked >= len(names)  # every name's first token at least
+    assert len(prior[()]) == len({p.tokenizer(f'{NAME_OPENER}{n}', add_special_tokens=False)["input_ids"]
+                                  [len(p._opener)] for n in names})
+
+
+def test_name_calibration_rescores_only_the_next_name_tokens(tiny_model: Path) -> None:
+    """A naming row's known next tokens become log p - alpha x log prior; other tokens, and
+    rows not writing a name, keep their logits. Off (0), decoding is what it was."""
+    import torch
+
+    p = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32", name_calibration=0.5)
+    logits = torch.randn(2, 20)
+    priors = {(): {3: -0.5, 7: -4.0}, (3,): {9: -1.0}}
+    out = p._calibrate_names(logits.clone(), [0, 1], [[1, 2], [1, 2, 3]], {0: 2, 1: 2}, priors)
+    logp0, logp1 = logits[0].log_softmax(-1), logits[1].log_softmax(-1)
+    assert out[0, 3] == pytest.approx(float(logp0[3] + 0.25)) and out[0, 7] == pytest.approx(float(logp0[7] + 2.0))
+    assert out[0, 5] == pytest.approx(float(logp0[5]))
+    assert out[1, 9] == pytest.approx(float(logp1[9] + 0.5))
+    untouched = p._calibrate_names(logits.clone(), [0, 1], [[1, 2], [1, 2, 3]], {}, priors)
+    assert torch.equal(untouched, logits)
+    off = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32")
+    on = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32", name_calibration=0.0)
+    assert off.predict(ROWS) == on.predict(ROWS)
