@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_bench.py --steps 3   # 5 steps of the padded baseline hit 24 GiB here
 	$(BIN)/python benchmarks/step_bench.py
 	$(BIN)/python benchmarks/eval_bench.py --items 16
+	$(BIN)/python benchmarks/chunk_bench.py
 	$(BIN)/python benchmarks/grammar_bench.py
 
 clean:

@@ -15,14 +15,15 @@ def predict_items(predictor: Any, rows: Sequence[dict[str, Any]], description: s
                   chunk: int = 64, cache: OutputCache | None = None) -> dict[str, str]:
     """The predictor's raw output for every scored item of `rows` (by item id).
 
-    Items go to the predictor in chunks (a progress bar advances per chunk), ordered by
-    service so the rows of a chunk share their system turn and its cached prefix. With a
-    `cache`, items whose exact prompt it holds are not generated again.
+    Items go to the predictor in chunks (a progress bar advances per chunk) of one system
+    turn each — the same system prompt and tools, so one cached prefix: a chunk that ran
+    across two tool blocks decoded as two part-filled batches, each to its longest row
+    (`chunks`). With a `cache`, items whose exact prompt it holds are not generated again.
     """
     from mcptrain import output
     from mcptrain.evaluation.report import eval_items
 
-    items = sorted(eval_items(rows), key=lambda i: str(i.row.get("service", "")))
+    items = eval_items(rows)
     outputs: dict[str, str] = {}
     if cache is not None:
         for item in items:
@@ -34,14 +35,31 @@ def predict_items(predictor: Any, rows: Sequence[dict[str, Any]], description: s
         output.info(f"mcptrain: {len(outputs)} {description} outputs reused from {cache.path.name}, "
                     f"{len(items)} to generate")
     with output.progress(description, len(items)) as advance:
-        for start in range(0, len(items), chunk):
-            part = items[start : start + chunk]
+        for part in chunks(items, chunk):
             texts = predictor.predict([{**item.row, "messages": item.prompt} for item in part])
             outputs.update((item.id, text) for item, text in zip(part, texts, strict=True))
             if cache is not None:  # a refusal depends on max_seq_len, not on the prompt: not kept
                 cache.put((i, t) for i, t in zip(part, texts, strict=True) if not t.startswith(PROMPT_TOO_LONG))
             advance(len(part))
     return outputs
+
+
+
+def chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """`items` (EvalItems) in runs of at most `size` that share a system turn (system
+    prompt and tools): by service, then by system turn, in first-seen order; a run never
+    spans two system turns, and a system turn splits into as few runs as `size` allows."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for item in sorted(items, key=lambda i: str(i.row.get("service", ""))):
+        system = next((m.get("content") for m in item.prompt[:1] if m.get("role") == "system"), None)
+        key = (str(item.row.get("service", "")), json.dumps([system, item.row.get("tools")], sort_keys=True, default=str))
+        groups.setdefault(key, []).append(item)
+    out: list[list[Any]] = []
+    for members in groups.values():
+        runs = -(-len(members) // size)  # as few runs as the size allows, as even as possible
+        step = -(-len(members) // runs)
+        out.extend(members[start : start + step] for start in range(0, len(members), step))
+    return out
 
 
 class OutputCache:
