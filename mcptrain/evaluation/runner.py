@@ -44,7 +44,6 @@ def predict_items(predictor: Any, rows: Sequence[dict[str, Any]], description: s
     return outputs
 
 
-
 def chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
     """`items` (EvalItems) in runs of at most `size` that share a system turn (system
     prompt and tools): by service, then by system turn, in first-seen order; a run never

@@ -33,6 +33,7 @@ from mcptrain.fingerprint import sha256_json
 GRAMMAR_DIR = "grammars"  # in the artifact folder, next to the adapter
 TRIGGER = "<tool_call>"
 END = "</tool_call>"
+NAME_OPENER = TRIGGER + '{"name": "'  # what the grammar writes before a tool's name (call_prefix)
 # JSON Schema keywords the grammar engine cannot enforce token by token; they are
 # dropped from the grammar (the checker still validates the full schema).
 UNSUPPORTED_FORMATS = frozenset({"email", "uri", "hostname", "ipv4", "ipv6"})

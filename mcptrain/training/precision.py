@@ -64,7 +64,6 @@ class Precision:
                 count += 1
         return count
 
-
     def store_output_head(self, model: Any) -> bool:
         """For decoding only: give a tied output projection its own copy in the compute dtype.
 

@@ -62,8 +62,6 @@ def hermes_calls(calls: Sequence[tuple[str, Any]]) -> str:
     return "\n".join(blocks)
 
 
-NAME_OPENER = '<tool_call>{"name": "'  # what the grammar writes before a tool's name
-
 class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 64,
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
@@ -125,6 +123,8 @@ class LocalPredictor:
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
         self.name_calibration = float(name_calibration) if constrained else 0.0
         self._name_priors: dict[tuple[Any, ...], dict[tuple[int, ...], dict[int, float]]] = {}
+        from mcptrain.training.grammar import NAME_OPENER
+
         self._opener = tuple(self.tokenizer(NAME_OPENER, add_special_tokens=False)["input_ids"])
         # The adapter's calibrated call-or-answer threshold (training/decision.py), if any.
         self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
@@ -201,8 +201,7 @@ class LocalPredictor:
         calibration", Zhao et al. 2021). A fine-tuned model favours the names it was trained
         on whatever is asked; subtracting `name_calibration` times this prior lets a tool it
         never saw win on what the request says. One small batch per tool block, cached."""
-
-        from mcptrain.training.grammar import tool_function
+        from mcptrain.training.grammar import call_prefix, tool_function
 
         names = tuple(str(tool_function(t).get("name", "")) for t in row.get("tools") or [])
         key = (shared, names)
@@ -212,7 +211,7 @@ class LocalPredictor:
         _, blank = self.encode({**row, "messages": [*system, {"role": "user", "content": "N/A"}]})
         spelled = []
         for name in names:
-            ids = self.tokenizer(f"{NAME_OPENER}{name}\", \"", add_special_tokens=False)["input_ids"]
+            ids = self.tokenizer(call_prefix(name), add_special_tokens=False)["input_ids"]  # as the grammar writes it
             if tuple(ids[: len(self._opener)]) != self._opener:
                 continue  # spelled differently from the opener: nothing to calibrate by
             own = ids[len(self._opener):]

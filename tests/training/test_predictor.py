@@ -225,8 +225,7 @@ def test_name_prior_is_the_models_own_probability_after_a_blank_request(tiny_mod
     forward pass over that whole text gives."""
     import torch
 
-    from mcptrain.training.grammar import tool_function
-    from mcptrain.training.predictor import NAME_OPENER
+    from mcptrain.training.grammar import NAME_OPENER, call_prefix, tool_function
 
     p = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32", name_calibration=1.0)
     row = ROWS[0]
@@ -238,7 +237,7 @@ def test_name_prior_is_the_models_own_probability_after_a_blank_request(tiny_mod
     _, blank = p.encode({**row, "messages": [*system, {"role": "user", "content": "N/A"}]})
     checked = 0
     for name in names:
-        ids = p.tokenizer(f'{NAME_OPENER}{name}", "', add_special_tokens=False)["input_ids"]
+        ids = p.tokenizer(call_prefix(name), add_special_tokens=False)["input_ids"]
         if tuple(ids[: len(p._opener)]) != p._opener:
             continue
         own = ids[len(p._opener):]
