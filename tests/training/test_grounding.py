@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,18 +106,24 @@ def test_the_grounded_grammar_admits_every_expected_call_of_the_demos_train_and_
     grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
     stop = grammar.info.stop_token_ids[0]
     checked = 0
-    for row in demo_rows:
+    for row, before, calls in expected_calls(demo_rows):
+        matcher = grammar.matcher(ground_tools(row["tools"], conversation_text(before)))
+        text = hermes_calls(calls)
+        assert matcher.accept_string(text) and matcher.accept_token(stop), (row["id"], text)
+        checked += 1
+    assert checked > 400
+
+
+def expected_calls(rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any], list[Any]]]:
+    """(row, the row up to the turn, that turn's (name, arguments) calls) for every calling
+    assistant turn of the train and validation rows: what grounding is chosen on."""
+    for row in rows:
         if row["split"] not in ("train", "validation"):
             continue
         for i, message in enumerate(row["messages"]):
-            if message.get("role") != "assistant" or not message.get("tool_calls"):
-                continue
-            before = {**row, "messages": row["messages"][:i]}
-            matcher = grammar.matcher(ground_tools(row["tools"], conversation_text(before)))
-            text = hermes_calls([(c["function"]["name"], c["function"]["arguments"]) for c in message["tool_calls"]])
-            assert matcher.accept_string(text) and matcher.accept_token(stop), (row["id"], text)
-            checked += 1
-    assert checked > 400
+            if message.get("role") == "assistant" and message.get("tool_calls"):
+                calls = [(c["function"]["name"], c["function"]["arguments"]) for c in message["tool_calls"]]
+                yield row, {**row, "messages": row["messages"][:i]}, calls
 
 
 def test_the_grounded_grammar_refuses_an_invented_id(tiny_tokenizer: Any) -> None:
@@ -242,24 +249,17 @@ def test_stated_values_reject_only_calls_that_leave_a_stated_value_out(
     grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
     stop = grammar.info.stop_token_ids[0]
     checked, refused = 0, []
-    for row in demo_rows:
-        if row["split"] not in ("train", "validation"):
+    for row, before, calls in expected_calls(demo_rows):
+        tools = ground_tools(require_stated(row["tools"], user_text(before)), conversation_text(before))
+        matcher = grammar.matcher(tools)
+        checked += 1
+        if matcher.accept_string(hermes_calls(calls)) and matcher.accept_token(stop):
             continue
-        for i, message in enumerate(row["messages"]):
-            if message.get("role") != "assistant" or not message.get("tool_calls"):
-                continue
-            before = {**row, "messages": row["messages"][:i]}
-            calls = [(c["function"]["name"], c["function"]["arguments"]) for c in message["tool_calls"]]
-            tools = ground_tools(require_stated(row["tools"], user_text(before)), conversation_text(before))
-            matcher = grammar.matcher(tools)
-            checked += 1
-            if matcher.accept_string(hermes_calls(calls)) and matcher.accept_token(stop):
-                continue
-            refused.append(row["id"])
-            said = user_text(before)
-            schemas = {t["function"]["name"]: t["function"]["parameters"] for t in row["tools"]}
-            omitted = [(name, p) for name, args in calls for p, sub in schemas[name]["properties"].items()
-                       if p not in args and p not in schemas[name].get("required", [])
-                       and any(stated(v, said) for v in sub.get("enum") or [])]
-            assert omitted, (row["id"], calls)
+        refused.append(row["id"])
+        said = user_text(before)
+        schemas = {t["function"]["name"]: t["function"]["parameters"] for t in row["tools"]}
+        omitted = [(name, p) for name, args in calls for p, sub in schemas[name]["properties"].items()
+                   if p not in args and p not in schemas[name].get("required", [])
+                   and any(stated(v, said) for v in sub.get("enum") or [])]
+        assert omitted, (row["id"], calls)
     assert checked > 400 and len(refused) <= checked // 50, refused
