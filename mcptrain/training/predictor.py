@@ -67,7 +67,7 @@ class LocalPredictor:
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
                  ground_identifiers: bool = True, stated_values: bool = True,
-                 name_calibration: float = 0.0) -> None:
+                 name_calibration: float = 0.0, tool_retrieval: float = 0.0) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -122,7 +122,11 @@ class LocalPredictor:
         # Under the grammar, a tool's name is scored against how likely the model finds it
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
         self.name_calibration = float(name_calibration) if constrained else 0.0
+        # Under the grammar, a prior over the offered tools from the words the request shares
+        # with each (retrieval.py), added to the name tokens' log probabilities.
+        self.tool_retrieval = float(tool_retrieval) if constrained else 0.0
         self._name_priors: dict[tuple[Any, ...], dict[tuple[int, ...], dict[int, float]]] = {}
+        self._spellings: dict[str, tuple[int, ...] | None] = {}
         from mcptrain.training.grammar import NAME_OPENER
 
         self._opener = tuple(self.tokenizer(NAME_OPENER, add_special_tokens=False)["input_ids"])
@@ -167,10 +171,10 @@ class LocalPredictor:
         groups = self._refuse_long(self._groups(rows), rows, out)
         with torch.no_grad(), self.precision.autocast():
             for shared, prefix_cache, part in self._batches(groups):
-                priors = (self.name_prior(shared, prefix_cache, rows[part[0][0]]) if self.name_calibration
-                          else None)
+                adjust = ([self.name_adjustments(shared, prefix_cache, rows[i]) for i, _ in part]
+                          if self.name_calibration or self.tool_retrieval else None)
                 texts = self._generate(shared, prefix_cache, [m[1] for m in part], [tools[m[0]] for m in part],
-                                       priors)
+                                       adjust)
                 for (i, _), text in zip(part, texts, strict=True):
                     out[i] = text
         return out
@@ -192,6 +196,50 @@ class LocalPredictor:
             tools = ground_tools(tools, conversation_text(row))
         return tools
 
+    def spelled(self, name: str) -> tuple[int, ...] | None:
+        """`name`'s tokens as the grammar writes them after the call opener, up to the one
+        that closes its quote; None when the opener itself is tokenised differently in front
+        of it (nothing to score by)."""
+        from mcptrain.training.grammar import call_prefix
+
+        if name not in self._spellings:
+            ids = self.tokenizer(call_prefix(name), add_special_tokens=False)["input_ids"]  # as the grammar writes it
+            if tuple(ids[: len(self._opener)]) != self._opener:
+                self._spellings[name] = None
+            else:
+                own = ids[len(self._opener):]
+                end = next((k + 1 for k in range(len(own))
+                            if '"' in self.tokenizer.decode(own[: k + 1])), len(own))
+                self._spellings[name] = tuple(own[:end])
+        return self._spellings[name]
+
+    def name_adjustments(self, shared: tuple[int, ...], prefix_cache: Any,
+                         row: dict[str, Any]) -> dict[tuple[int, ...], dict[int, float]]:
+        """What is added to the log probability of each next token of each offered name,
+        by the name tokens written before it: - `name_calibration` x the name prior
+        (`name_prior`) plus the tool-retrieval prior's share of that token
+        (`retrieval.name_token_bonus` of `tool_retrieval` x `retrieval.tool_scores`)."""
+        from mcptrain.training.grammar import tool_function
+        from mcptrain.training.grounding import user_text
+        from mcptrain.training.retrieval import name_token_bonus, tool_scores
+
+        adjust: dict[tuple[int, ...], dict[int, float]] = {}
+        names = [str(tool_function(t).get("name", "")) for t in row.get("tools") or []]
+        if any(self.spelled(n) is None for n in names):
+            return adjust  # a name the table could not cover would become unwritable (_adjust_names)
+        if self.name_calibration:
+            for prefix, nexts in self.name_prior(shared, prefix_cache, row).items():
+                adjust[prefix] = {t: -self.name_calibration * v for t, v in nexts.items()}
+        if self.tool_retrieval:
+            spelled = {n: own for n in names if (own := self.spelled(n)) is not None}
+            scores = tool_scores(row.get("tools"), user_text(row))
+            weights = {n: self.tool_retrieval * scores.get(n, 0.0) for n in spelled}
+            if spelled and any(weights.values()):
+                for prefix, nexts in name_token_bonus(spelled, weights).items():
+                    for t, v in nexts.items():
+                        adjust.setdefault(prefix, {})[t] = adjust.get(prefix, {}).get(t, 0.0) + v
+        return adjust
+
     def name_prior(self, shared: tuple[int, ...], prefix_cache: Any,
                    row: dict[str, Any]) -> dict[tuple[int, ...], dict[int, float]]:
         """How likely the model finds each of `row`'s tool names with nothing asked: the log
@@ -201,7 +249,7 @@ class LocalPredictor:
         calibration", Zhao et al. 2021). A fine-tuned model favours the names it was trained
         on whatever is asked; subtracting `name_calibration` times this prior lets a tool it
         never saw win on what the request says. One small batch per tool block, cached."""
-        from mcptrain.training.grammar import call_prefix, tool_function
+        from mcptrain.training.grammar import tool_function
 
         names = tuple(str(tool_function(t).get("name", "")) for t in row.get("tools") or [])
         key = (shared, names)
@@ -209,24 +257,17 @@ class LocalPredictor:
             return self._name_priors[key]
         system = [m for m in prompt_messages(row)[:1] if m.get("role") == "system"]
         _, blank = self.encode({**row, "messages": [*system, {"role": "user", "content": "N/A"}]})
-        spelled = []
-        for name in names:
-            ids = self.tokenizer(call_prefix(name), add_special_tokens=False)["input_ids"]  # as the grammar writes it
-            if tuple(ids[: len(self._opener)]) != self._opener:
-                continue  # spelled differently from the opener: nothing to calibrate by
-            own = ids[len(self._opener):]
-            end = next((k + 1 for k in range(len(own))
-                        if '"' in self.tokenizer.decode(own[: k + 1])), len(own))
-            spelled.append(own[:end])  # the name's tokens, up to the one that closes its quote
+        spelled = [list(own) for own in map(self.spelled, names) if own is not None]
         prior: dict[tuple[int, ...], dict[int, float]] = {}
         if spelled:
-            prompts = [[*blank, *self._opener, *own] for own in spelled]
-            keep = max(len(own) for own in spelled) + 1
+            prompts = [[*blank, *self._opener, *tokens] for tokens in spelled]
+            keep = max(len(tokens) for tokens in spelled) + 1
             ids, mask, pos, cache = self._batch(shared, prefix_cache, prompts)
             logits = self._forward(ids, mask, pos, cache, prefix_cache, keep=keep).float().log_softmax(-1)
-            for i, own in enumerate(spelled):
-                for k, token in enumerate(own):  # position keep-1-len(own)+k predicts own[k]
-                    prior.setdefault(tuple(own[:k]), {})[token] = float(logits[i, keep - 1 - len(own) + k, token])
+            for i, tokens in enumerate(spelled):
+                for k, token in enumerate(tokens):  # position keep-1-len(tokens)+k predicts tokens[k]
+                    prior.setdefault(tuple(tokens[:k]), {})[token] = float(
+                        logits[i, keep - 1 - len(tokens) + k, token])
         self._name_priors[key] = prior
         return prior
 
@@ -329,26 +370,40 @@ class LocalPredictor:
         _decoder_call(self.model.get_decoder(), cache, input_ids=torch.tensor([shared]), use_cache=True)
         return cache
 
-    def _calibrate_names(self, logits: Any, active: list[int], tokens: list[list[int]],
-                         naming: dict[int, int], priors: dict[tuple[int, ...], dict[int, float]]) -> Any:
-        """`logits` with each naming row's known next name tokens scored log p - alpha x log prior."""
+    @staticmethod
+    def _adjust_names(logits: Any, active: list[int], tokens: list[list[int]], naming: dict[int, int],
+                      adjust: Sequence[dict[tuple[int, ...], dict[int, float]]]) -> Any:
+        """`logits` with each naming row's known next name tokens scored log p + their
+        adjustment (`name_adjustments`), and the row's other tokens pushed below them: a name
+        is written in its own tokens, as the table spells it (a grammar allows a name in any
+        tokens that spell it, and a model trained on the canonical ones rarely strays; one
+        that does would leave the table). Other rows keep their logits."""
         import torch
 
         logits = logits.float()
         for j, row in enumerate(active):
             start = naming.get(row)
-            nexts = priors.get(tuple(tokens[row][start:])) if start is not None else None
+            nexts = adjust[row].get(tuple(tokens[row][start:])) if start is not None else None
             if not nexts:
                 continue
             logp = logits[j].log_softmax(-1)
             ids = torch.tensor(list(nexts))
-            logp[ids] -= self.name_calibration * torch.tensor(list(nexts.values()))
+            kept = logp[ids] + torch.tensor(list(nexts.values()))
+            logp -= OFF_TABLE  # below every spelled token, above what the grammar forbids
+            logp[ids] = kept
             logits[j] = logp
         return logits
 
+    def _opens_name(self, tokens: list[int]) -> bool:
+        """Whether `tokens` end with the call opener's text, in whatever tokens it was written."""
+        from mcptrain.training.grammar import NAME_OPENER
+
+        tail = str(self.tokenizer.decode(tokens[-len(NAME_OPENER):], skip_special_tokens=False))
+        return tail.endswith(NAME_OPENER)
+
     def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]],
                   tools: Sequence[Any] | None = None,
-                  priors: dict[tuple[int, ...], dict[int, float]] | None = None) -> list[str]:
+                  adjust: Sequence[dict[tuple[int, ...], dict[int, float]]] | None = None) -> list[str]:
         """Greedy decoding of one batch with a KV cache; a row that has produced its stop
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
@@ -357,8 +412,8 @@ class LocalPredictor:
         tool call under the grammar, where a cut would leave an unclosed call: there the
         token that would go round the loop once more is banned for the next step (up to
         `LOOP_BREAKS` times a row), and the grammar leads the row on to close the call.
-        With `priors` (`name_prior`), a row writing a tool's name scores each next token of
-        it as log p - `name_calibration` x its log prior."""
+        With `adjust` (`name_adjustments`, one per prompt), a row writing a tool's name
+        scores each next token of it as log p + its adjustment."""
         import torch
 
         from mcptrain.training.grammar import END, TRIGGER
@@ -373,7 +428,6 @@ class LocalPredictor:
         banned: dict[int, int] = {}  # row -> the token that would continue its loop in a call
         breaks = [0] * size
         naming: dict[int, int] = {}  # row -> where the tool name it is writing starts
-        opener = list(self._opener)
         # Rows the calibrated decision sent to a text answer, and rows with nothing to call
         # (every offered tool needs an id the conversation does not hold).
         answering: set[int] = ({i for i, t in enumerate(tools) if not t}
@@ -391,8 +445,8 @@ class LocalPredictor:
                     logits[calls, self._trigger] = forced
                 ban = [j for j, row in enumerate(active) if row in answering]
                 logits[ban, self._trigger] = float("-inf")
-            if priors and naming:
-                logits = self._calibrate_names(logits, active, tokens, naming, priors)
+            if adjust and naming:
+                logits = self._adjust_names(logits, active, tokens, naming, adjust)
             if self.grammar is not None and matchers is not None:
                 logits = logits.float()
                 self.grammar.mask_logits(logits, [matchers[a] for a in active], bitmask)
@@ -409,10 +463,10 @@ class LocalPredictor:
                 if t == self.stop_id:
                     continue
                 tokens[row].append(t)
-                if priors:
-                    if tokens[row][-len(opener):] == opener:
+                if adjust and adjust[row]:
+                    if self._opens_name(tokens[row]):
                         naming[row] = len(tokens[row])
-                    elif row in naming and tuple(tokens[row][naming[row]:]) not in priors:
+                    elif row in naming and tuple(tokens[row][naming[row]:]) not in adjust[row]:
                         del naming[row]  # the name is written (or left the names we know)
                 if matchers is not None and (not matchers[row].accept_token(t) or matchers[row].is_terminated()):
                     continue
@@ -462,6 +516,7 @@ def window_masks(mask: Any, queries: int, window: int) -> dict[str, Any]:
 
 
 LOOP_BREAKS = 8  # loops broken inside one row's tool call before it is cut off after all
+OFF_TABLE = 1e4  # how far below the spelled name tokens a naming row's other tokens go (_adjust_names)
 
 
 def loop_period(tokens: Sequence[int], times: int = 4, longest: int = 12) -> int | None:
@@ -559,4 +614,5 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           max_prompt_tokens=project.training.max_seq_len,
                           ground_identifiers=project.evaluation.ground_identifiers,
                           stated_values=project.evaluation.stated_values,
-                          name_calibration=project.evaluation.name_calibration)
+                          name_calibration=project.evaluation.name_calibration,
+                          tool_retrieval=project.evaluation.tool_retrieval)

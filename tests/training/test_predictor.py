@@ -254,21 +254,87 @@ def test_name_prior_is_the_models_own_probability_after_a_blank_request(tiny_mod
                                   [len(p._opener)] for n in names})
 
 
-def test_name_calibration_rescores_only_the_next_name_tokens(tiny_model: Path) -> None:
-    """A naming row's known next tokens become log p - alpha x log prior; other tokens, and
-    rows not writing a name, keep their logits. Off (0), decoding is what it was."""
+def test_name_adjustments_rescore_only_the_next_name_tokens(tiny_model: Path) -> None:
+    """A naming row's known next tokens become log p + their adjustment and its other
+    tokens fall below them all (a name is written as the table spells it); rows not writing
+    a name keep their logits. Off (0), decoding is what it was."""
+    import torch
+
+    from mcptrain.training.predictor import OFF_TABLE
+
+    logits = torch.randn(2, 20)
+    logits[0, 5] = 50.0  # the model's favourite, off the table
+    adjust = [{(): {3: 0.25, 7: 2.0}, (3,): {9: 0.5}}] * 2
+    out = LocalPredictor._adjust_names(logits.clone(), [0, 1], [[1, 2], [1, 2, 3]], {0: 2, 1: 2}, adjust)
+    logp0, logp1 = logits[0].log_softmax(-1), logits[1].log_softmax(-1)
+    assert out[0, 3] == pytest.approx(float(logp0[3] + 0.25)) and out[0, 7] == pytest.approx(float(logp0[7] + 2.0))
+    assert out[0, 5] == pytest.approx(float(logp0[5] - OFF_TABLE)) and int(out[0].argmax()) in (3, 7)
+    assert out[1, 9] == pytest.approx(float(logp1[9] + 0.5)) and int(out[1].argmax()) == 9
+    untouched = LocalPredictor._adjust_names(logits.clone(), [0, 1], [[1, 2], [1, 2, 3]], {}, adjust)
+    assert torch.equal(untouched, logits)
+    off = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32")
+    on = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32", name_calibration=0.0,
+                        tool_retrieval=0.0)
+    assert off.predict(ROWS) == on.predict(ROWS)
+
+
+def test_name_calibration_subtracts_alpha_times_the_name_prior(tiny_model: Path) -> None:
     import torch
 
     p = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32", name_calibration=0.5)
-    logits = torch.randn(2, 20)
-    priors = {(): {3: -0.5, 7: -4.0}, (3,): {9: -1.0}}
-    out = p._calibrate_names(logits.clone(), [0, 1], [[1, 2], [1, 2, 3]], {0: 2, 1: 2}, priors)
-    logp0, logp1 = logits[0].log_softmax(-1), logits[1].log_softmax(-1)
-    assert out[0, 3] == pytest.approx(float(logp0[3] + 0.25)) and out[0, 7] == pytest.approx(float(logp0[7] + 2.0))
-    assert out[0, 5] == pytest.approx(float(logp0[5]))
-    assert out[1, 9] == pytest.approx(float(logp1[9] + 0.5))
-    untouched = p._calibrate_names(logits.clone(), [0, 1], [[1, 2], [1, 2, 3]], {}, priors)
-    assert torch.equal(untouched, logits)
-    off = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32")
-    on = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=12, precision="fp32", name_calibration=0.0)
-    assert off.predict(ROWS) == on.predict(ROWS)
+    row = ROWS[0]
+    shared, _ = p.encode(row)
+    with torch.no_grad():
+        cache = p._prefill(shared)
+        prior = p.name_prior(shared, cache, row)
+        adjust = p.name_adjustments(shared, cache, row)
+    assert adjust.keys() == prior.keys()
+    for prefix, nexts in prior.items():
+        assert adjust[prefix] == pytest.approx({t: -0.5 * v for t, v in nexts.items()})
+
+
+def test_a_strong_retrieval_prior_writes_the_tool_the_request_names(tiny_model: Path) -> None:
+    """With a large `tool_retrieval`, a row that opens a call writes the tool whose words the
+    request shares, whatever the model preferred; the adjustments along each name's
+    tokens add up to its log prior probability among the offered names."""
+    import math
+
+    import torch
+
+    from mcptrain.training.grammar import tool_function
+    from mcptrain.training.retrieval import tool_scores
+
+    beta = 50.0
+    p = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=40, precision="fp32", tool_retrieval=beta,
+                       calibrated=False)
+    names = [tool_function(t)["name"] for t in ROWS[0]["tools"]]
+    rows = [{**row, "messages": [row["messages"][0], {"role": "user", "content": f"Please {name.replace('_', ' ')}"}]}
+            for row in ROWS[:1] for name in names]
+    for row, name in zip(rows, names, strict=True):
+        scores = tool_scores(row["tools"], row["messages"][1]["content"])
+        assert max(scores, key=lambda n: scores[n]) == name
+        shared, _ = p.encode(row)
+        with torch.no_grad():
+            adjust = p.name_adjustments(shared, None, row)
+        spelled = {n: p.spelled(n) for n in names}
+        total = math.log(sum(math.exp(beta * scores[n]) for n in names))
+        for n, own in spelled.items():
+            assert own is not None
+            path = sum(adjust[own[:k]][own[k]] for k in range(len(own)))
+            assert path == pytest.approx(beta * scores[n] - total, abs=1e-6)
+    from mcptrain.training.grammar import structural_tag
+
+    assert p.grammar is not None
+    compiler = p.grammar.compiler
+
+    def a_call_at_once(tools: Any) -> Any:  # the random model would rarely open a call by itself
+        tag = structural_tag(list(tools or []))
+        tag["format"]["at_least_one"] = True
+        return compiler.compile_structural_tag(json.dumps(tag))
+
+    p.grammar.compile = a_call_at_once  # type: ignore[method-assign]
+    outputs = p.predict(rows)
+    for name, out in zip(names, outputs, strict=True):
+        assert out.startswith(f'<tool_call>{{"name": "{name}"'), out
+    p.tool_retrieval = 0.0
+    assert p.predict(rows) != outputs  # the random model alone writes other names: the prior decided
