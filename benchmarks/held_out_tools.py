@@ -1,0 +1,91 @@
+"""A zero-shot stand-in made of validation data only: tools held out of training.
+
+The scored zero-shot split asks for tools the adapter was offered but never trained to
+call; the recipe study's other stand-in (every validation tool renamed) removes the pull
+of the trained names instead of facing it. Here one tool per service (chosen by a seeded
+hash among the tools the training rows call) is held out: the training rows that call it
+are removed from training and become the stand-in, scored with their real names next to
+tools the adapter did learn; the rest of the validation split is scored too. The scored
+splits are never read. Decoder settings are then compared on the one adapter:
+
+    .venv/bin/python benchmarks/held_out_tools.py --settings 0:0,1:0,2:0,4:0
+    .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out --settings 1:0,8:0
+
+A setting is `tool_retrieval:name_calibration`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def called(row: dict[str, Any]) -> set[str]:
+    return {c["function"]["name"] for m in row["messages"] if m.get("role") == "assistant"
+            for c in m.get("tool_calls") or []}
+
+
+def held_out(train: list[dict[str, Any]], seed: int) -> dict[str, str]:
+    """service -> the tool held out of its training rows (a seeded hash among those called)."""
+    by_service: dict[str, Counter[str]] = {}
+    for row in train:
+        by_service.setdefault(str(row.get("service")), Counter()).update(called(row))
+    return {service: min(counts, key=lambda n: hashlib.sha256(f"{seed}:{n}".encode()).hexdigest())
+            for service, counts in sorted(by_service.items()) if counts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", default="0:0,1:0", help="tool_retrieval:name_calibration, comma-separated")
+    parser.add_argument("--seed", type=int, default=20261203)
+    parser.add_argument("--out", type=Path, default=Path(".mcptrain/held-out"))
+    parser.add_argument("--adapter", type=Path, help="score this adapter (trained by this script) instead")
+    args = parser.parse_args()
+
+    from mcptrain.dataset.handle import open_dataset
+    from mcptrain.evaluation.report import score_rows, summarize
+    from mcptrain.evaluation.runner import predict_items
+    from mcptrain.specs.loader import load_specs
+    from mcptrain.training.lora import train_lora
+    from mcptrain.training.predictor import LocalPredictor
+
+    root = Path.cwd()
+    specs, _ = load_specs(root)
+    project = specs.project_spec
+    dataset = open_dataset(root)
+    train, val = dataset.rows("train"), dataset.rows("validation")
+    held = held_out(train, args.seed)
+    tools = set(held.values())
+    kept = [r for r in train if not called(r) & tools]
+    standin = [r for r in train if called(r) & tools]
+    val_kept = [r for r in val if not called(r) & tools]
+    print(f"held out: {held}; training on {len(kept)} of {len(train)} rows; stand-in {len(standin)} rows; "
+          f"validation {len(val_kept)} of {len(val)} rows", flush=True)
+    adapter = args.adapter
+    if adapter is None:
+        adapter = args.out
+        started = time.perf_counter()
+        result = train_lora(project, kept, val_kept, adapter, f"held-out-{int(time.time())}", runner="inline")
+        print(f"trained in {time.perf_counter() - started:.0f}s, validation loss "
+              f"{result.summary.get('val_loss_final')}", flush=True)
+    predictor = LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
+                               max_new_tokens=project.evaluation.max_new_tokens)
+    print("\n| tool_retrieval | name_calibration | held-out tools | wrong function | validation | wrong function |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for setting in args.settings.split(","):
+        beta, alpha = (float(x) for x in setting.split(":"))
+        predictor.tool_retrieval, predictor.name_calibration = beta, alpha
+        cells = []
+        for rows, split in ((standin, "train"), (val_kept, "validation")):
+            summary = summarize(score_rows(rows, predict_items(predictor, rows, split)))
+            overall = summary["overall"]
+            cells += [f"{overall['correct']}/{overall['n']}", str(summary["outcomes"].get("wrong_function", 0))]
+        print(f"| {beta:g} | {alpha:g} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
