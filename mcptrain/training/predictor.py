@@ -225,16 +225,16 @@ class LocalPredictor:
 
         adjust: dict[tuple[int, ...], dict[int, float]] = {}
         names = [str(tool_function(t).get("name", "")) for t in row.get("tools") or []]
-        if any(self.spelled(n) is None for n in names):
+        spelled = {n: own for n in names if (own := self.spelled(n)) is not None}
+        if len(spelled) < len(set(names)):
             return adjust  # a name the table could not cover would become unwritable (_adjust_names)
         if self.name_calibration:
             for prefix, nexts in self.name_prior(shared, prefix_cache, row).items():
                 adjust[prefix] = {t: -self.name_calibration * v for t, v in nexts.items()}
         if self.tool_retrieval:
-            spelled = {n: own for n in names if (own := self.spelled(n)) is not None}
             scores = tool_scores(row.get("tools"), user_text(row))
             weights = {n: self.tool_retrieval * scores.get(n, 0.0) for n in spelled}
-            if spelled and any(weights.values()):
+            if any(weights.values()):
                 for prefix, nexts in name_token_bonus(spelled, weights).items():
                     for t, v in nexts.items():
                         adjust.setdefault(prefix, {})[t] = adjust.get(prefix, {}).get(t, 0.0) + v
