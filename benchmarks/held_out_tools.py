@@ -10,6 +10,10 @@ splits are never read. Decoder settings are then compared on the one adapter:
 
     .venv/bin/python benchmarks/held_out_tools.py --settings 0:0,1:0,2:0,4:0
     .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out --settings 1:0,8:0
+    .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out --recalibrate --settings 4:0
+
+With a decision head (`training.decision_head`), each setting is scored twice: with the
+call token's threshold alone and with the head.
 
 A setting is `tool_retrieval:name_calibration`.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -44,12 +49,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/held-out"))
     parser.add_argument("--adapter", type=Path, help="score this adapter (trained by this script) instead")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="with --adapter: fit its call-or-answer decision again (threshold and head) "
+                             "on the rows it trained on and its validation rows")
     args = parser.parse_args()
 
     from mcptrain.dataset.handle import open_dataset
     from mcptrain.evaluation.report import score_rows, summarize
     from mcptrain.evaluation.runner import predict_items
     from mcptrain.specs.loader import load_specs
+    from mcptrain.training.decision import DECISION_FILE, Decision, calibrate
     from mcptrain.training.lora import train_lora
     from mcptrain.training.predictor import LocalPredictor
 
@@ -72,19 +81,34 @@ def main() -> None:
         result = train_lora(project, kept, val_kept, adapter, f"held-out-{int(time.time())}", runner="inline")
         print(f"trained in {time.perf_counter() - started:.0f}s, validation loss "
               f"{result.summary.get('val_loss_final')}", flush=True)
+    elif args.recalibrate:
+        calibrator = LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
+                                    precision=project.training.precision, constrained=False, calibrated=False)
+        evidence = calibrate(calibrator, val_kept, adapter, kept if project.training.decision_head else ())
+        print(f"decision: {evidence}", flush=True)
+        del calibrator
     predictor = LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
                                max_new_tokens=project.evaluation.max_new_tokens)
-    print("\n| tool_retrieval | name_calibration | held-out tools | wrong function | validation | wrong function |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for setting in args.settings.split(","):
-        beta, alpha = (float(x) for x in setting.split(":"))
-        predictor.tool_retrieval, predictor.name_calibration = beta, alpha
-        cells = []
-        for rows, split in ((standin, "train"), (val_kept, "validation")):
-            summary = summarize(score_rows(rows, predict_items(predictor, rows, split)))
-            overall = summary["overall"]
-            cells += [f"{overall['correct']}/{overall['n']}", str(summary["outcomes"].get("wrong_function", 0))]
-        print(f"| {beta:g} | {alpha:g} | " + " | ".join(cells) + " |", flush=True)
+    # The trigger's threshold alone, and the head when calibration kept one: side by side.
+    decisions = [("trigger", predictor.decision)]
+    if predictor.decision is not None and predictor.decision.head is not None:
+        recorded = json.loads((adapter / DECISION_FILE).read_text(encoding="utf-8"))["validation"]
+        decisions = [("trigger", Decision(predictor.decision.trigger, recorded["trigger_threshold"])),
+                     ("head", predictor.decision)]
+    print("\n| decision | tool_retrieval | name_calibration | held-out tools | wrong function | validation "
+          "| wrong function |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, decision in decisions:
+        predictor.decision = decision
+        for setting in args.settings.split(","):
+            beta, alpha = (float(x) for x in setting.split(":"))
+            predictor.tool_retrieval, predictor.name_calibration = beta, alpha
+            cells = []
+            for rows, split in ((standin, "train"), (val_kept, "validation")):
+                summary = summarize(score_rows(rows, predict_items(predictor, rows, split)))
+                overall = summary["overall"]
+                cells += [f"{overall['correct']}/{overall['n']}", str(summary["outcomes"].get("wrong_function", 0))]
+            print(f"| {label} | {beta:g} | {alpha:g} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

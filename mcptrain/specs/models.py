@@ -522,6 +522,11 @@ class TrainingSpec(_Spec):
         description="After training, choose on the validation split the probability of opening "
                     "a tool call above which the model calls (decision.json next to the adapter); "
                     "below it the turn is answered in text.")
+    decision_head: bool = Field(
+        default=True,
+        description="With calibrate_decision: also fit a logistic regression on the final hidden state "
+                    "at the start of every training turn (call or answer), and use it instead of the "
+                    "call token's probability when it classifies more validation turns right.")
     seed: int = 1234
     lora: LoraSpec = Field(default_factory=LoraSpec)
     merge_adapter: bool = Field(default=False, description="Also export a merged model.")

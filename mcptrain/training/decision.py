@@ -14,6 +14,15 @@ then opens a call only when that probability reaches the threshold; otherwise th
 answered in text, the trigger banned for it. Only the validation split is read: a scored
 split never moves the threshold. No file (too few validation turns of either kind, or
 `training.calibrate_decision: false`) leaves decoding as it was.
+
+That probability is one output of a model trained mostly on the other tokens of a turn.
+A decision head (`training.decision_head`) asks the same hidden state directly: a logistic
+regression on the final hidden state at each *training* turn's start (the input of the
+output layer, standardised; class-balanced; its L2 strength chosen by 5-fold
+cross-validation on the training turns), its own threshold again chosen on the validation
+turns. The head is kept only when it classifies more validation turns right than the
+trigger's probability does (ties keep the trigger, which any server can read from
+`logprobs`). On the demo's adapter: 60 of 64 validation turns right against 55 (README).
 """
 
 from __future__ import annotations
@@ -29,12 +38,57 @@ from mcptrain.files import replace_file
 DECISION_FILE = "decision.json"
 TRIGGER = "<tool_call>"
 MIN_TURNS = 2  # of each kind (call / answer): fewer cannot place a threshold between them
+FOLDS = 5  # cross-validation of the head's L2 strength; it needs this many turns of each kind
+L2_GRID = (0.01, 0.1, 1.0)
+
+
+@dataclass(frozen=True)
+class Head:
+    """p(call) = sigmoid(((h - mean) / scale) . weight + bias), h the final hidden state."""
+
+    mean: list[float]
+    scale: list[float]
+    weight: list[float]
+    bias: float
+
+    def probability(self, hidden: Any) -> Any:
+        import torch
+
+        h = hidden.float()
+        z = (h - torch.tensor(self.mean)) / torch.tensor(self.scale)
+        return torch.sigmoid(z @ torch.tensor(self.weight) + self.bias)
+
+    @staticmethod
+    def fit(hidden: Any, calls: Any, l2: float) -> Head:
+        """Class-balanced, L2-regularised logistic regression (L-BFGS) on standardised `hidden`."""
+        import torch
+
+        x, y = hidden.float(), calls.float()
+        mean, scale = x.mean(0), x.std(0) + 1e-6
+        z = (x - mean) / scale
+        positives = float(y.sum())
+        weights = torch.where(y > 0, len(y) / (2 * positives), len(y) / (2 * (len(y) - positives)))
+        w = torch.zeros(x.shape[1], requires_grad=True)
+        b = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
+
+        def closure() -> Any:
+            opt.zero_grad()
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, y, weight=weights)
+                    + l2 * (w * w).sum())
+            loss.backward()  # type: ignore[no-untyped-call]
+            return loss
+
+        with torch.enable_grad():
+            opt.step(closure)  # type: ignore[no-untyped-call]
+        return Head(mean.tolist(), scale.tolist(), w.detach().tolist(), float(b.detach()))
 
 
 @dataclass(frozen=True)
 class Decision:
     trigger: str
-    threshold: float  # open a call when p(first token of `trigger`) >= threshold
+    threshold: float  # open a call when p(call) >= threshold
+    head: Head | None = None  # p(call) from the head; None: p(first token of `trigger`)
 
     def save(self, folder: Path, evidence: dict[str, Any]) -> None:
         replace_file(folder / DECISION_FILE, json.dumps(
@@ -44,7 +98,9 @@ class Decision:
     def load(folder: Path) -> Decision | None:
         try:
             data = json.loads((folder / DECISION_FILE).read_text(encoding="utf-8"))
-            return Decision(str(data["trigger"]), float(data["threshold"]))
+            head = data.get("head")
+            return Decision(str(data["trigger"]), float(data["threshold"]),
+                            Head(**head) if head is not None else None)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -83,16 +139,55 @@ def choose_threshold(scored: Sequence[tuple[float, bool]]) -> tuple[float, int] 
     return min(best[2], 1.0), best[0]
 
 
-def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path) -> dict[str, Any]:
+def balanced_accuracy(scores: Any, calls: Any, threshold: float = 0.5) -> float:
+    """The mean of the call turns' and the answer turns' recall."""
+    said = scores >= threshold
+    wanted = calls > 0
+    return float(((said[wanted]).float().mean() + (~said[~wanted]).float().mean()) / 2)
+
+
+def enough_for_head(calls: Any) -> bool:
+    n_calls = int(calls.sum())
+    return n_calls >= FOLDS and len(calls) - n_calls >= FOLDS
+
+
+def choose_head(hidden: Any, calls: Any) -> tuple[float, float] | None:
+    """(the L2 strength with the best cross-validated balanced accuracy, that accuracy), or
+    None when a kind has fewer than `FOLDS` turns. Folds are every `FOLDS`-th turn."""
+    import torch
+
+    if not enough_for_head(calls):
+        return None
+    fold = torch.arange(len(calls)) % FOLDS
+    best: tuple[float, float] | None = None
+    for l2 in L2_GRID:
+        scores = torch.zeros(len(calls))
+        for k in range(FOLDS):
+            inside = fold != k
+            if float(calls[inside].sum()) in (0.0, float(inside.sum())):  # a fold without one kind
+                return None
+            scores[~inside] = Head.fit(hidden[inside], calls[inside], l2).probability(hidden[~inside])
+        accuracy = balanced_accuracy(scores, calls)
+        if best is None or accuracy > best[1]:
+            best = (l2, accuracy)
+    return best
+
+
+def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
+              train_rows: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Measure p(call) on the validation turns with `predictor`, save the chosen threshold
-    in `out_dir`, and return what was measured (for the training summary).
+    in `out_dir`, and return what was measured (for the training summary). With
+    `train_rows`, a decision head is fitted on their turns and kept if it does better on
+    the validation turns.
 
     Every turn counts, also those grounded identifiers (grounding.py) would send to a text
     answer anyway: chosen on the validation split, that threshold scored 27 of 64 items
     with grounding, one chosen on the remaining turns only 23 (README)."""
+    import torch
+
     points = decision_points(rows)
     trigger_id = predictor.trigger_id(TRIGGER)
-    probs, greedy = predictor.first_token_stats([p for p, _ in points], trigger_id)
+    probs, greedy, hidden = predictor.first_token_stats([p for p, _ in points], trigger_id, hidden=True)
     scored = [(p, c) for p, (_, c) in zip(probs, points, strict=True)]
     calls = sum(1 for _, c in scored if c)
     evidence: dict[str, Any] = {
@@ -106,6 +201,27 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path) -> 
         evidence["why"] = f"fewer than {MIN_TURNS} validation turns of each kind (call / answer)"
         return evidence
     threshold, right = chosen
-    evidence.update(threshold=threshold, calibrated_right=right)
-    Decision(TRIGGER, threshold).save(out_dir, evidence)
+    evidence.update(threshold=threshold, calibrated_right=right, score="trigger",
+                    trigger_threshold=threshold, trigger_right=right)
+    decision = Decision(TRIGGER, threshold)
+    train_points = decision_points(train_rows)
+    train_calls = torch.tensor([float(c) for _, c in train_points])
+    chosen_l2 = None
+    if enough_for_head(train_calls):
+        _, _, train_hidden = predictor.first_token_stats([p for p, _ in train_points], trigger_id, hidden=True)
+        chosen_l2 = choose_head(train_hidden, train_calls)
+    if chosen_l2 is None:
+        evidence["head"] = f"fewer than {FOLDS} training turns of each kind (call / answer) in every fold"
+    else:
+        l2, cv_accuracy = chosen_l2
+        head = Head.fit(train_hidden, train_calls, l2)
+        head_scored = [(float(p), c) for p, (_, c) in zip(head.probability(hidden), points, strict=True)]
+        head_threshold, head_right = choose_threshold(head_scored)  # type: ignore[misc]
+        evidence["head"] = {"l2": l2, "cv_balanced_accuracy": round(cv_accuracy, 4),
+                            "training_turns": len(train_points), "threshold": head_threshold,
+                            "right": head_right}
+        if head_right > right:
+            decision = Decision(TRIGGER, head_threshold, head)
+            evidence.update(threshold=head_threshold, calibrated_right=head_right, score="head")
+    decision.save(out_dir, evidence)
     return evidence

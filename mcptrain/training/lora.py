@@ -168,7 +168,8 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
     export_adapter(final, out_dir, tokenizer, template, project.base_model)
     if t.merge_adapter:
         merge_adapter(out_dir, base_path)
-    summary["decision"] = calibrate_decision(project, base_path, out_dir, rows_val, emit)
+    summary["decision"] = calibrate_decision(project, base_path, out_dir, rows_val, emit,
+                                             rows_train if t.decision_head else ())
     summary["wall_seconds"] = round(time.time() - started, 2)
     write_json(out_dir / SUMMARY, summary)
     emit(ProgressEvent("done", state["step"], t.max_steps, message=f"adapter written to {out_dir}",
@@ -177,8 +178,10 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
 
 
 def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
-                       rows_val: Sequence[dict[str, Any]], emit: OnProgress) -> dict[str, Any] | None:
-    """The call-or-answer threshold, chosen on the validation split (training/decision.py)."""
+                       rows_val: Sequence[dict[str, Any]], emit: OnProgress,
+                       rows_train: Sequence[dict[str, Any]] = ()) -> dict[str, Any] | None:
+    """The call-or-answer threshold, chosen on the validation split, and with `rows_train`
+    the decision head fitted on the training turns (training/decision.py)."""
     from mcptrain.training.decision import DECISION_FILE, calibrate
     from mcptrain.training.predictor import LocalPredictor
 
@@ -187,13 +190,16 @@ def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
         return None
     predictor = LocalPredictor(str(base_path), out_dir, batch_size=project.evaluation.batch_size,
                                precision=project.training.precision, constrained=False, calibrated=False)
-    evidence = calibrate(predictor, list(rows_val), out_dir)
+    evidence = calibrate(predictor, list(rows_val), out_dir, list(rows_train))
     if evidence.get("threshold") is None:
         emit(ProgressEvent("info", message=f"call-or-answer decision not calibrated: {evidence['why']}"))
     else:
+        head = evidence.get("head")
         emit(ProgressEvent("info", message=(
-            f"call-or-answer threshold {evidence['threshold']:.3f}: {evidence['calibrated_right']} of "
-            f"{evidence['turns']} validation turns right (greedy decoding: {evidence['greedy_right']})")))
+            f"call-or-answer threshold {evidence['trigger_threshold']:.3f}: {evidence['trigger_right']} of "
+            f"{evidence['turns']} validation turns right (greedy decoding: {evidence['greedy_right']})"
+            + (f"; decision head {head['right']} right ({'kept' if evidence['score'] == 'head' else 'not kept'})"
+               if isinstance(head, dict) else ""))))
     return evidence
 
 

@@ -24,6 +24,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -138,12 +139,15 @@ class LocalPredictor:
         """The first token of `trigger` as the model generates it after a prompt."""
         return int(self.tokenizer(trigger, add_special_tokens=False)["input_ids"][0])
 
-    def first_token_stats(self, rows: list[dict[str, Any]], token: int) -> tuple[list[float], list[bool]]:
-        """For each row's prompt: p(`token` comes first), and whether it is the argmax."""
+    def first_token_stats(self, rows: list[dict[str, Any]], token: int, *,
+                          hidden: bool = False) -> tuple[Any, ...]:
+        """For each row's prompt: p(`token` comes first), and whether it is the argmax; with
+        `hidden`, also the final hidden states there (rows x hidden size, fp32)."""
         import torch
 
         probs, argmax = [0.0] * len(rows), [False] * len(rows)
-        with torch.no_grad(), self.precision.autocast():
+        states = torch.zeros(len(rows), self.model.config.get_text_config().hidden_size)
+        with torch.no_grad(), self.precision.autocast(), self._hidden_states() as seen:
             for shared, prefix_cache, part in self._batches(self._groups(rows)):
                 ids, mask, pos, cache = self._batch(shared, prefix_cache, [m[1] for m in part])
                 logits = self._forward(ids, mask, pos, cache, prefix_cache).float()
@@ -151,7 +155,24 @@ class LocalPredictor:
                 for j, (i, _) in enumerate(part):
                     probs[i] = float(dist[j, token])
                     argmax[i] = int(logits[j].argmax()) == token
-        return probs, argmax
+                    states[i] = seen[-1][j]
+        return (probs, argmax, states) if hidden else (probs, argmax)
+
+    @contextmanager
+    def _hidden_states(self) -> Iterator[list[Any]]:
+        """While open, the last position's final hidden state (the output layer's input) of
+        every forward pass is appended to the list it yields."""
+        seen: list[Any] = []
+
+        def keep(_module: Any, args: tuple[Any, ...]) -> None:
+            seen.append(args[0][:, -1].float())
+            del seen[:-1]
+
+        handle = self.model.get_output_embeddings().register_forward_pre_hook(keep)
+        try:
+            yield seen
+        finally:
+            handle.remove()
 
     def encode(self, row: dict[str, Any]) -> tuple[tuple[int, ...], list[int]]:
         """(shared system-turn ids, the rest of the prompt's ids), tokenised as in training."""
@@ -433,11 +454,15 @@ class LocalPredictor:
         answering: set[int] = ({i for i, t in enumerate(tools) if not t}
                                if self.ground_identifiers and tools is not None else set())
         for step in range(self.max_new_tokens):
-            logits = self._forward(step_ids, mask, step_pos, cache, prefix_cache)
+            head = self.decision.head if step == 0 and self.decision is not None else None
+            seen: list[Any] = []
+            with self._hidden_states() if head is not None else nullcontext(seen) as seen:
+                logits = self._forward(step_ids, mask, step_pos, cache, prefix_cache)
             if self._trigger is not None and self.decision is not None:
                 logits = logits.float()
                 if step == 0:
-                    calls = logits.softmax(-1)[:, self._trigger] >= self.decision.threshold
+                    p_call = head.probability(seen[-1]) if head is not None else logits.softmax(-1)[:, self._trigger]
+                    calls = p_call >= self.decision.threshold
                     calls &= torch.tensor([row not in answering for row in active])
                     answering.update(active[j] for j, c in enumerate(calls.tolist()) if not c)
                     forced = logits[calls, self._trigger].clone()

@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from mcptrain.training.decision import (
     DECISION_FILE,
+    FOLDS,
+    L2_GRID,
     TRIGGER,
     Decision,
+    Head,
+    balanced_accuracy,
     calibrate,
+    choose_head,
     choose_threshold,
     decision_points,
+    enough_for_head,
 )
 from mcptrain.training.predictor import LocalPredictor
 from tests.training.tiny import make_row, multi_turn_row
@@ -24,6 +31,18 @@ def answer_row(i: int) -> dict:  # type: ignore[type-arg]
     row["messages"] = [*row["messages"][:1], {"role": "user", "content": "hello there"},
                        {"role": "assistant", "content": "Hello! How can I help?"}]
     return row
+
+
+def opened_calls(predictor: LocalPredictor, prompts: list[dict],  # type: ignore[type-arg]
+                 decision: Decision) -> tuple[list[bool], list[str]]:
+    """(whether each output starts with the trigger's first token, the outputs) under `decision`."""
+    trigger = predictor.trigger_id(decision.trigger)
+    predictor.decision, predictor._trigger = decision, trigger
+    try:
+        outputs = predictor.predict(prompts)
+    finally:
+        predictor.decision, predictor._trigger = None, None
+    return [predictor.tokenizer(o, add_special_tokens=False)["input_ids"][:1] == [trigger] for o in outputs], outputs
 
 
 def test_decision_points_cover_every_assistant_turn() -> None:
@@ -72,12 +91,7 @@ def test_calibrate_writes_the_threshold_and_the_predictor_obeys_it(
     probs, _ = predictor.first_token_stats(prompts, trigger)
     # A threshold of 0: every turn opens a call; above 1: none does.
     for threshold, first_is_trigger in ((0.0, True), (1.01, False)):
-        predictor.decision, predictor._trigger = Decision(TRIGGER, threshold), trigger
-        try:
-            outputs = predictor.predict(prompts)
-        finally:
-            predictor.decision, predictor._trigger = None, None
-        firsts = [predictor.tokenizer(o, add_special_tokens=False)["input_ids"][:1] == [trigger] for o in outputs]
+        firsts, outputs = opened_calls(predictor, prompts, Decision(TRIGGER, threshold))
         assert all(f == first_is_trigger for f in firsts)
         if not first_is_trigger:  # banned for the whole turn, not just its first token
             assert all(TRIGGER not in o for o in outputs)
@@ -89,3 +103,79 @@ def test_no_file_when_a_kind_is_missing(predictor: LocalPredictor, tmp_path: Pat
     evidence = calibrate(predictor, [make_row(i) for i in range(4)], tmp_path)
     assert evidence["threshold"] is None and "validation turns" in evidence["why"]
     assert not (tmp_path / DECISION_FILE).exists()  # a stale threshold is not left behind
+
+
+def separable(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """n points in 6 dimensions, calls where the first coordinate is positive."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g) * torch.tensor([1.0, 5, 5, 5, 5, 5])
+    return x, (x[:, 0] > 0).float()
+
+
+def test_head_learns_a_direction_the_trigger_does_not_see() -> None:
+    x, y = separable(200)
+    head = Head.fit(x, y, 0.01)
+    test_x, test_y = separable(100, seed=1)
+    assert balanced_accuracy(head.probability(test_x), test_y) > 0.9
+    assert abs(head.weight[0]) > max(abs(w) for w in head.weight[1:])
+
+
+def test_head_needs_enough_turns_of_each_kind() -> None:
+    x, y = separable(40)
+    few = y.clone()
+    few[few == 0] = 1.0
+    few[: FOLDS - 1] = 0.0  # four answer turns: cross-validation cannot run
+    assert not enough_for_head(few) and choose_head(x, few) is None
+    l2, accuracy = choose_head(x, y)  # type: ignore[misc]
+    assert l2 in L2_GRID and 0.5 < accuracy <= 1.0
+
+
+def test_decision_with_a_head_round_trips(tmp_path: Path) -> None:
+    x, y = separable(50)
+    decision = Decision(TRIGGER, 0.4, Head.fit(x, y, 0.1))
+    decision.save(tmp_path, {"turns": 50})
+    loaded = Decision.load(tmp_path)
+    assert loaded is not None and loaded.head is not None and loaded.threshold == 0.4
+    assert torch.allclose(loaded.head.probability(x), decision.head.probability(x))  # type: ignore[union-attr]
+    Decision(TRIGGER, 0.5).save(tmp_path, {})  # an older file, without a head
+    assert Decision.load(tmp_path) == Decision(TRIGGER, 0.5)
+
+
+def test_hidden_states_are_what_the_output_layer_reads(predictor: LocalPredictor) -> None:
+    rows = [make_row(i) for i in range(3)] + [answer_row(4)]
+    trigger = predictor.trigger_id(TRIGGER)
+    probs, _, hidden = predictor.first_token_stats(rows, trigger, hidden=True)
+    assert hidden.shape == (4, predictor.model.config.hidden_size)
+    with torch.no_grad():
+        logits = predictor.model.get_output_embeddings()(hidden)
+    assert torch.allclose(logits.softmax(-1)[:, trigger], torch.tensor(probs), atol=1e-5)
+    alone = torch.cat([predictor.first_token_stats([r], trigger, hidden=True)[2] for r in rows])
+    assert torch.allclose(alone, hidden, atol=1e-4)  # padding in a batch changes nothing
+
+
+def test_calibrate_fits_a_head_on_training_turns_and_the_predictor_obeys_it(
+        predictor: LocalPredictor, tmp_path: Path) -> None:
+    val = [make_row(i) for i in range(4)] + [answer_row(i) for i in range(3)]
+    train = [make_row(10 + i) for i in range(8)] + [answer_row(20 + i) for i in range(6)]
+    evidence = calibrate(predictor, val, tmp_path, train)
+    head = evidence["head"]
+    assert isinstance(head, dict) and head["training_turns"] == 14 and head["l2"] in L2_GRID
+    assert evidence["trigger_right"] >= 4  # the trigger's own threshold is always recorded
+    kept = Decision.load(tmp_path)
+    assert kept is not None and (kept.head is not None) == (evidence["score"] == "head")
+    assert evidence["calibrated_right"] == max(head["right"], evidence["trigger_right"])
+
+    prompts = [p for p, _ in decision_points(val)]
+    width = predictor.model.config.hidden_size
+    for bias, first_is_trigger in ((50.0, True), (-50.0, False)):  # the head alone decides
+        always = Head([0.0] * width, [1.0] * width, [0.0] * width, bias)
+        firsts, _ = opened_calls(predictor, prompts, Decision(TRIGGER, 0.5, always))
+        assert all(f == first_is_trigger for f in firsts)
+
+
+def test_calibrate_without_enough_training_turns_keeps_the_trigger(
+        predictor: LocalPredictor, tmp_path: Path) -> None:
+    val = [make_row(i) for i in range(4)] + [answer_row(i) for i in range(3)]
+    evidence = calibrate(predictor, val, tmp_path, [make_row(i) for i in range(6)] + [answer_row(9)])
+    assert evidence["score"] == "trigger" and "training turns" in evidence["head"]
+    assert Decision.load(tmp_path) == Decision(TRIGGER, evidence["threshold"])
