@@ -8,6 +8,7 @@ it); `train`, `evaluate` and `gate` apply it, one stage each. The commands
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,9 +222,13 @@ def gate(ws: Workspace, plan: Plan, evaluated: EvalOutcome) -> dict[str, Any]:
         decision = apply_gates(plan.policies, evaluated.summary, production=plan.production,
                                service_thresholds=plan.service_thresholds, critical=plan.critical,
                                attempt=plan.attempt).as_dict()
-    write_record(ws, "gate", plan.gate_inputs, {"verdict": decision, "data": plan.content_hash,
-                                                "production": plan.production_version,
-                                                "eval": str(evaluated.out_dir.relative_to(ws.root))})
+    outputs: dict[str, Any] = {"verdict": decision, "data": plan.content_hash, "production": plan.production_version,
+               "eval": str(evaluated.out_dir.relative_to(ws.root))}
+    previous = read_record(ws, "gate")
+    # The same inputs gave the same verdict: the record stands, with when it was first reached.
+    same = json.loads(json.dumps(outputs))  # as the record reads back
+    if previous is None or previous.get("inputs") != plan.gate_inputs or previous.get("outputs") != same:
+        write_record(ws, "gate", plan.gate_inputs, outputs)
     return decision
 
 

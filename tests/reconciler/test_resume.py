@@ -4,6 +4,7 @@ reconciles never run at once; a saved plan is applied exactly."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -30,6 +31,25 @@ class Crash(RuntimeError):
     """The process dying right after a stage finished."""
 
 
+class _Clock:
+    """`records.dt` whose `now` moves an hour at every call: a record rewritten by a later
+    run differs from the one it replaced, however fast the runs are."""
+
+    UTC = dt.UTC
+
+    def __init__(self) -> None:
+        self.calls = 0
+        clock = self
+
+        class _DateTime(dt.datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:
+                clock.calls += 1
+                return dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=clock.calls)
+
+        self.datetime = _DateTime
+
+
 def crash_after(stage: str, monkeypatch: pytest.MonkeyPatch) -> None:
     real = records.write_record
 
@@ -54,6 +74,7 @@ def test_a_crash_after_each_stage_resumes_at_the_next(tiny_project: Path, monkey
     git(tiny_project, "add", "-A")
     git(tiny_project, "commit", "-qm", "initial")
     done: dict[str, Any] = {}
+    monkeypatch.setattr(records, "dt", _Clock())
     for i, stage in enumerate(STAGES):
         with monkeypatch.context() as m:
             crash_after(stage, m)
