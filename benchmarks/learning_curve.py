@@ -3,7 +3,8 @@
 Trains the project's `training:` block (with `--set` overrides) once for `--steps` steps,
 keeping a checkpoint every `--every` steps, then scores every checkpoint on the
 *validation* split only, as the evaluation stage would score the finished adapter:
-the call-or-answer threshold calibrated for that checkpoint, constrained decoding. The
+the call-or-answer decision calibrated for that checkpoint (threshold and head), and the
+project's decoder settings (`mcptrain eval`'s: grammar, grounding, retrieval). The
 scored splits are never read, so where to stop can be chosen from this table.
 
 Each row is one checkpoint: its step, the training seconds it took to get there, the
@@ -62,7 +63,7 @@ def main() -> None:
     from mcptrain.training import checkpoint as ckpt
     from mcptrain.training.lora import ADAPTER_FILES, calibrate_decision, export_adapter, train_lora
     from mcptrain.training.model import load_tokenizer, resolve_base_model
-    from mcptrain.training.predictor import LocalPredictor
+    from mcptrain.training.predictor import local_predictor
     from mcptrain.training.prompt import choose_template
 
     root = Path.cwd()
@@ -98,11 +99,8 @@ def main() -> None:
                 "by": {k: f"{v['correct']}/{v['n']}" for k, v in summary["by"]["category"].items()},
                 "pct": {k: v["accuracy"] for k, v in summary["by"]["category"].items()}}
 
-    def predictor_for(adapter: Path | None) -> Any:
-        return LocalPredictor(str(base_path), adapter, batch_size=project.evaluation.batch_size,
-                              max_new_tokens=project.evaluation.max_new_tokens,
-                              ground_identifiers=project.evaluation.ground_identifiers,
-                              stated_values=project.evaluation.stated_values)
+    def predictor_for(adapter: Path | None) -> Any:  # the project's decoder, as `mcptrain eval` runs it
+        return local_predictor(project.model_copy(update={"base_model": str(base_path)}), adapter)
 
     table, scored = [], []
     for step, folder in ckpt.find_checkpoints(run_dir):
@@ -114,7 +112,8 @@ def main() -> None:
                 shutil.copyfile(folder / name, raw / name)
             adapter = Path(tmp) / "adapter"
             export_adapter(raw, adapter, tokenizer, template, project.base_model)
-            decision = calibrate_decision(project, base_path, adapter, val, lambda e: None) or {}
+            decision = calibrate_decision(project, base_path, adapter, val, lambda e: None,
+                                          train if project.training.decision_head else ()) or {}
             started = time.perf_counter()
             predictor = predictor_for(adapter)
             summary = summarize(score_rows(val, predict_items(predictor, val, "validation")))
