@@ -28,6 +28,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "project": {},
     "attention_only": {"lora": {"target_modules": ATTENTION}},
     "steps_x2": {"max_steps_factor": 2.0},
+    "steps_x4/3": {"max_steps_factor": 4 / 3},
     "decision_w5": {"decision_weight": 5.0},
     "all_linear": {"lora": {"target_modules": ALL_LINEAR}},
     "r16": {"lora": {"r": 16, "alpha": 32}},
@@ -88,7 +89,7 @@ def main() -> None:
     from mcptrain.specs.loader import load_specs
     from mcptrain.training.lora import train_lora
     from mcptrain.training.masking import mask_rows
-    from mcptrain.training.predictor import LocalPredictor
+    from mcptrain.training.predictor import local_predictor
 
     root = Path.cwd()
     specs, diags = load_specs(root)
@@ -114,13 +115,9 @@ def main() -> None:
 
     table = []
     if not args.no_baseline:
-        summary, secs = score(LocalPredictor(project.base_model, None,
-                                             batch_size=project.evaluation.batch_size,
-                                             max_new_tokens=project.evaluation.max_new_tokens))
+        summary, secs = score(local_predictor(project, None))
         table.append(("base model", None, None, summary))
-        summary, secs = score(LocalPredictor(project.base_model, None,
-                                             batch_size=project.evaluation.batch_size,
-                                             max_new_tokens=project.evaluation.max_new_tokens), val_masked)
+        summary, secs = score(local_predictor(project, None), val_masked)
         table.append(("base model (made-up tool names)", None, None, summary))
     for name in names:
         training = merged(merged(project.training.model_dump(mode="json"), common), VARIANTS[name])
@@ -135,9 +132,10 @@ def main() -> None:
         if args.greedy and (result.summary.get("decision") or {}).get("threshold"):
             runs.append((f"{name} (greedy decision)", False, val))
         for label, calibrated, rows in runs:
-            summary, secs = score(LocalPredictor(project.base_model, out, calibrated=calibrated,
-                                                 batch_size=project.evaluation.batch_size,
-                                                 max_new_tokens=project.evaluation.max_new_tokens), rows)
+            predictor = local_predictor(project, out)  # the project's decoder: grammar, grounding, retrieval
+            if not calibrated:
+                predictor.decision = None
+            summary, secs = score(predictor, rows)
             table.append((label, wall, result.summary.get("val_loss_final"), summary))
             print(json.dumps({"variant": label, "wall_s": round(wall),
                               "train_s": result.summary.get("train_seconds"),

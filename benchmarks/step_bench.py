@@ -1,18 +1,24 @@
-"""The two levers inside one training step, switched on and off side by side in one run.
+"""The levers inside one training step, switched on and off side by side in one run.
 
-Same model (the embedded SmolLM2-135M), same LoRA, the same first `--batches` batches of
-the demo's training plan, bf16 autocast, forward + backward of `batch_loss` (no optimizer
-step, so every variant sees the same weights):
+Same model (the embedded SmolLM2-135M), the default LoRA (r=16 on all linear layers),
+batches sampled evenly over one epoch of the demo's training plan (its widths vary from
+~50 to ~350 tokens after the tool block, and the wide ones cost most), bf16 autocast,
+forward + backward of `batch_loss` (no optimizer step, so every variant sees the same
+weights):
 
 * attention over the shared prefix: stock attention over the prefix's key/value cache
-  expanded to the batch, or mcptrain's `shared_prefix_attention`;
-* frozen linear weights: fp32 (autocast casts them on every call) or stored in bf16 once.
+  expanded to the batch; mcptrain's `shared_prefix_attention` with its explicit softmax
+  for every batch; or (the default) that softmax for small batches and torch's fused
+  kernel above `MATERIALISED_SCORES` scores per layer;
+* frozen linear weights: fp32 (autocast casts them on every call) or stored in bf16 once;
+* the loss: the stock output layer + cross-entropy over whole [scored x vocabulary] logits,
+  or `linear_cross_entropy` (chunked, fused with its gradient).
 
 Variants run interleaved for `--repeats` rounds (this VM's speed drifts within minutes)
 and the fastest round of each is reported, with the summed loss of the batches, which
 must agree across variants to bf16 rounding (the attention changes the order of a sum).
 
-    .venv/bin/python benchmarks/step_bench.py [--batches 6] [--repeats 2] [--exact]
+    .venv/bin/python benchmarks/step_bench.py [--batches 8] [--repeats 2] [--exact]
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ EMBEDDED = "embedded:smollm2-135m-instruct"
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--batches", type=int, default=8, help="sampled evenly over the epoch's plan")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--exact", action="store_true",
@@ -52,13 +58,14 @@ def main() -> None:
     tokenizer = base_model.load_tokenizer(EMBEDDED)
     template = choose_template(tokenizer)
     plan = plan_epoch([encode_row(tokenizer, template, r) for r in rows], args.batch_size, 1234, 0)
-    plan = plan[: args.batches]
+    plan = [plan[round(i * (len(plan) - 1) / max(1, args.batches - 1))] for i in range(args.batches)]
     bf16 = Precision("bf16", "bf16", "benchmark")
 
     def build(store: bool) -> Any:
         torch.manual_seed(0)
         model = get_peft_model(base_model.load_model(EMBEDDED), LoraConfig(
-            r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            r=16, lora_alpha=32, lora_dropout=0.0, target_modules=[
+                "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
             task_type="CAUSAL_LM"))
         if store:
             bf16.store_frozen_weights(model)
@@ -66,38 +73,44 @@ def main() -> None:
         return model
 
     models = {False: build(False), True: build(True)}
-    fits = objective._own_attention_fits
-    variants = [(own, store) for own in (False, True) for store in (False, True)]
-    seconds: dict[tuple[bool, bool], list[float]] = {v: [] for v in variants}
-    losses: dict[tuple[bool, bool], float] = {}
+    fits, limit = objective._own_attention_fits, objective.MATERIALISED_SCORES
+    # (attention, frozen weights in bf16, fused loss); the last is the default.
+    variants = [("stock", False, False), ("stock", True, False), ("explicit", False, False),
+                ("explicit", True, False), ("explicit", True, True), ("mcptrain", True, True)]
+    seconds: dict[tuple[str, bool, bool], list[float]] = {v: [] for v in variants}
+    losses: dict[tuple[str, bool, bool], float] = {}
     try:
         for _ in range(args.repeats):
-            for own, store in variants:
-                objective._own_attention_fits = fits if own else (lambda config: False)  # type: ignore[assignment]
+            for attention, store, fused in variants:
+                objective._own_attention_fits = fits if attention != "stock" else (lambda config: False)  # type: ignore[assignment]
+                objective.MATERIALISED_SCORES = limit if attention == "mcptrain" else 1 << 62
                 model = models[store]
                 total = 0.0
                 started = time.perf_counter()
                 for b in plan:
                     with bf16.autocast():
-                        loss, n = objective.batch_loss(model, b, args.exact)
+                        loss, n = objective.batch_loss(model, b, args.exact, fused=fused)
                     (loss / n).backward()
                     model.zero_grad(set_to_none=True)
                     total += float(loss.detach())
-                seconds[(own, store)].append(time.perf_counter() - started)
-                losses[(own, store)] = total
+                seconds[(attention, store, fused)].append(time.perf_counter() - started)
+                losses[(attention, store, fused)] = total
     finally:
         objective._own_attention_fits = fits  # type: ignore[assignment]
+        objective.MATERIALISED_SCORES = limit
 
     tokens = sum(b.real_tokens for b in plan)
-    reference = min(seconds[(False, False)])
-    out = [f"{len(plan)} batches of the demo plan ({tokens} real tokens), bf16 autocast, "
-           f"{'exact' if args.exact else 'no'} prefix gradients, {torch.get_num_threads()} threads, "
-           f"best of {args.repeats}",
-           f"{'attention':>10} {'frozen weights':>15} {'seconds':>8} {'speed-up':>9} {'summed loss':>12}"]
-    for own, store in variants:
-        best = min(seconds[(own, store)])
-        out.append(f"{'mcptrain' if own else 'stock':>10} {'bf16' if store else 'fp32':>15} {best:8.1f} "
-                   f"{reference / best:8.2f}x {losses[(own, store)]:12.2f}")
+    reference = min(seconds[variants[0]])
+    out = [f"{len(plan)} batches sampled from the demo plan (widths {sorted(b.width for b in plan)}, "
+           f"{tokens} real tokens), bf16 autocast, {'exact' if args.exact else 'no'} prefix gradients, "
+           f"{torch.get_num_threads()} threads, best of {args.repeats}",
+           f"{'attention':>10} {'frozen weights':>15} {'loss':>8} {'seconds':>8} {'speed-up':>9} "
+           f"{'summed loss':>12}"]
+    for attention, store, fused in variants:
+        best = min(seconds[(attention, store, fused)])
+        out.append(f"{attention:>10} {'bf16' if store else 'fp32':>15} "
+                   f"{'fused' if fused else 'stock':>8} {best:8.1f} {reference / best:8.2f}x "
+                   f"{losses[(attention, store, fused)]:12.2f}")
     sys.stdout.write("\n".join(out) + "\n")
 
 

@@ -12,7 +12,8 @@ Two savings over `model(input_ids, labels=...)`:
   side by side a whole step is ~1.1x faster, `benchmarks/step_bench.py`). Other
   architectures expand the cache (a view) and use stock attention;
 * the vocabulary projection (~20% of a small model's FLOPs) runs only on the hidden
-  states whose next token is scored (~5% of them), not on every position.
+  states whose next token is scored (~5% of them), not on every position, and in chunks
+  fused with the cross-entropy (`linear_cross_entropy`), so the logits are never whole.
 
 With `prefix_gradients=False` (`training.prefix_gradients: false`) the prefix runs without
 autograd: its keys/values are constants for the step (computed with the current LoRA
@@ -24,6 +25,7 @@ keep everything the rows' tokens give them.
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -116,6 +118,8 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     g = h // kv  # query heads per key/value head
     p = prefix_keys.shape[2]
     dtype = query.dtype
+    if query.requires_grad and b * h * t * (p + s) > MATERIALISED_SCORES:
+        return _flash_prefix_attention(query, key, value, scaling, prefix_keys, prefix_values, own_mask)
     q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
     to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
     to_rows = torch.matmul(q, key.to(dtype).transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, S]
@@ -130,6 +134,41 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     out = torch.matmul(probs[..., :p].reshape(kv, b * g * t, p), prefix_values[0].to(dtype))
     out = out.view(kv, b, g * t, d) + torch.matmul(probs[..., p:], value.to(dtype).transpose(0, 1))
     return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
+
+
+# Training: above this many attention scores per layer (~32 MB in fp32) the rows' attention
+# goes to torch's fused kernel instead of `_prefix_attention`'s explicit softmax: the
+# scores, their softmax, and in backward its gradient and the zero-filled gradients of the
+# slices, are then each larger than what glibc reuses, so every layer page-faults fresh
+# memory (profiled: a batch of 8 rows 226 tokens wide after a 713-token tool block took 18 s
+# forward + backward, 8.8 s fused; 6 rows up to 346 wide 33 s, 9.4 s). Below it the explicit
+# softmax is the faster (2.6 s against 2.9 s for 8 rows 54 wide), and it never copies the
+# prefix per row. Decoding keeps the explicit softmax: without autograd, the fused kernel
+# over the expanded prefix measured slower there (README, "Benchmarks").
+MATERIALISED_SCORES = 1 << 23
+
+
+def _flash_prefix_attention(query: Any, key: Any, value: Any, scaling: float, prefix_keys: Any,
+                            prefix_values: Any, own_mask: Any) -> tuple[Any, None]:
+    """`_prefix_attention` through `scaled_dot_product_attention`: the prefix's keys/values
+    expanded over the rows (a copy of [B, KV, P, D], small next to the scores it avoids),
+    a boolean mask [prefix: all | own: causal, and `own_mask`], grouped-query heads as they
+    are (`enable_gqa`)."""
+    import torch
+
+    b, _, t, _ = query.shape
+    s, p = key.shape[2], prefix_keys.shape[2]
+    dtype = query.dtype
+    keys = torch.cat([prefix_keys.to(dtype).expand(b, -1, -1, -1), key.to(dtype)], 2)
+    values = torch.cat([prefix_values.to(dtype).expand(b, -1, -1, -1), value.to(dtype)], 2)
+    slots = torch.arange(s, device=query.device)
+    allowed = slots[None, :] <= (s - t + torch.arange(t, device=query.device))[:, None]  # [T, S]
+    if own_mask is not None:
+        allowed = (own_mask.bool()[:, None, :] & allowed[None])[:, None]  # [B, 1, T, S]
+    seen = torch.ones((*allowed.shape[:-1], p), dtype=torch.bool, device=query.device)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        query, keys, values, attn_mask=torch.cat([seen, allowed], -1), scale=scaling, enable_gqa=True)
+    return out.transpose(1, 2), None
 
 
 @cache
@@ -199,10 +238,12 @@ def hidden_states(model: Any, batch: Batch, prefix_gradients: bool = True) -> tu
 
 
 def batch_loss(model: Any, batch: Batch, prefix_gradients: bool = True,
-               decision_weight: float = 1.0) -> tuple[Any, int]:
+               decision_weight: float = 1.0, fused: bool = True) -> tuple[Any, int]:
     """(summed cross-entropy over scored tokens, number of scored tokens).
 
-    `decision_weight` multiplies the loss of each assistant turn's first token: the token
+    `fused` computes it with `linear_cross_entropy` (the default; `False` is the stock
+    output layer and cross-entropy, kept for `benchmarks/step_bench.py` and as the reference
+    the tests hold it to). `decision_weight` multiplies the loss of each assistant turn's first token: the token
     that decides between calling a tool (`<`) and answering in text. It is one token of
     dozens in a turn, so at weight 1 a model can fit every call and still open a
     `<tool_call>` for chit-chat (measured: README, "Training recipe").
@@ -212,17 +253,138 @@ def batch_loss(model: Any, batch: Batch, prefix_gradients: bool = True,
     lm = unwrap(model)
     hidden, targets = hidden_states(model, batch, prefix_gradients)
     scored = targets != IGNORE_INDEX
-    logits = lm.get_output_embeddings()(hidden[scored])
+    head = lm.get_output_embeddings()
+    weights = None if decision_weight == 1.0 else decision_weights(scored, decision_weight)
+    if not fused or getattr(head, "bias", None) is not None or type(head) is not torch.nn.Linear:
+        return _stock_loss(lm, head, hidden[scored], targets[scored], weights), int(scored.sum())
+    loss = linear_cross_entropy(hidden[scored], head.weight, targets[scored], weights,
+                                softcap=getattr(lm.config, "final_logit_softcapping", None))
+    return loss, int(scored.sum())
+
+
+def _stock_loss(lm: Any, head: Any, hidden: Any, targets: Any, weights: Any) -> Any:
+    """The loss through the output layer as it is (a head with a bias, or not a Linear)."""
+    import torch
+
+    logits = head(hidden)
     if logits.dtype in (torch.float16, torch.bfloat16):
         logits = logits.float()  # the softmax in full precision
     cap = getattr(lm.config, "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap
-    if decision_weight == 1.0:
-        loss = torch.nn.functional.cross_entropy(logits, targets[scored], reduction="sum")
-        return loss, int(scored.sum())
-    losses = torch.nn.functional.cross_entropy(logits, targets[scored], reduction="none")
-    return (losses * decision_weights(scored, decision_weight)).sum(), int(scored.sum())
+    losses = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    return (losses if weights is None else losses * weights).sum()
+
+
+def linear_cross_entropy(hidden: Any, weight: Any, targets: Any, token_weights: Any = None,
+                         softcap: float | None = None) -> Any:
+    """sum_i w_i * cross_entropy(hidden_i @ weight.T, target_i), never holding the logits.
+
+    The scored positions' logits are [N x vocabulary] (the demo: ~350 x 49,152 a step, 69 MB
+    in fp32); made whole, they and their gradient were copied, filled and cast several
+    times a step, and glibc serves allocations that large with fresh pages each time
+    (profiled: ~1.3 s of a ~4 s step went to the loss). Here the vocabulary projection runs
+    in chunks of rows small enough for the allocator to reuse, in the autocast dtype as the
+    stock `Linear` would (softmax in fp32), and the gradient with respect to `hidden`
+    (and `weight`, if it is trained) is computed in the same pass, as Liger Kernel's fused
+    linear cross-entropy does: the loss is a sum, so backward only scales it.
+    """
+    import torch
+
+    dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
+        else hidden.dtype
+    return _LinearCrossEntropy.apply(hidden, weight, targets, token_weights, dtype, softcap)
+
+
+def _chunk_rows(vocabulary: int) -> int:
+    return max(8, (1 << 22) // max(1, vocabulary))  # ~16 MB of fp32 logits per chunk
+
+
+def _lowered(weight: Any, dtype: Any) -> Any:
+    """`weight` in `dtype`: a frozen weight is cast once and kept while it is unchanged
+    (the tied embedding of a LoRA run is cast 1x per step otherwise: 56 MB for SmolLM2)."""
+    if weight.dtype == dtype:
+        return weight
+    if weight.requires_grad:
+        return weight.to(dtype)
+    cached = _LOWERED.get("weight")
+    if cached is None or cached[0]() is not weight or cached[1] != (weight._version, dtype):
+        cached = (weakref.ref(weight), (weight._version, dtype), weight.detach().to(dtype))
+        _LOWERED["weight"] = cached
+    return cached[2]
+
+
+_LOWERED: dict[str, Any] = {}  # one entry: (the weight, by weak reference; its version; the cast)
+
+
+def _make_linear_cross_entropy() -> Any:
+    import torch
+
+    class LinearCrossEntropy(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, hidden: Any, weight: Any, targets: Any, token_weights: Any, dtype: Any,
+                    softcap: float | None) -> Any:
+            want_hidden, want_weight = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+            w = _lowered(weight, dtype)
+            exact = torch.promote_types(dtype, torch.float32)  # the softmax: fp32 at least
+            total = torch.zeros((), dtype=exact, device=hidden.device)
+            grad_hidden = torch.empty_like(hidden) if want_hidden else None
+            grad_weight = torch.zeros(weight.shape, dtype=torch.promote_types(weight.dtype, torch.float32),
+                                      device=weight.device) if want_weight else None
+            step = _chunk_rows(weight.shape[0])
+            with torch.autocast(hidden.device.type, enabled=False):
+                for start in range(0, hidden.shape[0], step):
+                    h = hidden[start:start + step].to(dtype)
+                    logits = (h @ w.t()).to(exact)
+                    if softcap:
+                        capped = torch.tanh(logits / softcap)
+                        logits = capped * softcap
+                    lse = torch.logsumexp(logits, dim=-1)
+                    tgt = targets[start:start + step]
+                    losses = lse - logits.gather(1, tgt[:, None]).squeeze(1)
+                    tw = None if token_weights is None else token_weights[start:start + step].to(exact)
+                    total += (losses if tw is None else losses * tw).sum()
+                    if not (want_hidden or want_weight):
+                        continue
+                    grad = logits.sub_(lse[:, None]).exp_()  # softmax, in place
+                    grad[torch.arange(len(tgt), device=grad.device), tgt] -= 1.0
+                    if softcap:
+                        grad.mul_(1.0 - capped * capped)
+                    if tw is not None:
+                        grad.mul_(tw[:, None])
+                    grad = grad.to(dtype)
+                    if grad_hidden is not None:
+                        grad_hidden[start:start + step] = grad @ w
+                    if grad_weight is not None:
+                        grad_weight += (grad.t() @ h).to(grad_weight.dtype)
+            ctx.weight_dtype = weight.dtype
+            ctx.save_for_backward(grad_hidden, grad_weight)
+            return total
+
+        @staticmethod
+        def backward(ctx: Any, grad_total: Any) -> Any:
+            grad_hidden, grad_weight = ctx.saved_tensors
+            scale = grad_total
+            gh = None if grad_hidden is None else (grad_hidden * scale).to(grad_hidden.dtype)
+            gw = None if grad_weight is None else (grad_weight * scale).to(ctx.weight_dtype)
+            return gh, gw, None, None, None, None
+
+    return LinearCrossEntropy
+
+
+class _Lazy:
+    """Defers building the autograd Function until torch is imported (the CLI stays light)."""
+
+    fn: Any = None
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        if cls.fn is None:
+            cls.fn = _make_linear_cross_entropy()
+        return cls.fn.apply(*args)
+
+
+_LinearCrossEntropy = _Lazy
 
 
 def decision_weights(scored: Any, weight: float) -> Any:

@@ -54,12 +54,14 @@ def _grads(model: Any) -> dict[str, Any]:
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.mark.parametrize("own_attention", [True, False], ids=["shared-prefix-attention", "expanded-cache"])
+@pytest.mark.parametrize(("own_attention", "fused_above"), [(True, None), (True, 0), (False, None)],
+                         ids=["shared-prefix-attention", "shared-prefix-fused-kernel", "expanded-cache"])
 def test_shared_prefix_loss_and_gradients_equal_full_rows(
-        tiny_model: Path, encoded: list[Encoded], own_attention: bool, monkeypatch: pytest.MonkeyPatch,
-        request: pytest.FixtureRequest) -> None:
+        tiny_model: Path, encoded: list[Encoded], own_attention: bool, fused_above: int | None,
+        monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     """Running the prefix once is exact, not an approximation: with mcptrain's own attention
-    over the prefix (Llama-family models) and with the stock attention over an expanded cache."""
+    over the prefix (Llama-family models; its explicit softmax, or torch's fused kernel for
+    batches whose scores are large) and with the stock attention over an expanded cache."""
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -79,6 +81,8 @@ def test_shared_prefix_loss_and_gradients_equal_full_rows(
     # Afterwards the next use registers the real function again, not this counting wrapper.
     request.addfinalizer(objective._register_attention.cache_clear)
     monkeypatch.setattr(objective, "_own_attention_fits", lambda config: own_attention)
+    if fused_above is not None:
+        monkeypatch.setattr(objective, "MATERIALISED_SCORES", fused_above)
 
     torch.manual_seed(0)
     # float64: what is left of a difference is the arithmetic, not float32 rounding.

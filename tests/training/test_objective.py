@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,64 @@ def test_neftune_noise_only_while_training(tiny_model: Path) -> None:
     bound = 5.0 / (4 * clean.shape[-1]) ** 0.5
     assert not torch.equal(noisy, clean)
     assert float((noisy - clean).abs().max()) <= bound + 1e-6
+
+
+@pytest.mark.parametrize("softcap", [None, 30.0])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("trained_head", [False, True])
+@pytest.mark.parametrize("autocast", [False, True], ids=["fp32", "bf16-autocast"])
+def test_linear_cross_entropy_equals_the_stock_loss_and_gradients(
+        softcap: float | None, weighted: bool, trained_head: bool, autocast: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunked, fused loss is the stock one: the same sum, the same gradients for the
+    hidden states and (when it trains) the output weight, over several chunks."""
+    import torch
+
+    from mcptrain.training import objective
+
+    monkeypatch.setattr(objective, "_chunk_rows", lambda vocabulary: 7)  # 40 rows: six chunks
+    torch.manual_seed(0)
+    hidden = torch.randn(40, 16, requires_grad=True)
+    weight = (torch.randn(300, 16) * 0.3).requires_grad_(trained_head)
+    targets = torch.randint(0, 300, (40,))
+    weights = torch.rand(40) + 0.5 if weighted else None
+
+    def run(fused: bool) -> tuple[Any, Any, Any]:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            if fused:
+                loss = objective.linear_cross_entropy(hidden, weight, targets, weights, softcap)
+            else:
+                logits = torch.nn.functional.linear(hidden, weight).float()
+                if softcap:
+                    logits = torch.tanh(logits / softcap) * softcap
+                each = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+                loss = (each if weights is None else each * weights).sum()
+        (loss * 0.5).backward()  # a non-unit upstream gradient
+        got = (loss.detach(), hidden.grad.clone(), None if weight.grad is None else weight.grad.clone())
+        hidden.grad = weight.grad = None
+        return got
+
+    fused, stock = run(True), run(False)
+    tol = 2e-2 if autocast else 1e-5  # bf16: the same roundings in another order
+    torch.testing.assert_close(fused[0], stock[0], rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(fused[1], stock[1], rtol=tol, atol=tol * float(stock[1].abs().max()))
+    if trained_head:
+        torch.testing.assert_close(fused[2], stock[2], rtol=tol, atol=tol * float(stock[2].abs().max()))
+    else:
+        assert fused[2] is None
+
+
+def test_the_cast_of_a_frozen_head_is_kept_only_while_the_weight_is_unchanged() -> None:
+    import torch
+
+    from mcptrain.training.objective import _lowered
+
+    weight = torch.randn(5, 3)
+    first = _lowered(weight, torch.bfloat16)
+    assert _lowered(weight, torch.bfloat16) is first
+    with torch.no_grad():
+        weight.mul_(2)  # an in-place change: a new version
+    again = _lowered(weight, torch.bfloat16)
+    assert again is not first and torch.equal(again, weight.to(torch.bfloat16))
+    other = weight.clone()  # another tensor: never served the first one's cast
+    assert _lowered(other, torch.bfloat16) is not again
