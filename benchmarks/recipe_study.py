@@ -28,7 +28,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "project": {},
     "attention_only": {"lora": {"target_modules": ATTENTION}},
     "steps_x2": {"max_steps_factor": 2.0},
-    "steps_x4/3": {"max_steps_factor": 4 / 3},
+    "steps_x1.33": {"max_steps_factor": 4 / 3},
     "decision_w5": {"decision_weight": 5.0},
     "all_linear": {"lora": {"target_modules": ALL_LINEAR}},
     "r16": {"lora": {"r": 16, "alpha": 32}},

@@ -1,8 +1,9 @@
 """The levers inside one training step, switched on and off side by side in one run.
 
 Same model (the embedded SmolLM2-135M), the default LoRA (r=16 on all linear layers),
-batches sampled evenly over one epoch of the demo's training plan (its widths vary from
-~50 to ~350 tokens after the tool block, and the wide ones cost most), bf16 autocast,
+batches sampled evenly over one epoch of the demo's training plan plus its widest two (the
+widths vary from ~35 to ~350 tokens after the tool block; 4 of its 77 batches are over
+`MATERIALISED_SCORES`, and those cost most), bf16 autocast,
 forward + backward of `batch_loss` (no optimizer step, so every variant sees the same
 weights):
 
@@ -18,7 +19,7 @@ Variants run interleaved for `--repeats` rounds (this VM's speed drifts within m
 and the fastest round of each is reported, with the summed loss of the batches, which
 must agree across variants to bf16 rounding (the attention changes the order of a sum).
 
-    .venv/bin/python benchmarks/step_bench.py [--batches 8] [--repeats 2] [--exact]
+    .venv/bin/python benchmarks/step_bench.py [--batches 8] [--widest 2] [--repeats 2] [--exact]
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ EMBEDDED = "embedded:smollm2-135m-instruct"
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, default=8, help="sampled evenly over the epoch's plan")
+    ap.add_argument("--widest", type=int, default=2,
+                    help="of those, how many are the epoch's widest (most attention scores)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--exact", action="store_true",
@@ -58,7 +61,11 @@ def main() -> None:
     tokenizer = base_model.load_tokenizer(EMBEDDED)
     template = choose_template(tokenizer)
     plan = plan_epoch([encode_row(tokenizer, template, r) for r in rows], args.batch_size, 1234, 0)
-    plan = [plan[round(i * (len(plan) - 1) / max(1, args.batches - 1))] for i in range(args.batches)]
+    widest = sorted(plan, key=lambda b: b.size * b.width * (len(b.prefix) + b.width))[-args.widest:] \
+        if args.widest else []
+    rest = [b for b in plan if b not in widest]
+    even = args.batches - len(widest)
+    plan = [rest[round(i * (len(rest) - 1) / max(1, even - 1))] for i in range(even)] + widest
     bf16 = Precision("bf16", "bf16", "benchmark")
 
     def build(store: bool) -> Any:
