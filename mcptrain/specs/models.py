@@ -611,7 +611,10 @@ class EvaluationSpec(_Spec):
         description="Rows decoded together. Rows of one tool block attend to its one shared cache, "
                     "so a row costs only its own tokens: 64 decodes ~2x faster than 16 on 2 CPU "
                     "cores (benchmarks/eval_bench.py).")
-    max_new_tokens: int = Field(default=160, ge=8)
+    max_new_tokens: int = Field(
+        default=160, ge=8,
+        description="Tokens a reply may take. Under the grammar a row still inside a call at the "
+                    "limit gets up to 96 more to close it (training/predictor.py, CALL_GRACE).")
     constrained: bool = Field(
         default=True,
         description="Local models decode under the offered tools' grammar: free text stays "

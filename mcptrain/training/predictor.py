@@ -111,6 +111,7 @@ class LocalPredictor:
         self.stop_id = vocab.get(end_of_turn(self.template), self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
         self.stop_loops = True  # cut a row off once it repeats itself (`loop_period`)
+        self._closer_mask: Any = None  # `_closers`, made on first use
         self.constrained = constrained
         self.grammar: ToolCallGrammar | None = None
         if constrained:
@@ -422,6 +423,28 @@ class LocalPredictor:
         tail = str(self.tokenizer.decode(tokens[-len(NAME_OPENER):], skip_special_tokens=False))
         return tail.endswith(NAME_OPENER)
 
+    def _closers(self, width: int) -> Any:
+        """Tokens that only close what is open — quotes, brackets, braces (with spaces around
+        them) — and the tokens of the call's end tag: [width] bool. A row caught looping
+        inside a call takes only these while the grammar allows any (`_generate`): banning
+        the loop's next token alone let a model go round again by another spelling
+        (`{"quantity" : 12, ...` for `{"quantity": 12, ...`) until the length limit cut the
+        call off unclosed."""
+        import torch
+
+        from mcptrain.training.grammar import END
+
+        if self._closer_mask is None or self._closer_mask.shape[0] != width:
+            mask = torch.zeros(width, dtype=torch.bool)
+            for i in range(min(width, len(self.tokenizer))):
+                text = str(self.tokenizer.decode([i], skip_special_tokens=False)).strip()
+                if text and set(text) <= set('"]}'):
+                    mask[i] = True
+            for i in self.tokenizer(END, add_special_tokens=False)["input_ids"]:
+                mask[i] = True
+            self._closer_mask = mask
+        return self._closer_mask
+
     def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]],
                   tools: Sequence[Any] | None = None,
                   adjust: Sequence[dict[tuple[int, ...], dict[int, float]]] | None = None) -> list[str]:
@@ -432,7 +455,9 @@ class LocalPredictor:
         (`loop_period`) is cut off rather than decoded to the length limit, except inside a
         tool call under the grammar, where a cut would leave an unclosed call: there the
         token that would go round the loop once more is banned for the next step (up to
-        `LOOP_BREAKS` times a row), and the grammar leads the row on to close the call.
+        `LOOP_BREAKS` times a row), and until the call is closed the row takes only closing
+        tokens (`_closers`) wherever the grammar allows one. A row still inside a call at
+        `max_new_tokens` closes it the same way, within `CALL_GRACE` more tokens.
         With `adjust` (`name_adjustments`, one per prompt), a row writing a tool's name
         scores each next token of it as log p + its adjustment."""
         import torch
@@ -448,12 +473,14 @@ class LocalPredictor:
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
         banned: dict[int, int] = {}  # row -> the token that would continue its loop in a call
         breaks = [0] * size
+        closing: set[int] = set()  # rows caught looping inside a call: they may only close it
         naming: dict[int, int] = {}  # row -> where the tool name it is writing starts
         # Rows the calibrated decision sent to a text answer, and rows with nothing to call
         # (every offered tool needs an id the conversation does not hold).
         answering: set[int] = ({i for i, t in enumerate(tools) if not t}
                                if self.ground_identifiers and tools is not None else set())
-        for step in range(self.max_new_tokens):
+        grace = CALL_GRACE if matchers is not None else 0
+        for step in range(self.max_new_tokens + grace):
             head = self.decision.head if step == 0 and self.decision is not None else None
             seen: list[Any] = []
             with self._hidden_states() if head is not None else nullcontext(seen) as seen:
@@ -481,6 +508,10 @@ class LocalPredictor:
                         logits[j, t] = float("-inf")
                         if not torch.isfinite(logits[j]).any():  # the loop's token was the only way on
                             logits[j, t] = kept_logit
+                    if row in closing:
+                        closers = self._closers(logits.shape[-1])
+                        if torch.isfinite(logits[j][closers]).any():
+                            logits[j][~closers] = float("-inf")
             chosen = logits.argmax(-1)
             keep = []
             for j, t in enumerate(chosen.tolist()):
@@ -495,12 +526,21 @@ class LocalPredictor:
                         del naming[row]  # the name is written (or left the names we know)
                 if matchers is not None and (not matchers[row].accept_token(t) or matchers[row].is_terminated()):
                     continue
+                if row in closing or step + 1 >= self.max_new_tokens:
+                    text = str(self.tokenizer.decode(tokens[row], skip_special_tokens=False))
+                    if text.count(TRIGGER) <= text.count(END):
+                        closing.discard(row)  # the call is closed: the row writes what it likes again
+                        if step + 1 >= self.max_new_tokens:
+                            continue  # out of tokens, and no call left open
+                    elif step + 1 == self.max_new_tokens and matchers is not None:
+                        closing.add(row)  # out of tokens inside a call: `CALL_GRACE` more to close it
                 if self.stop_loops and (period := loop_period(tokens[row])):
                     text = str(self.tokenizer.decode(tokens[row], skip_special_tokens=False))
                     if matchers is None or breaks[row] >= LOOP_BREAKS or text.count(TRIGGER) <= text.count(END):
                         continue
                     banned[row] = tokens[row][-period]
                     breaks[row] += 1
+                    closing.add(row)
                 keep.append(j)
             if not keep:
                 break
@@ -541,12 +581,21 @@ def window_masks(mask: Any, queries: int, window: int) -> dict[str, Any]:
 
 
 LOOP_BREAKS = 8  # loops broken inside one row's tool call before it is cut off after all
+# Under the grammar, a row still inside a call when `max_new_tokens` run out gets up to this
+# many more to close it, taking closing tokens wherever the grammar allows one: cut off, the
+# call would be malformed (the demo's three parallel calls with an address each need ~170
+# tokens, over the default 160). Every other row stops at the limit, so text answers cost
+# no more.
+CALL_GRACE = 96
 OFF_TABLE = 1e4  # how far below the spelled name tokens a naming row's other tokens go (_adjust_names)
 
 
-def loop_period(tokens: Sequence[int], times: int = 4, longest: int = 12) -> int | None:
+def loop_period(tokens: Sequence[int], times: int = 4, longest: int = 24) -> int | None:
     """The length of the 1..`longest`-token piece the tail of `tokens` repeats `times` times
-    over (a greedy loop that would otherwise run to the length limit), or None."""
+    over (a greedy loop that would otherwise run to the length limit), or None. `longest`
+    covers an array item written over and over inside a call (`{"quantity": 12, "sku":
+    "SKU-775" } , ` is 18 tokens for SmolLM2: at 12 such a loop ran to the length limit
+    and left the call unclosed)."""
     for period in range(1, longest + 1):
         span = period * times
         if len(tokens) < span:

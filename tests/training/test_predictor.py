@@ -173,11 +173,15 @@ def test_repetition_loops_are_recognised() -> None:
     assert loop_period([9] + [4, 5, 6] * 4) == 3
     assert loop_period([4, 5, 6] * 3) is None  # three times may be a list; four is a loop
     assert loop_period(list(range(40))) is None
+    item = list(range(100, 118))  # an 18-token array item written over and over
+    assert loop_period([1, 2] + item * 4) == 18
+    assert loop_period([1, 2] + item * 3) is None
 
 
-def scripted(predictor: LocalPredictor, script: list[int], loop: list[int], exit_token: int) -> Any:
+def scripted(predictor: LocalPredictor, script: list[int], loop: list[int], exit_token: int,
+             detour: int | None = None) -> Any:
     """A stand-in for the model's forward pass: it writes `script`, then goes round `loop`
-    forever, with `exit_token` as its second choice."""
+    forever, with `exit_token` as its second choice (its third, after `detour`, if given)."""
     import torch
 
     width = int(predictor.model.config.vocab_size)
@@ -191,6 +195,8 @@ def scripted(predictor: LocalPredictor, script: list[int], loop: list[int], exit
             logits[:, script[k]] = 10.0
         else:
             logits[:, exit_token] = 5.0
+            if detour is not None:
+                logits[:, detour] = 7.0
             logits[:, loop[(k - len(script)) % len(loop)]] = 10.0
         return logits
 
@@ -217,6 +223,47 @@ def test_a_loop_inside_a_call_is_broken_so_the_call_closes(
     else:  # cut off inside the call: what breaking the loop prevents
         assert END not in output and output.startswith(call_prefix("find_user"))
 
+
+
+def test_a_loop_that_takes_a_detour_when_banned_still_closes_the_call(tiny_model: Path) -> None:
+    """Banning the loop's next token is not enough when the model's second choice goes round
+    again by another way (a demo adapter wrote `{"quantity" : 12, ...` for `{"quantity": 12,
+    ...` until the length limit): once caught looping in a call, the row may only close it."""
+    from mcptrain.training.grammar import END, call_prefix
+
+    p = LocalPredictor(str(tiny_model), batch_size=1, max_new_tokens=60, precision="fp32",
+                       constrained=True, calibrated=False)
+    encode = lambda text: p.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    row = make_row(1, kind=1)  # find_user(email)
+    p._forward = scripted(p, encode(call_prefix("find_user") + '{"email": "'), encode("ab"),  # type: ignore[method-assign]
+                          encode('"')[0], detour=encode("cd")[0])
+    output = p.predict([{**row, "messages": row["messages"][:2]}])[0]
+    call = json.loads(output[len("<tool_call>"): output.index(END)])
+    # closed as soon as the loop was caught (four times round), not by a detour
+    assert call == {"name": "find_user", "arguments": {"email": "abababab"}}
+
+
+@pytest.mark.parametrize("grace", [96, 0])
+def test_a_call_still_open_at_the_length_limit_is_closed_not_cut(
+        tiny_model: Path, grace: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcptrain.training import predictor as module
+    from mcptrain.training.grammar import END, call_prefix
+
+    monkeypatch.setattr(module, "CALL_GRACE", grace)
+    p = LocalPredictor(str(tiny_model), batch_size=2, max_new_tokens=60, precision="fp32",
+                       constrained=True, calibrated=False)
+    encode = lambda text: p.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    script = encode(call_prefix("find_user") + '{"email": "') + encode("the quick brown fox jumps over it")
+    p.max_new_tokens = len(script) - 3  # the limit falls inside the string
+    p._forward = scripted(p, script, encode(" lazy dog"), encode('"')[0])  # type: ignore[method-assign]
+    row = make_row(1, kind=1)  # find_user(email)
+    output = p.predict([{**row, "messages": row["messages"][:2]}])[0]
+    if grace:
+        call = json.loads(output[len("<tool_call>"): output.index(END)])
+        assert call["name"] == "find_user" and call["arguments"]["email"].startswith("the quick")
+        assert output.endswith(END)  # closed, and nothing after it
+    else:
+        assert END not in output and len(p.tokenizer(output, add_special_tokens=False)["input_ids"]) <= len(script)
 
 
 def test_name_prior_is_the_models_own_probability_after_a_blank_request(tiny_model: Path) -> None:
