@@ -203,6 +203,31 @@ def scripted(predictor: LocalPredictor, script: list[int], loop: list[int], exit
     return forward
 
 
+def writing_an_email(tiny_model: Path, text: str, loop: str, detour: str | None = None,
+                     limit_before_script_end: int | None = None) -> tuple[str, int]:
+    """What the constrained predictor writes when its model opens a `find_user` call, writes
+    `text` into the email string, then goes round `loop` with `"` as its next choice after
+    `detour`; and how many tokens that script is."""
+    from mcptrain.training.grammar import call_prefix
+
+    p = LocalPredictor(str(tiny_model), batch_size=1, max_new_tokens=60, precision="fp32",
+                       constrained=True, calibrated=False)
+    encode = lambda piece: p.tokenizer(piece, add_special_tokens=False)["input_ids"]  # noqa: E731
+    script = encode(call_prefix("find_user") + '{"email": "') + (encode(text) if text else [])
+    if limit_before_script_end is not None:
+        p.max_new_tokens = len(script) - limit_before_script_end
+    p._forward = scripted(p, script, encode(loop), encode('"')[0],  # type: ignore[method-assign]
+                          None if detour is None else encode(detour)[0])
+    row = make_row(1, kind=1)  # find_user(email)
+    return p.predict([{**row, "messages": row["messages"][:2]}])[0], len(script)
+
+
+def the_call(output: str) -> Any:
+    from mcptrain.training.grammar import END
+
+    return json.loads(output[len("<tool_call>"): output.index(END)])
+
+
 @pytest.mark.parametrize("breaks", [8, 0])
 def test_a_loop_inside_a_call_is_broken_so_the_call_closes(
         tiny_model: Path, breaks: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,60 +235,40 @@ def test_a_loop_inside_a_call_is_broken_so_the_call_closes(
     from mcptrain.training.grammar import END, call_prefix
 
     monkeypatch.setattr(module, "LOOP_BREAKS", breaks)
-    p = LocalPredictor(str(tiny_model), batch_size=1, max_new_tokens=60, precision="fp32",
-                       constrained=True, calibrated=False)
-    encode = lambda text: p.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    row = make_row(1, kind=1)  # find_user(email)
-    p._forward = scripted(p, encode(call_prefix("find_user") + '{"email": "'), encode("ab"),  # type: ignore[method-assign]
-                          encode('"')[0])
-    output = p.predict([{**row, "messages": row["messages"][:2]}])[0]
+    output, _ = writing_an_email(tiny_model, "", "ab")
     if breaks:  # the loop inside the string is left, the string and the call are closed
-        call = json.loads(output[len("<tool_call>"): output.index(END)])
+        call = the_call(output)
         assert call["name"] == "find_user" and call["arguments"]["email"].startswith("abab")
     else:  # cut off inside the call: what breaking the loop prevents
         assert END not in output and output.startswith(call_prefix("find_user"))
-
 
 
 def test_a_loop_that_takes_a_detour_when_banned_still_closes_the_call(tiny_model: Path) -> None:
     """Banning the loop's next token is not enough when the model's second choice goes round
     again by another way (a demo adapter wrote `{"quantity" : 12, ...` for `{"quantity": 12,
     ...` until the length limit): once caught looping in a call, the row may only close it."""
-    from mcptrain.training.grammar import END, call_prefix
-
-    p = LocalPredictor(str(tiny_model), batch_size=1, max_new_tokens=60, precision="fp32",
-                       constrained=True, calibrated=False)
-    encode = lambda text: p.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    row = make_row(1, kind=1)  # find_user(email)
-    p._forward = scripted(p, encode(call_prefix("find_user") + '{"email": "'), encode("ab"),  # type: ignore[method-assign]
-                          encode('"')[0], detour=encode("cd")[0])
-    output = p.predict([{**row, "messages": row["messages"][:2]}])[0]
-    call = json.loads(output[len("<tool_call>"): output.index(END)])
+    output, _ = writing_an_email(tiny_model, "", "ab", detour="cd")
     # closed as soon as the loop was caught (four times round), not by a detour
-    assert call == {"name": "find_user", "arguments": {"email": "abababab"}}
+    assert the_call(output) == {"name": "find_user", "arguments": {"email": "abababab"}}
 
 
 @pytest.mark.parametrize("grace", [96, 0])
 def test_a_call_still_open_at_the_length_limit_is_closed_not_cut(
         tiny_model: Path, grace: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcptrain.training import predictor as module
-    from mcptrain.training.grammar import END, call_prefix
+    from mcptrain.training.grammar import END
 
     monkeypatch.setattr(module, "CALL_GRACE", grace)
-    p = LocalPredictor(str(tiny_model), batch_size=2, max_new_tokens=60, precision="fp32",
-                       constrained=True, calibrated=False)
-    encode = lambda text: p.tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    script = encode(call_prefix("find_user") + '{"email": "') + encode("the quick brown fox jumps over it")
-    p.max_new_tokens = len(script) - 3  # the limit falls inside the string
-    p._forward = scripted(p, script, encode(" lazy dog"), encode('"')[0])  # type: ignore[method-assign]
-    row = make_row(1, kind=1)  # find_user(email)
-    output = p.predict([{**row, "messages": row["messages"][:2]}])[0]
+    # the limit falls inside the string, three tokens before the script's end
+    output, script = writing_an_email(tiny_model, "the quick brown fox jumps over it", " lazy dog",
+                                      limit_before_script_end=3)
     if grace:
-        call = json.loads(output[len("<tool_call>"): output.index(END)])
+        call = the_call(output)
         assert call["name"] == "find_user" and call["arguments"]["email"].startswith("the quick")
         assert output.endswith(END)  # closed, and nothing after it
     else:
-        assert END not in output and len(p.tokenizer(output, add_special_tokens=False)["input_ids"]) <= len(script)
+        assert END not in output and output.startswith("<tool_call>") and "the quick" in output
+        assert len(output) < len("<tool_call>") + 80  # cut where the limit fell
 
 
 def test_name_prior_is_the_models_own_probability_after_a_blank_request(tiny_model: Path) -> None:
