@@ -123,10 +123,7 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
     to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
     to_rows = torch.matmul(q, key.to(dtype).transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, S]
-    slots = torch.arange(s, device=query.device)
-    allowed = slots[None, :] <= (s - t + torch.arange(t, device=query.device))[:, None]  # [T, S] causal
-    if own_mask is not None:
-        allowed = own_mask.bool()[:, None, :] & allowed[None]  # [B, T, S]
+    allowed = _own_keys_allowed(s, t, own_mask, query.device)
     allowed = allowed.repeat(*([1] * (allowed.dim() - 2)), g, 1)  # [(B,) G*T, S]
     to_rows = to_rows.masked_fill(~allowed, float("-inf"))
     scores = torch.cat([to_prefix.view(kv, b, g * t, p), to_rows], -1)
@@ -134,6 +131,16 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     out = torch.matmul(probs[..., :p].reshape(kv, b * g * t, p), prefix_values[0].to(dtype))
     out = out.view(kv, b, g * t, d) + torch.matmul(probs[..., p:], value.to(dtype).transpose(0, 1))
     return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
+
+
+def _own_keys_allowed(s: int, t: int, own_mask: Any, device: Any) -> Any:
+    """Which of the rows' `s` own keys each of their last `t` positions may see: causal
+    [T, S], and with `own_mask` [B, S] (the rows' real keys) [B, T, S]."""
+    import torch
+
+    slots = torch.arange(s, device=device)
+    allowed = slots[None, :] <= (s - t + torch.arange(t, device=device))[:, None]
+    return allowed if own_mask is None else own_mask.bool()[:, None, :] & allowed[None]
 
 
 # Training: above this many attention scores per layer (~32 MB in fp32) the rows' attention
@@ -161,10 +168,9 @@ def _flash_prefix_attention(query: Any, key: Any, value: Any, scaling: float, pr
     dtype = query.dtype
     keys = torch.cat([prefix_keys.to(dtype).expand(b, -1, -1, -1), key.to(dtype)], 2)
     values = torch.cat([prefix_values.to(dtype).expand(b, -1, -1, -1), value.to(dtype)], 2)
-    slots = torch.arange(s, device=query.device)
-    allowed = slots[None, :] <= (s - t + torch.arange(t, device=query.device))[:, None]  # [T, S]
+    allowed = _own_keys_allowed(s, t, own_mask, query.device)
     if own_mask is not None:
-        allowed = (own_mask.bool()[:, None, :] & allowed[None])[:, None]  # [B, 1, T, S]
+        allowed = allowed[:, None]  # [B, 1, T, S]: one mask for every head
     seen = torch.ones((*allowed.shape[:-1], p), dtype=torch.bool, device=query.device)
     out = torch.nn.functional.scaled_dot_product_attention(
         query, keys, values, attn_mask=torch.cat([seen, allowed], -1), scale=scaling, enable_gqa=True)
@@ -293,7 +299,7 @@ def linear_cross_entropy(hidden: Any, weight: Any, targets: Any, token_weights: 
 
     dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
         else hidden.dtype
-    return _LinearCrossEntropy.apply(hidden, weight, targets, token_weights, dtype, softcap)
+    return _linear_cross_entropy_function().apply(hidden, weight, targets, token_weights, dtype, softcap)
 
 
 def _chunk_rows(vocabulary: int) -> int:
@@ -317,7 +323,9 @@ def _lowered(weight: Any, dtype: Any) -> Any:
 _LOWERED: dict[str, Any] = {}  # one entry: (the weight, by weak reference; its version; the cast)
 
 
-def _make_linear_cross_entropy() -> Any:
+@cache
+def _linear_cross_entropy_function() -> Any:
+    """The autograd Function, made on first use (importing this module does not import torch)."""
     import torch
 
     class LinearCrossEntropy(torch.autograd.Function):
@@ -364,27 +372,11 @@ def _make_linear_cross_entropy() -> Any:
         @staticmethod
         def backward(ctx: Any, grad_total: Any) -> Any:
             grad_hidden, grad_weight = ctx.saved_tensors
-            scale = grad_total
-            gh = None if grad_hidden is None else (grad_hidden * scale).to(grad_hidden.dtype)
-            gw = None if grad_weight is None else (grad_weight * scale).to(ctx.weight_dtype)
+            gh = None if grad_hidden is None else grad_hidden * grad_total
+            gw = None if grad_weight is None else (grad_weight * grad_total).to(ctx.weight_dtype)
             return gh, gw, None, None, None, None
 
     return LinearCrossEntropy
-
-
-class _Lazy:
-    """Defers building the autograd Function until torch is imported (the CLI stays light)."""
-
-    fn: Any = None
-
-    @classmethod
-    def apply(cls, *args: Any) -> Any:
-        if cls.fn is None:
-            cls.fn = _make_linear_cross_entropy()
-        return cls.fn.apply(*args)
-
-
-_LinearCrossEntropy = _Lazy
 
 
 def decision_weights(scored: Any, weight: float) -> Any:

@@ -423,6 +423,13 @@ class LocalPredictor:
         tail = str(self.tokenizer.decode(tokens[-len(NAME_OPENER):], skip_special_tokens=False))
         return tail.endswith(NAME_OPENER)
 
+    def _in_call(self, tokens: list[int]) -> bool:
+        """Whether `tokens` leave a tool call open (more openers than end tags)."""
+        from mcptrain.training.grammar import END, TRIGGER
+
+        text = str(self.tokenizer.decode(tokens, skip_special_tokens=False))
+        return text.count(TRIGGER) > text.count(END)
+
     def _closers(self, width: int) -> Any:
         """Tokens that only close what is open — quotes, brackets, braces (with spaces around
         them) — and the tokens of the call's end tag: [width] bool. A row caught looping
@@ -461,8 +468,6 @@ class LocalPredictor:
         With `adjust` (`name_adjustments`, one per prompt), a row writing a tool's name
         scores each next token of it as log p + its adjustment."""
         import torch
-
-        from mcptrain.training.grammar import END, TRIGGER
 
         size = len(prompts)
         step_ids, mask, step_pos, cache = self._batch(shared, prefix_cache, prompts)
@@ -526,17 +531,16 @@ class LocalPredictor:
                         del naming[row]  # the name is written (or left the names we know)
                 if matchers is not None and (not matchers[row].accept_token(t) or matchers[row].is_terminated()):
                     continue
-                if row in closing or step + 1 >= self.max_new_tokens:
-                    text = str(self.tokenizer.decode(tokens[row], skip_special_tokens=False))
-                    if text.count(TRIGGER) <= text.count(END):
+                spent = step + 1 >= self.max_new_tokens
+                if row in closing or spent:
+                    if not self._in_call(tokens[row]):
                         closing.discard(row)  # the call is closed: the row writes what it likes again
-                        if step + 1 >= self.max_new_tokens:
+                        if spent:
                             continue  # out of tokens, and no call left open
-                    elif step + 1 == self.max_new_tokens and matchers is not None:
+                    elif matchers is not None:
                         closing.add(row)  # out of tokens inside a call: `CALL_GRACE` more to close it
                 if self.stop_loops and (period := loop_period(tokens[row])):
-                    text = str(self.tokenizer.decode(tokens[row], skip_special_tokens=False))
-                    if matchers is None or breaks[row] >= LOOP_BREAKS or text.count(TRIGGER) <= text.count(END):
+                    if matchers is None or breaks[row] >= LOOP_BREAKS or not self._in_call(tokens[row]):
                         continue
                     banned[row] = tokens[row][-period]
                     breaks[row] += 1
