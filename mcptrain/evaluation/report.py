@@ -23,6 +23,7 @@ from typing import Any
 from mcptrain.evaluation.calls import Expected
 from mcptrain.evaluation.checker import CATEGORIES, Match, categorize, check_with_mistakes
 from mcptrain.evaluation.parsing import parse_output
+from mcptrain.evaluation.uncertainty import describe, gains_by, paired_gain
 from mcptrain.files import replace_file
 
 REPORT_FORMAT = 1
@@ -55,6 +56,7 @@ class ItemResult:
     correct: bool
     reason: str
     tags: tuple[str, ...] = ()  # the scenario's tags (payment, security, ...): the `tag` table
+    source_id: str = ""  # the spec entry the row came from: its paraphrases and steps share it
 
 
 def eval_items(rows: Sequence[Mapping[str, Any]],
@@ -115,6 +117,7 @@ def result_of(item: EvalItem, match: Match) -> ItemResult:
         min_accuracy_required=row.get("min_accuracy_required"),
         outcome=match.outcome, correct=match.correct, reason=match.reason,
         tags=tuple(str(t) for t in row.get("tags") or ()),
+        source_id=str(row.get("source_id") or row["id"]),
     )
 
 
@@ -222,6 +225,8 @@ def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] 
             "baseline": summarize(baseline) if baseline is not None else None, "items": items}
     if raw is not None:
         data["candidate_raw"] = summarize(raw)
+    if baseline is not None and (gain := paired_gain(candidate, baseline)) is not None:
+        data["gain"] = {"overall": gain, "by_category": gains_by(candidate, baseline, "category")}
     if diagnostics:
         by_split: dict[str, list[ItemResult]] = defaultdict(list)
         for r in diagnostics:
@@ -245,10 +250,15 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     head = f"Overall: **{_pct(o['accuracy'])}** ({o['correct']}/{o['n']})"
     if base is not None:
         b = base["overall"]
-        head += f" · base {_pct(b['accuracy'])} ({b['correct']}/{b['n']}) · Δ {_delta(b, o)}"
+        gain = (data.get("gain") or {}).get("overall")
+        head += (f" · base {_pct(b['accuracy'])} ({b['correct']}/{b['n']}) · Δ "
+                 + (describe(gain) if gain else _delta(b, o)))
     if raw is not None:
         head += f" · candidate without the grammar {_pct(raw['overall']['accuracy'])}"
     lines += [head, ""]
+    if data.get("gain"):
+        lines += ["The interval resamples source rows, not items: a spec entry's paraphrases and a "
+                  "dialogue's steps succeed or fail together (per category in report.json, `gain`).", ""]
     for dim in (*DIMENSIONS, "tag"):
         if dim == "scenario" or not cand["by"].get(dim):
             continue

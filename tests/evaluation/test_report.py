@@ -144,7 +144,8 @@ def test_report_data_pairs_base_and_candidate_items() -> None:
 def test_markdown_side_by_side() -> None:
     md = render_markdown(report_data(score_rows(ROWS, CANDIDATE), score_rows(ROWS, BASE)))
     lines = md.splitlines()
-    assert lines[2] == "Overall: **62.5%** (5/8) · base 12.5% (1/8) · Δ +50.0 pp"
+    assert lines[2] == ("Overall: **62.5%** (5/8) · base 12.5% (1/8) · Δ +50.0 pp "
+                        "(95% interval +0.0 to +87.5 pp over 7 source rows)")
     start = lines.index("| category | base | candidate | Δ | n |")
     assert lines[start: start + 8] == [
         "| category | base | candidate | Δ | n |",
