@@ -23,6 +23,9 @@ would be met. It is a report, printed after the choice above is made; choose fro
 validation table only.
 
     .venv/bin/python benchmarks/learning_curve.py --steps 360 --every 120 --report-scored
+
+`--run NAME` re-scores an earlier run's checkpoints (same settings; the run's name is
+printed when it starts): the finished run is found by its inputs and not trained again.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recipe_study import merged, parse_value  # noqa: E402
 
+from mcptrain.evaluation.uncertainty import describe, paired_gain  # noqa: E402
+
 
 def val_losses(history: list[dict[str, Any]]) -> dict[int, float]:
     return {h["step"]: h["val_loss"] for h in history if "val_loss" in h}
@@ -51,6 +56,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="training key=value (JSON values)")
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/curve"))
     parser.add_argument("--base-model", default="")
+    parser.add_argument("--run", default="", help="re-score the checkpoints of an earlier run of the same "
+                        "settings (its name, printed when it started) instead of training anew")
     parser.add_argument("--report-scored", action="store_true",
                         help="also score each checkpoint and the base model on the gated splits (a report)")
     args = parser.parse_args()
@@ -78,7 +85,7 @@ def main() -> None:
     project = project.model_copy(update={"training": type(project.training).model_validate(training)})
     dataset = open_dataset(root)
     train, val = dataset.rows("train"), dataset.rows("validation")
-    run_name = f"curve-{int(time.time())}"
+    run_name = args.run or f"curve-{int(time.time())}"
     out = args.out.resolve()
     print(f"{len(train)} training rows, {len(val)} validation rows; {args.steps} steps, "
           f"a checkpoint every {args.every}; run {run_name}", flush=True)
@@ -93,8 +100,9 @@ def main() -> None:
     scored_rows = select_rows(dataset, GATED_SPLITS) if args.report_scored else []
 
     def accuracy_by(predictor: Any, rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
-        summary = summarize(score_rows(rows, predict_items(predictor, rows, what)))
-        return {"accuracy": summary["overall"]["accuracy"], "correct": summary["overall"]["correct"],
+        results = score_rows(rows, predict_items(predictor, rows, what))
+        summary = summarize(results)
+        return {"results": results, "accuracy": summary["overall"]["accuracy"], "correct": summary["overall"]["correct"],
                 "n": summary["overall"]["n"],
                 "by": {k: f"{v['correct']}/{v['n']}" for k, v in summary["by"]["category"].items()},
                 "pct": {k: v["accuracy"] for k, v in summary["by"]["category"].items()}}
@@ -103,6 +111,7 @@ def main() -> None:
         return local_predictor(project.model_copy(update={"base_model": str(base_path)}), adapter)
 
     table, scored = [], []
+    val_results: dict[int, list[Any]] = {}
     for step, folder in ckpt.find_checkpoints(run_dir):
         state = ckpt.read_state(folder) or {}
         with tempfile.TemporaryDirectory() as tmp:
@@ -116,7 +125,9 @@ def main() -> None:
                                           train if project.training.decision_head else ()) or {}
             started = time.perf_counter()
             predictor = predictor_for(adapter)
-            summary = summarize(score_rows(val, predict_items(predictor, val, "validation")))
+            results = score_rows(val, predict_items(predictor, val, "validation"))
+            val_results[step] = results
+            summary = summarize(results)
             if scored_rows:
                 scored.append({"step": step, "train_s": round(state.get("train_seconds", 0.0)),
                                **accuracy_by(predictor, scored_rows, "scored splits")})
@@ -129,6 +140,8 @@ def main() -> None:
         table.append(row)
         print(json.dumps(row), flush=True)
 
+    if not table:
+        raise SystemExit(f"learning_curve: no checkpoints in {run_dir}")
     categories = sorted({c for r in table for c in r["by"]})
     print("\n| step | train min | val loss | val accuracy | " + " | ".join(categories) + " |")
     print("|---|---|---|---|" + "---|" * len(categories))
@@ -144,6 +157,13 @@ def main() -> None:
     by_accuracy = max(table, key=lambda r: (r["accuracy"], -r["step"]))
     print(f"early stopping on validation accuracy keeps step {by_accuracy['step']} "
           f"({by_accuracy['accuracy']:.1%})")
+    # Can the validation split tell the checkpoints apart? Each against the accuracy choice,
+    # with the paired bootstrap interval over source rows (mcptrain/evaluation/uncertainty.py).
+    for r in table:
+        if r["step"] != by_accuracy["step"]:
+            gain = paired_gain(val_results[by_accuracy["step"]], val_results[r["step"]])
+            if gain is not None:
+                print(f"  step {by_accuracy['step']} vs step {r['step']} on validation: {describe(gain)}")
     if scored:
         print_scored(scored, accuracy_by(predictor_for(None), scored_rows, "base model"))
 
@@ -157,8 +177,10 @@ def print_scored(scored: list[dict[str, Any]], base: dict[str, Any]) -> None:
     print(f"| base model | - | {base['accuracy']:.1%} ({base['correct']}/{base['n']}) | - | "
           + " | ".join(base["by"].get(c, "-") for c in categories) + " |")
     for r in scored:
+        gain = paired_gain(r["results"], base["results"])
+        versus = describe(gain) if gain else f"{100 * (r['accuracy'] - base['accuracy']):+.1f} pp"
         print(f"| step {r['step']} | {r['train_s'] / 60:.1f} | {r['accuracy']:.1%} ({r['correct']}/{r['n']}) | "
-              f"{100 * (r['accuracy'] - base['accuracy']):+.1f} | "
+              f"{versus} | "
               + " | ".join(r["by"].get(c, "-") for c in categories) + " |")
 
 
