@@ -109,15 +109,16 @@ def score_rows(rows: Sequence[Mapping[str, Any]], outputs: Mapping[str, Raw],
 
 def result_of(item: EvalItem, match: Match) -> ItemResult:
     row = item.row
+    source = str(row.get("source_id") or row["id"])
     return ItemResult(
         id=item.id, row_id=str(row["id"]), category=item.category,
         service=str(row.get("service") or "-"), split=str(row.get("split") or "-"),
         priority=str(row.get("priority") or "normal"),
-        scenario=str(row.get("source_id") or row["id"]) if row.get("kind") == "scenario" else None,
+        scenario=source if row.get("kind") == "scenario" else None,
         min_accuracy_required=row.get("min_accuracy_required"),
         outcome=match.outcome, correct=match.correct, reason=match.reason,
         tags=tuple(str(t) for t in row.get("tags") or ()),
-        source_id=str(row.get("source_id") or row["id"]),
+        source_id=source,
     )
 
 
