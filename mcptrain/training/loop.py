@@ -143,6 +143,7 @@ def train_loop(config: dict[str, Any], session: Session) -> None:
         shutil.rmtree(work, ignore_errors=True)
         return
     precision.store_frozen_weights(model)  # once the precision is final (a resume may change it)
+    precision.cast_block_inputs(model)
     if state["step"] == 0:
         session.emit(ProgressEvent("start", 0, total, metrics={
             "examples": float(len(train)), "validation_examples": float(len(val))},

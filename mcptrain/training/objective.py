@@ -120,6 +120,10 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     dtype = query.dtype
     if query.requires_grad and b * h * t * (p + s) > MATERIALISED_SCORES:
         return _flash_prefix_attention(query, key, value, scaling, prefix_keys, prefix_values, own_mask)
+    if SPLIT_ATTENTION and own_mask is None and t == s and query.device.type == "cpu":
+        out = _SplitPrefixAttention.apply(query, key.to(dtype), value.to(dtype), prefix_keys.to(dtype),
+                                          prefix_values.to(dtype), scaling)
+        return out.transpose(1, 2), None
     q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
     to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
     to_rows = torch.matmul(q, key.to(dtype).transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, S]
@@ -131,6 +135,89 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     out = torch.matmul(probs[..., :p].reshape(kv, b * g * t, p), prefix_values[0].to(dtype))
     out = out.view(kv, b, g * t, d) + torch.matmul(probs[..., p:], value.to(dtype).transpose(0, 1))
     return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
+
+
+class _SplitPrefixAttention:
+    """`_prefix_attention` of rows that are their own keys (training and loss passes: no
+    padding mask, as many queries as keys), in two parts merged by their log-sum-exp: the
+    rows' queries against the prefix (every row's queries as one sequence, no mask) and
+    against their own keys (causal), each through torch's CPU flash-attention kernel, which
+    returns the log-sum-exp with the output. Backward is written out here: the CPU kernel's
+    own backward measured slower than the explicit softmax's, so the probabilities are
+    recomputed from the saved log-sum-exp, part by part, in the compute dtype's matmuls with
+    fp32 elementwise arithmetic, and never concatenated (the explicit softmax's
+    concatenation and the zero-filled gradients of its slices were a third of its cost:
+    `benchmarks/step_bench.py`). Exact up to rounding (tests hold it to the explicit
+    softmax in float64)."""
+
+    @staticmethod
+    def apply(*args: Any) -> Any:
+        return _split_prefix_attention_function().apply(*args)
+
+
+@cache
+def _split_prefix_attention_function() -> Any:
+    import torch
+
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+
+    class SplitPrefixAttention(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, q: Any, k: Any, v: Any, pk: Any, pv: Any, scale: float) -> Any:
+            b, h, t, d = q.shape
+            as_one = q.transpose(0, 1).reshape(1, h, b * t, d)
+            out_p, lse_p = flash(as_one, pk, pv, 0.0, False, scale=scale)
+            out_o, lse_o = flash(q, k, v, 0.0, True, scale=scale)
+            out_p = out_p.view(h, b, t, d).transpose(0, 1)
+            lse_p = lse_p.view(h, b, t).transpose(0, 1)
+            lse = torch.logaddexp(lse_p, lse_o)  # [B, H, T], fp32
+            out = (out_p * torch.exp(lse_p - lse).unsqueeze(-1)
+                   + out_o * torch.exp(lse_o - lse).unsqueeze(-1)).to(q.dtype)
+            ctx.save_for_backward(q, k, v, pk, pv, out, lse)
+            ctx.scale = scale
+            return out
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            q, k, v, pk, pv, out, lse = ctx.saved_tensors
+            scale = ctx.scale
+            b, h, t, d = q.shape
+            kv = k.shape[1]
+            g = h // kv
+            dtype = q.dtype
+            acc = torch.promote_types(dtype, torch.float32)  # elementwise arithmetic in fp32 at least
+            grad = grad.to(dtype)
+            delta = (grad.to(acc) * out.to(acc)).sum(-1)  # rowsum(dO * O) [B, H, T]
+            # Grouped-query layout: a key/value head's G query heads as one [G*T] block.
+            qg, gg = q.reshape(b, kv, g * t, d), grad.reshape(b, kv, g * t, d)
+            lse_g, delta_g = lse.reshape(b, kv, g * t, 1), delta.reshape(b, kv, g * t, 1)
+
+            def rows_as_one(x: Any) -> Any:  # [B, KV, G*T, X] -> [KV, B*G*T, X]
+                return x.transpose(0, 1).reshape(kv, b * g * t, x.shape[-1])
+
+            # The prefix part: P = exp(q.K^T * scale - lse), dS = P * (dO.V^T - delta).
+            q1, g1 = rows_as_one(qg), rows_as_one(gg)
+            probs = torch.matmul(q1, pk[0].transpose(-1, -2)).to(acc).mul_(scale).sub_(rows_as_one(lse_g)).exp_()
+            dscores = torch.matmul(g1, pv[0].transpose(-1, -2)).to(acc).sub_(rows_as_one(delta_g)).mul_(probs)
+            dscores_c = dscores.to(dtype)
+            dq = torch.matmul(dscores_c, pk[0]).view(kv, b, g * t, d).transpose(0, 1)
+            dpk = dpv = None
+            if ctx.needs_input_grad[3]:
+                dpk = (torch.matmul(dscores_c.transpose(-1, -2), q1) * scale).unsqueeze(0)
+            if ctx.needs_input_grad[4]:
+                dpv = torch.matmul(probs.to(dtype).transpose(-1, -2), g1).unsqueeze(0)
+            del probs, dscores, dscores_c
+            # The rows' own part, causal: [B, KV, G*T, T].
+            causal = torch.ones(t, t, dtype=torch.bool, device=q.device).tril_().repeat(g, 1)
+            probs = (torch.matmul(qg, k.transpose(-1, -2)).to(acc).mul_(scale).sub_(lse_g).exp_()
+                     .masked_fill_(~causal, 0.0))
+            dv = torch.matmul(probs.to(dtype).transpose(-1, -2), gg)
+            dscores = torch.matmul(gg, v.transpose(-1, -2)).to(acc).sub_(delta_g).mul_(probs).to(dtype)
+            dq = (dq + torch.matmul(dscores, k)).mul_(scale).reshape(b, h, t, d)
+            dk = torch.matmul(dscores.transpose(-1, -2), qg) * scale
+            return dq, dk, dv, dpk, dpv, None
+
+    return SplitPrefixAttention
 
 
 def _own_keys_allowed(s: int, t: int, own_mask: Any, device: Any) -> Any:
@@ -153,6 +240,9 @@ def _own_keys_allowed(s: int, t: int, own_mask: Any, device: Any) -> Any:
 # prefix per row. Decoding keeps the explicit softmax: without autograd, the fused kernel
 # over the expanded prefix measured slower there (README, "Benchmarks").
 MATERIALISED_SCORES = 1 << 23
+# Below it, rows that are their own keys (training, loss passes) take `_SplitPrefixAttention`;
+# False keeps the explicit softmax there (`benchmarks/step_bench.py` compares the two).
+SPLIT_ATTENTION = True
 
 
 def _flash_prefix_attention(query: Any, key: Any, value: Any, scaling: float, prefix_keys: Any,

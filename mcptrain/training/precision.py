@@ -64,6 +64,50 @@ class Precision:
                 count += 1
         return count
 
+    def cast_block_inputs(self, model: Any) -> int:
+        """Cast each attention and MLP block's input to the compute dtype once; returns how
+        many blocks. Under autocast every linear layer casts its fp32 input on its own: the
+        normed hidden state went to bf16 five times a layer for the frozen q/k/v and
+        gate/up projections and five more for their LoRA matrices, and peft cast the bf16
+        inputs of o_proj and down_proj up to fp32 (its LoRA weights' dtype) for autocast to
+        cast them straight back. The casts' results are the ones each layer made for itself,
+        so the forward pass is unchanged; backward adds the projections' input gradients in
+        bf16 before the one cast back, where each was cast to fp32 first (rounding only).
+        `benchmarks/step_bench.py` measures it. Blocks are the `self_attn` and `mlp`
+        modules of the decoder's layers; a model without them is left as it is."""
+        import torch
+
+        if self.used == "fp32":
+            return 0
+        for module in model.modules():
+            if hasattr(module, "cast_input_dtype_enabled"):  # a peft LoRA layer
+                module.cast_input_dtype_enabled = False
+        device, dtype = self.device, self.dtype
+
+        def cast(_module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if not torch.is_autocast_enabled(device):
+                return None
+            if args and isinstance(args[0], torch.Tensor) and args[0].is_floating_point():
+                return (args[0].to(dtype), *args[1:]), kwargs
+            hidden = kwargs.get("hidden_states")
+            if isinstance(hidden, torch.Tensor) and hidden.is_floating_point():
+                return args, {**kwargs, "hidden_states": hidden.to(dtype)}
+            return None
+
+        count = 0
+        hooked: set[int] = getattr(model, "_mcptrain_cast_blocks", set())
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+        for layer in getattr(decoder, "layers", None) or []:
+            for name in ("self_attn", "mlp"):
+                block = getattr(layer, name, None)
+                if isinstance(block, torch.nn.Module) and id(block) not in hooked:
+                    block.register_forward_pre_hook(cast, with_kwargs=True)
+                    hooked.add(id(block))
+                    count += 1
+        object.__setattr__(model, "_mcptrain_cast_blocks", hooked)
+        return count
+
     def store_output_head(self, model: Any) -> bool:
         """For decoding only: give a tied output projection its own copy in the compute dtype.
 

@@ -107,6 +107,7 @@ class LocalPredictor:
         # the same (the cast is the same) and steps are faster (benchmarks/eval_bench.py).
         self.precision.store_frozen_weights(self.model)
         self.precision.store_output_head(self.model)  # else cast to bf16 at every decode step
+        self.precision.cast_block_inputs(self.model)
         vocab = self.tokenizer.get_vocab()
         self.stop_id = vocab.get(end_of_turn(self.template), self.tokenizer.eos_token_id)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id

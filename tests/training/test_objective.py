@@ -120,3 +120,47 @@ def test_the_cast_of_a_frozen_head_is_kept_only_while_the_weight_is_unchanged() 
     assert again is not first and torch.equal(again, weight.to(torch.bfloat16))
     other = weight.clone()  # another tensor: never served the first one's cast
     assert _lowered(other, torch.bfloat16) is not again
+
+
+@pytest.mark.parametrize("prefix_grad", [False, True], ids=["prefix-constant", "prefix-trained"])
+@pytest.mark.parametrize(("heads", "kv_heads"), [(4, 2), (3, 3)], ids=["grouped-query", "multi-head"])
+def test_split_prefix_attention_equals_the_explicit_softmax(prefix_grad: bool, heads: int, kv_heads: int,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The split attention (flash forward over the prefix and the rows apart, merged by
+    log-sum-exp; a hand-written backward) gives the explicit softmax's output and the
+    gradients of the queries, the rows' keys/values and, when it trains, the prefix's, in
+    float64 to rounding."""
+    import torch
+
+    from mcptrain.training import objective
+
+    class Layer:
+        layer_idx = 0
+
+    torch.manual_seed(0)
+    b, t, p, d = 3, 7, 11, 8
+
+    def leaf(*shape: int, grad: bool = True) -> torch.Tensor:
+        return torch.randn(*shape, dtype=torch.float64, requires_grad=grad)
+
+    q, k, v = leaf(b, heads, t, d), leaf(b, kv_heads, t, d), leaf(b, kv_heads, t, d)
+    pk, pv = leaf(1, kv_heads, p, d, grad=prefix_grad), leaf(1, kv_heads, p, d, grad=prefix_grad)
+    weight = torch.randn(b, t, heads, d, dtype=torch.float64)
+    results = []
+    real = objective._SplitPrefixAttention.apply
+    called: list[bool] = []
+    monkeypatch.setattr(objective._SplitPrefixAttention, "apply",
+                        staticmethod(lambda *a: called.append(True) or real(*a)))
+    for split in (False, True):
+        monkeypatch.setattr(objective, "SPLIT_ATTENTION", split)
+        called.clear()
+        for x in (q, k, v, pk, pv):
+            x.grad = None
+        out, _ = objective._prefix_attention(Layer(), q, k, v, 0.3, [(pk, pv)], None)
+        (out * weight).sum().backward()
+        assert bool(called) == split
+        grads = [x.grad for x in (q, k, v, pk, pv)]
+        assert all((g is not None) == (i < 3 or prefix_grad) for i, g in enumerate(grads))
+        results.append([out.detach(), *[g for g in grads if g is not None]])
+    for explicit, split_result in zip(*results, strict=True):
+        assert torch.allclose(explicit, split_result, rtol=1e-9, atol=1e-11), float((explicit - split_result).abs().max())

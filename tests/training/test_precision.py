@@ -71,6 +71,45 @@ def test_frozen_weights_stored_in_bf16_change_no_number(tiny_model, encoded) -> 
     assert all(torch.equal(grads_a[n], grads_b[n]) for n in grads_a)
 
 
+def test_block_inputs_cast_once_change_no_forward_number(tiny_model, encoded) -> None:  # type: ignore[no-untyped-def]
+    """Casting each attention/MLP block's input to bf16 once is the cast each of its linear
+    layers (and peft's LoRA matrices) made for itself: the loss is bit-identical; only the
+    order in which backward adds the input gradients changes, so they agree to bf16 rounding.
+    fp32 runs are left alone."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from mcptrain.training.batches import plan_epoch
+    from mcptrain.training.model import load_model
+    from mcptrain.training.objective import batch_loss
+
+    bf16 = p.Precision("bf16", "bf16", "test")
+    results = []
+    for casts in (False, True):
+        torch.manual_seed(0)
+        model = get_peft_model(load_model(str(tiny_model)), LoraConfig(
+            r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj",
+                                                                   "gate_proj", "up_proj", "down_proj"],
+            init_lora_weights=False))
+        bf16.store_frozen_weights(model)
+        if casts:
+            layers = model.get_base_model().get_decoder().layers
+            assert bf16.cast_block_inputs(model) == 2 * len(layers)
+            assert bf16.cast_block_inputs(model) == 0  # hooked once
+        batch = plan_epoch(encoded[:4], 8, 0, 0)[0]
+        with bf16.autocast():
+            loss, _ = batch_loss(model, batch)
+        loss.backward()
+        grads = {n: prm.grad.clone() for n, prm in model.named_parameters() if prm.requires_grad}
+        results.append((loss.detach(), grads))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert torch.equal(loss_a, loss_b)
+    for n in grads_a:  # bf16 keeps ~3 significant digits; the difference is that rounding's
+        error = float((grads_a[n] - grads_b[n]).norm() / grads_a[n].norm())
+        assert error < 0.02, (n, error)
+    assert p.Precision("fp32", "fp32", "test").cast_block_inputs(load_model(str(tiny_model))) == 0
+
+
 def test_fp32_stores_nothing() -> None:
     assert p.Precision("fp32", "fp32", "test").store_frozen_weights(object()) == 0
 
