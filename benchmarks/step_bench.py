@@ -24,7 +24,7 @@ Variants run interleaved for `--repeats` rounds (this VM's speed drifts within m
 and the fastest round of each is reported, with the summed loss of the batches, which
 must agree across variants to bf16 rounding (the attention changes the order of a sum).
 
-    .venv/bin/python benchmarks/step_bench.py [--batches 8] [--widest 2] [--repeats 2] [--exact]
+    .venv/bin/python benchmarks/step_bench.py [--batches 8] [--widest 2] [--repeats 2] [--exact] [--thread]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--all", action="store_true", help="every combination measured before, not only the steps")
+    ap.add_argument("--thread", action="store_true",
+                    help="run each variant's batches in a new thread, as Ray Train runs the training loop")
     ap.add_argument("--exact", action="store_true",
                     help="backward through the shared prefix too (prefix_gradients: true)")
     ap.add_argument("--train", type=Path, default=ROOT / "datasets" / "train.jsonl")
@@ -108,17 +111,28 @@ def main() -> None:
                 objective._own_attention_fits = fits if attention != "stock" else (lambda config: False)  # type: ignore[assignment]
                 objective.MATERIALISED_SCORES = limit if attention in ("mcptrain", "explicit+fused") else 1 << 62
                 objective.SPLIT_ATTENTION = attention == "mcptrain"
-                model = models[(store, casts)]
-                total = 0.0
+                model, fused_loss = models[(store, casts)], fused
+
+                def run(model: Any = model, fused_loss: bool = fused_loss) -> float:
+                    total = 0.0
+                    for b in plan:
+                        with bf16.autocast():
+                            loss, n = objective.batch_loss(model, b, args.exact, fused=fused_loss)
+                        (loss / n).backward()
+                        model.zero_grad(set_to_none=True)
+                        total += float(loss.detach())
+                    return total
+
                 started = time.perf_counter()
-                for b in plan:
-                    with bf16.autocast():
-                        loss, n = objective.batch_loss(model, b, args.exact, fused=fused)
-                    (loss / n).backward()
-                    model.zero_grad(set_to_none=True)
-                    total += float(loss.detach())
+                if args.thread:
+                    box: list[float] = []
+                    worker = threading.Thread(target=lambda box=box, run=run: box.append(run()))
+                    worker.start()
+                    worker.join()
+                    losses[variant] = box[0]
+                else:
+                    losses[variant] = run()
                 seconds[variant].append(time.perf_counter() - started)
-                losses[variant] = total
     finally:
         objective._own_attention_fits = fits  # type: ignore[assignment]
         objective.MATERIALISED_SCORES = limit
@@ -129,7 +143,8 @@ def main() -> None:
     previous = min(seconds[("explicit+fused", True, True, False)])
     out = [f"{len(plan)} batches sampled from the demo plan (widths {sorted(b.width for b in plan)}, "
            f"{tokens} real tokens), bf16 autocast, {'exact' if args.exact else 'no'} prefix gradients, "
-           f"{torch.get_num_threads()} threads, best of {args.repeats}",
+           f"{torch.get_num_threads()} threads, best of {args.repeats}"
+           + (", each variant in a new thread" if args.thread else ""),
            f"{'attention':>15} {'frozen weights':>15} {'loss':>6} {'block casts':>12} {'seconds':>8} "
            f"{'vs stock':>9} {'vs previous':>12} {'summed loss':>12}"]
     for variant in variants:

@@ -37,9 +37,8 @@ def test_autocast_only_for_low_precision() -> None:
         assert not torch.is_autocast_enabled("cpu")
 
 
-def test_frozen_weights_stored_in_bf16_change_no_number(tiny_model, encoded) -> None:  # type: ignore[no-untyped-def]
-    """Storing frozen linear weights in bf16 is what autocast does to them anyway: the loss and
-    the LoRA gradients are bit-identical; LoRA weights, embeddings and norms stay fp32."""
+def _bf16_loss_and_grads(tiny_model, encoded, prepare, targets):  # type: ignore[no-untyped-def]
+    """(loss, LoRA gradients) of one bf16-autocast batch, after `prepare(model)`."""
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -47,26 +46,33 @@ def test_frozen_weights_stored_in_bf16_change_no_number(tiny_model, encoded) -> 
     from mcptrain.training.model import load_model
     from mcptrain.training.objective import batch_loss
 
+    torch.manual_seed(0)
+    model = get_peft_model(load_model(str(tiny_model)), LoraConfig(
+        r=4, lora_alpha=8, lora_dropout=0.0, target_modules=targets, init_lora_weights=False))
+    prepare(model)
+    with p.Precision("bf16", "bf16", "test").autocast():
+        loss, _ = batch_loss(model, plan_epoch(encoded[:4], 8, 0, 0)[0])
+    loss.backward()
+    return loss.detach(), {n: prm.grad.clone() for n, prm in model.named_parameters() if prm.requires_grad}
+
+
+def test_frozen_weights_stored_in_bf16_change_no_number(tiny_model, encoded) -> None:  # type: ignore[no-untyped-def]
+    """Storing frozen linear weights in bf16 is what autocast does to them anyway: the loss and
+    the LoRA gradients are bit-identical; LoRA weights, embeddings and norms stay fp32."""
+    import torch
+
     bf16 = p.Precision("bf16", "bf16", "test")
-    results = []
-    for store in (False, True):
-        torch.manual_seed(0)
-        model = get_peft_model(load_model(str(tiny_model)), LoraConfig(
-            r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
-            init_lora_weights=False))
-        if store:
-            assert bf16.store_frozen_weights(model) == 2 * 7  # q k v o gate up down, per layer
-            dtypes = {n: prm.dtype for n, prm in model.named_parameters()}
-            assert all(d == torch.float32 for n, d in dtypes.items() if "lora_" in n or "norm" in n
-                       or "embed" in n)
-            assert dtypes["base_model.model.model.layers.0.mlp.up_proj.weight"] == torch.bfloat16
-        batch = plan_epoch(encoded[:4], 8, 0, 0)[0]
-        with bf16.autocast():
-            loss, _ = batch_loss(model, batch)
-        loss.backward()
-        grads = {n: prm.grad.clone() for n, prm in model.named_parameters() if prm.requires_grad}
-        results.append((loss.detach(), grads))
-    (loss_a, grads_a), (loss_b, grads_b) = results
+
+    def store(model):  # type: ignore[no-untyped-def]
+        assert bf16.store_frozen_weights(model) == 2 * 7  # q k v o gate up down, per layer
+        dtypes = {n: prm.dtype for n, prm in model.named_parameters()}
+        assert all(d == torch.float32 for n, d in dtypes.items() if "lora_" in n or "norm" in n
+                   or "embed" in n)
+        assert dtypes["base_model.model.model.layers.0.mlp.up_proj.weight"] == torch.bfloat16
+
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    loss_a, grads_a = _bf16_loss_and_grads(tiny_model, encoded, lambda model: None, targets)
+    loss_b, grads_b = _bf16_loss_and_grads(tiny_model, encoded, store, targets)
     assert torch.equal(loss_a, loss_b)
     assert all(torch.equal(grads_a[n], grads_b[n]) for n in grads_a)
 
@@ -77,32 +83,19 @@ def test_block_inputs_cast_once_change_no_forward_number(tiny_model, encoded) ->
     order in which backward adds the input gradients changes, so they agree to bf16 rounding.
     fp32 runs are left alone."""
     import torch
-    from peft import LoraConfig, get_peft_model
 
-    from mcptrain.training.batches import plan_epoch
     from mcptrain.training.model import load_model
-    from mcptrain.training.objective import batch_loss
 
     bf16 = p.Precision("bf16", "bf16", "test")
-    results = []
-    for casts in (False, True):
-        torch.manual_seed(0)
-        model = get_peft_model(load_model(str(tiny_model)), LoraConfig(
-            r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj",
-                                                                   "gate_proj", "up_proj", "down_proj"],
-            init_lora_weights=False))
+
+    def cast_once(model):  # type: ignore[no-untyped-def]
         bf16.store_frozen_weights(model)
-        if casts:
-            layers = model.get_base_model().get_decoder().layers
-            assert bf16.cast_block_inputs(model) == 2 * len(layers)
-            assert bf16.cast_block_inputs(model) == 0  # hooked once
-        batch = plan_epoch(encoded[:4], 8, 0, 0)[0]
-        with bf16.autocast():
-            loss, _ = batch_loss(model, batch)
-        loss.backward()
-        grads = {n: prm.grad.clone() for n, prm in model.named_parameters() if prm.requires_grad}
-        results.append((loss.detach(), grads))
-    (loss_a, grads_a), (loss_b, grads_b) = results
+        assert bf16.cast_block_inputs(model) == 2 * len(model.get_base_model().get_decoder().layers)
+        assert bf16.cast_block_inputs(model) == 0  # hooked once
+
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    loss_a, grads_a = _bf16_loss_and_grads(tiny_model, encoded, bf16.store_frozen_weights, targets)
+    loss_b, grads_b = _bf16_loss_and_grads(tiny_model, encoded, cast_once, targets)
     assert torch.equal(loss_a, loss_b)
     for n in grads_a:  # bf16 keeps ~3 significant digits; the difference is that rounding's
         error = float((grads_a[n] - grads_b[n]).norm() / grads_a[n].norm())
