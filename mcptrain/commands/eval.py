@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def run(root: Path, *, artifact: Path | None, out: Path | None, splits: Sequence
                         notify=lambda m: output.info(f"mcptrain: {m}"))
     if result.reused:
         output.info(f"mcptrain: evaluation is up to date ({out / 'report.json'}); nothing to run")
-    show_report(result.summary, result.baseline, result.raw, result.diagnostics)
+    show_report(result.summary, result.baseline, result.raw, result.diagnostics, result.gain)
     if holdout:
         output.info("mcptrain: the holdout number is reported apart and gates nothing; "
                     "record it in the quarterly review")
@@ -112,7 +113,8 @@ def _score_file(root: Path, splits: Sequence[str], services: Sequence[str], pred
                                     answers_files=found, chart=chart, rules=rules)
     if rules == "bfcl":
         output.info("mcptrain: scored by BFCL's own rules (flaws included); --rules both lists where they differ")
-    show_report(report.written.summary, _baseline_of(report))
+    written = json.loads(report.written.json.read_text(encoding="utf-8"))
+    show_report(report.written.summary, _baseline_of(report), gain=written.get("gain"))
     if report.comparison is not None:
         show_comparison(report.comparison)
     if report.missing:
@@ -160,27 +162,41 @@ def show_comparison(data: dict[str, Any]) -> None:
 
 
 def show_report(candidate: dict[str, Any], baseline: dict[str, Any] | None,
-                raw: dict[str, Any] | None = None, diagnostics: dict[str, Any] | None = None) -> None:
-    """Accuracy by category (base vs candidate, and the candidate without the grammar when
-    it was scored), then by service and priority."""
+                raw: dict[str, Any] | None = None, diagnostics: dict[str, Any] | None = None,
+                gain: dict[str, Any] | None = None) -> None:
+    """Accuracy by category (base vs candidate, the gain's 95% interval over source rows when
+    the report has one, and the candidate without the grammar when it was scored), then by
+    service and priority."""
     def pct(score: dict[str, Any] | None) -> str:
         return "-" if not score or not score["n"] else f"{100 * score['accuracy']:.1f}%"
+
+    def interval(found: dict[str, Any] | None) -> tuple[str, ...]:
+        if gain is None:
+            return ()
+        return (f"{100 * found['low']:+.1f} to {100 * found['high']:+.1f}" if found else "",)
 
     def rows(dim: str) -> list[tuple[str, ...]]:
         out: list[tuple[str, ...]] = []
         for key, score in candidate["by"][dim].items():
             base = (baseline or {}).get("by", {}).get(dim, {}).get(key)
             delta = "" if not base else f"{100 * (score['accuracy'] - base['accuracy']):+.1f}"
+            spread = interval((gain or {}).get("by_category", {}).get(key)) if dim == "category" else ()
             unconstrained = (pct((raw or {}).get("by", {}).get(dim, {}).get(key)),) if raw is not None else ()
-            out.append((key, str(score["n"]), pct(base), pct(score), delta, *unconstrained))
+            out.append((key, str(score["n"]), pct(base), pct(score), delta, *spread, *unconstrained))
         return out
 
     columns = ["", "items", "base", "candidate", "Δ pts", *(["unconstrained"] if raw is not None else [])]
     overall = ("overall", str(candidate["overall"]["n"]), pct((baseline or {}).get("overall")),
                pct(candidate["overall"]), "" if not baseline else
                f"{100 * (candidate['overall']['accuracy'] - baseline['overall']['accuracy']):+.1f}",
-               *((pct(raw["overall"]),) if raw is not None else ()))
-    output.table("accuracy by category", ["category", *columns[1:]], [*rows("category"), overall])
+               *interval((gain or {}).get("overall")), *((pct(raw["overall"]),) if raw is not None else ()))
+    by_category = [*columns[:5], *(["95% interval"] if gain is not None else []), *columns[5:]]
+    output.table("accuracy by category", ["category", *by_category[1:]], [*rows("category"), overall])
+    if gain is not None and gain.get("overall"):
+        from mcptrain.evaluation.uncertainty import describe
+
+        output.info(f"gain over the base model: {describe(gain['overall'])}; the interval resamples "
+                    "source rows (a template's paraphrases and a dialogue's steps are drawn together)")
     output.table("by service", ["service", *columns[1:]], rows("service"))
     output.table("by priority", ["priority", *columns[1:]], rows("priority"))
     if candidate["by"].get("tag"):

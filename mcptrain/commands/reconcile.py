@@ -102,7 +102,7 @@ def _reconcile(ws: Workspace, *, yes: bool, dry_run: bool, push: bool, inline: b
 
     output.note("[bold]3/5 eval[/bold]")
     evaluated = reconciler.evaluate(ws, plan, trained, notify=lambda m: output.info(f"mcptrain: {m}"))
-    show_report(evaluated.summary, evaluated.baseline, evaluated.raw, evaluated.diagnostics)
+    show_report(evaluated.summary, evaluated.baseline, evaluated.raw, evaluated.diagnostics, evaluated.gain)
     if evaluated.reused:
         output.info("mcptrain: evaluation is up to date; not run again")
     else:

@@ -227,7 +227,11 @@ def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] 
     if raw is not None:
         data["candidate_raw"] = summarize(raw)
     if baseline is not None and (gain := paired_gain(candidate, baseline)) is not None:
-        data["gain"] = {"overall": gain, "by_category": gains_by(candidate, baseline, "category")}
+        by_category = gains_by(candidate, baseline, "category")
+        unseen = [r for r in candidate if r.split == "zero_shot" and r.category != "zero_shot"]
+        if unseen and (zero_shot := paired_gain(unseen, baseline)) is not None:
+            by_category["zero_shot"] = zero_shot  # as the category table counts it (above)
+        data["gain"] = {"overall": gain, "by_category": by_category}
     if diagnostics:
         by_split: dict[str, list[ItemResult]] = defaultdict(list)
         for r in diagnostics:

@@ -140,6 +140,7 @@ class EvalOutcome:
     reused: bool
     raw: dict[str, Any] | None = None  # the candidate's summary without the grammar
     diagnostics: dict[str, Any] | None = None  # by split: validation, train (seen phrasings); not gated
+    gain: dict[str, Any] | None = None  # the gain over the base model with its interval (report.json's)
 
 
 def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
@@ -200,7 +201,7 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
         data = json.loads((root / record["outputs"]["report"]).read_text(encoding="utf-8"))
         return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(data["items"]),
                            record["outputs"].get("seconds", {}), reused=True, raw=data.get("candidate_raw"),
-                           diagnostics=data.get("diagnostics"))
+                           diagnostics=data.get("diagnostics"), gain=data.get("gain"))
     if candidate is None:
         refuse_cloud(ws, project)  # evaluating through the cloud sends the scored queries there too
     if make_predictor is None:
@@ -252,4 +253,4 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
         write_record(ws, stage, inputs, {"report": ws.relative(written.json), "seconds": seconds,
                                             "artifact": ws.relative(artifact) if artifact else None})
     return EvalOutcome(out_dir, data["candidate"], data.get("baseline"), len(results), seconds, reused=False,
-                       raw=data.get("candidate_raw"), diagnostics=data.get("diagnostics"))
+                       raw=data.get("candidate_raw"), diagnostics=data.get("diagnostics"), gain=data.get("gain"))

@@ -208,3 +208,30 @@ def test_tags_are_a_report_dimension_across_services_and_diagnostics_stay_apart(
     text = render_markdown(data)
     assert "| tag | base | candidate | Δ | n |" in text and "| payment | — | 50.0% | — | 2 |" in text
     assert "### Diagnostics (not gated)" in text and "| seen phrasings (a sample of train rows) | 100.0% | 1 |" in text
+
+
+def test_gain_per_category_includes_the_zero_shot_split_and_the_cli_shows_the_intervals(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """report.json's `gain` covers every row of the category table, zero_shot (a split, counted
+    as a category) included; the terminal table prints each interval and the overall one."""
+    from mcptrain.commands.eval import show_report
+    from mcptrain.evaluation.report import ItemResult, summarize
+
+    def result(i: int, split: str, correct: bool) -> ItemResult:
+        return ItemResult(f"{split}-{i}", f"{split}-{i}", "simple", "svc", split, "normal", None, None,
+                          "correct" if correct else "wrong_function", correct, "", source_id=f"{split}-{i // 2}")
+
+    candidate = [result(i, s, i % 3 != 0) for s in ("test", "zero_shot") for i in range(12)]
+    baseline = [result(i, s, i % 4 == 0) for s in ("test", "zero_shot") for i in range(12)]
+    data = report_data(candidate, baseline)
+    by_category = data["gain"]["by_category"]
+    assert set(by_category) == set(data["candidate"]["by"]["category"]) == {"simple", "zero_shot"}
+    assert by_category["zero_shot"]["items"] == 12 and by_category["zero_shot"]["sources"] == 6
+    assert by_category["zero_shot"]["low"] <= by_category["zero_shot"]["gain"] <= by_category["zero_shot"]["high"]
+    show_report(summarize(candidate), summarize(baseline), gain=data["gain"])
+    printed = capsys.readouterr()
+    text = printed.out + printed.err
+    assert "95% interval" in text
+    zero = by_category["zero_shot"]
+    assert f"{100 * zero['low']:+.1f} to {100 * zero['high']:+.1f}" in text
+    assert "gain over the base model: +" in text and "over 12 source rows" in text
