@@ -14,7 +14,7 @@ weights):
 * frozen linear weights: fp32 (autocast casts them on every call) or stored in bf16 once;
 * the loss: the stock output layer + cross-entropy over whole [scored x vocabulary] logits,
   or `linear_cross_entropy` (chunked, fused with its gradient);
-* below `MATERIALISED_SCORES`, the explicit softmax or (the default) `_SplitPrefixAttention`:
+* below `MATERIALISED_SCORES`, the explicit softmax or (the default) `_split_prefix_attention_function`:
   flash-attention forward over the prefix and the rows apart, merged by log-sum-exp, and a
   hand-written backward;
 * the blocks' inputs cast to bf16 once per block (`Precision.cast_block_inputs`, the
@@ -104,6 +104,16 @@ def main() -> None:
                          ("explicit", True, True, False)]
     seconds: dict[tuple[str, bool, bool, bool], list[float]] = {v: [] for v in variants}
     losses: dict[tuple[str, bool, bool, bool], float] = {}
+    def run(model: Any, fused: bool, out: list[float]) -> None:
+        total = 0.0
+        for b in plan:
+            with bf16.autocast():
+                loss, n = objective.batch_loss(model, b, args.exact, fused=fused)
+            (loss / n).backward()
+            model.zero_grad(set_to_none=True)
+            total += float(loss.detach())
+        out.append(total)
+
     try:
         for _ in range(args.repeats):
             for variant in variants:
@@ -111,28 +121,16 @@ def main() -> None:
                 objective._own_attention_fits = fits if attention != "stock" else (lambda config: False)  # type: ignore[assignment]
                 objective.MATERIALISED_SCORES = limit if attention in ("mcptrain", "explicit+fused") else 1 << 62
                 objective.SPLIT_ATTENTION = attention == "mcptrain"
-                model, fused_loss = models[(store, casts)], fused
-
-                def run(model: Any = model, fused_loss: bool = fused_loss) -> float:
-                    total = 0.0
-                    for b in plan:
-                        with bf16.autocast():
-                            loss, n = objective.batch_loss(model, b, args.exact, fused=fused_loss)
-                        (loss / n).backward()
-                        model.zero_grad(set_to_none=True)
-                        total += float(loss.detach())
-                    return total
-
+                summed: list[float] = []
                 started = time.perf_counter()
-                if args.thread:
-                    box: list[float] = []
-                    worker = threading.Thread(target=lambda box=box, run=run: box.append(run()))
+                if args.thread:  # as Ray Train runs the loop
+                    worker = threading.Thread(target=run, args=(models[(store, casts)], fused, summed))
                     worker.start()
                     worker.join()
-                    losses[variant] = box[0]
                 else:
-                    losses[variant] = run()
+                    run(models[(store, casts)], fused, summed)
                 seconds[variant].append(time.perf_counter() - started)
+                losses[variant] = summed[0]
     finally:
         objective._own_attention_fits = fits  # type: ignore[assignment]
         objective.MATERIALISED_SCORES = limit

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -113,8 +112,7 @@ def _score_file(root: Path, splits: Sequence[str], services: Sequence[str], pred
                                     answers_files=found, chart=chart, rules=rules)
     if rules == "bfcl":
         output.info("mcptrain: scored by BFCL's own rules (flaws included); --rules both lists where they differ")
-    written = json.loads(report.written.json.read_text(encoding="utf-8"))
-    show_report(report.written.summary, _baseline_of(report), gain=written.get("gain"))
+    show_report(report.written.summary, _baseline_of(report), gain=report.written.gain)
     if report.comparison is not None:
         show_comparison(report.comparison)
     if report.missing:

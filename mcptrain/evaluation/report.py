@@ -122,6 +122,12 @@ def result_of(item: EvalItem, match: Match) -> ItemResult:
     )
 
 
+def counts_as_zero_shot(r: ItemResult) -> bool:
+    """Whether the category table also counts `r` under zero_shot: an item of a tool never
+    seen in training (the zero-shot split), whatever its own category."""
+    return r.split == "zero_shot" and r.category != "zero_shot"
+
+
 def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
     """Accuracy overall and per category, service, split, priority, scenario and tag (an
     item counts once under each of its scenario's tags: tags cut across services)."""
@@ -133,7 +139,7 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
                 groups[dim][key].append(r.correct)
         for tag in r.tags:
             groups["tag"][tag].append(r.correct)
-        if r.split == "zero_shot" and r.category != "zero_shot":  # tools never seen in training
+        if counts_as_zero_shot(r):
             groups["category"]["zero_shot"].append(r.correct)
     return {
         "overall": _score([r.correct for r in results]),
@@ -179,6 +185,7 @@ class WrittenReport:
     markdown: Path
     chart: Path | None  # None when matplotlib is not installed or the chart was not asked for
     summary: dict[str, Any]
+    gain: dict[str, Any] | None = None  # report.json's `gain`: the gain over the base model, with intervals
 
 
 def write_report(out_dir: Path, candidate: Sequence[ItemResult],
@@ -204,7 +211,8 @@ def write_report(out_dir: Path, candidate: Sequence[ItemResult],
     if png is not None:
         replace_file(out_dir / "accuracy.png", png)
     return WrittenReport(out_dir / "report.json", out_dir / "report.md",
-                         out_dir / "accuracy.png" if png is not None else None, data["candidate"])
+                         out_dir / "accuracy.png" if png is not None else None, data["candidate"],
+                         data.get("gain"))
 
 
 def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] | None = None,
@@ -228,7 +236,7 @@ def report_data(candidate: Sequence[ItemResult], baseline: Sequence[ItemResult] 
         data["candidate_raw"] = summarize(raw)
     if baseline is not None and (gain := paired_gain(candidate, baseline)) is not None:
         by_category = gains_by(candidate, baseline, "category")
-        unseen = [r for r in candidate if r.split == "zero_shot" and r.category != "zero_shot"]
+        unseen = [r for r in candidate if counts_as_zero_shot(r)]
         if unseen and (zero_shot := paired_gain(unseen, baseline)) is not None:
             by_category["zero_shot"] = zero_shot  # as the category table counts it (above)
         data["gain"] = {"overall": gain, "by_category": by_category}

@@ -121,8 +121,8 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     if query.requires_grad and b * h * t * (p + s) > MATERIALISED_SCORES:
         return _flash_prefix_attention(query, key, value, scaling, prefix_keys, prefix_values, own_mask)
     if SPLIT_ATTENTION and own_mask is None and t == s and query.device.type == "cpu":
-        out = _SplitPrefixAttention.apply(query, key.to(dtype), value.to(dtype), prefix_keys.to(dtype),
-                                          prefix_values.to(dtype), scaling)
+        out = _split_prefix_attention_function().apply(query, key.to(dtype), value.to(dtype),
+                                                       prefix_keys.to(dtype), prefix_values.to(dtype), scaling)
         return out.transpose(1, 2), None
     q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
     to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
@@ -137,7 +137,8 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
     return out.view(kv, b, g, t, d).permute(1, 3, 0, 2, 4).reshape(b, t, h, d), None
 
 
-class _SplitPrefixAttention:
+@cache
+def _split_prefix_attention_function() -> Any:
     """`_prefix_attention` of rows that are their own keys (training and loss passes: no
     padding mask, as many queries as keys), in two parts merged by their log-sum-exp: the
     rows' queries against the prefix (every row's queries as one sequence, no mask) and
@@ -149,14 +150,6 @@ class _SplitPrefixAttention:
     concatenation and the zero-filled gradients of its slices were a third of its cost:
     `benchmarks/step_bench.py`). Exact up to rounding (tests hold it to the explicit
     softmax in float64)."""
-
-    @staticmethod
-    def apply(*args: Any) -> Any:
-        return _split_prefix_attention_function().apply(*args)
-
-
-@cache
-def _split_prefix_attention_function() -> Any:
     import torch
 
     flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
@@ -240,7 +233,7 @@ def _own_keys_allowed(s: int, t: int, own_mask: Any, device: Any) -> Any:
 # prefix per row. Decoding keeps the explicit softmax: without autograd, the fused kernel
 # over the expanded prefix measured slower there (README, "Benchmarks").
 MATERIALISED_SCORES = 1 << 23
-# Below it, rows that are their own keys (training, loss passes) take `_SplitPrefixAttention`;
+# Below it, rows that are their own keys (training, loss passes) take `_split_prefix_attention_function`;
 # False keeps the explicit softmax there (`benchmarks/step_bench.py` compares the two).
 SPLIT_ATTENTION = True
 

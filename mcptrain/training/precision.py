@@ -105,7 +105,7 @@ class Precision:
                     block.register_forward_pre_hook(cast, with_kwargs=True)
                     hooked.add(id(block))
                     count += 1
-        object.__setattr__(model, "_mcptrain_cast_blocks", hooked)
+        model._mcptrain_cast_blocks = hooked
         return count
 
     def store_output_head(self, model: Any) -> bool:

@@ -147,10 +147,10 @@ def test_split_prefix_attention_equals_the_explicit_softmax(prefix_grad: bool, h
     pk, pv = leaf(1, kv_heads, p, d, grad=prefix_grad), leaf(1, kv_heads, p, d, grad=prefix_grad)
     weight = torch.randn(b, t, heads, d, dtype=torch.float64)
     results = []
-    real = objective._SplitPrefixAttention.apply
+    real = objective._split_prefix_attention_function
     called: list[bool] = []
-    monkeypatch.setattr(objective._SplitPrefixAttention, "apply",
-                        staticmethod(lambda *a: called.append(True) or real(*a)))
+    monkeypatch.setattr(objective, "_split_prefix_attention_function",
+                        lambda: called.append(True) or real())
     for split in (False, True):
         monkeypatch.setattr(objective, "SPLIT_ATTENTION", split)
         called.clear()
