@@ -49,12 +49,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/held-out"))
     parser.add_argument("--adapter", type=Path, help="score this adapter (trained by this script) instead")
+    parser.add_argument("--offer-held-out", action="store_true",
+                        help="keep offering the held-out tools in the rows trained on (never called), as "
+                             "builds before `withhold_tools` did; by default they are withheld, as the "
+                             "build withholds zero-shot tools")
     parser.add_argument("--recalibrate", action="store_true",
                         help="with --adapter: fit its call-or-answer decision again (threshold and head) "
                              "on the rows it trained on and its validation rows")
     args = parser.parse_args()
 
     from mcptrain.dataset.handle import open_dataset
+    from mcptrain.dataset.splits import withhold_tools
     from mcptrain.evaluation.report import score_rows, summarize
     from mcptrain.evaluation.runner import predict_items
     from mcptrain.specs.loader import load_specs
@@ -72,6 +77,8 @@ def main() -> None:
     kept = [r for r in train if not called(r) & tools]
     standin = [r for r in train if called(r) & tools]
     val_kept = [r for r in val if not called(r) & tools]
+    if not args.offer_held_out:
+        withhold_tools(kept + val_kept, set(held.items()), splits=None)
     print(f"held out: {held}; training on {len(kept)} of {len(train)} rows; stand-in {len(standin)} rows; "
           f"validation {len(val_kept)} of {len(val)} rows", flush=True)
     adapter = args.adapter

@@ -45,7 +45,8 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
     output.info(f"services: {_listed(report.compiled)} compiled, {_listed(report.reused)} reused from the build cache")
     zero_shot = sorted(t for names in m["zero_shot_tools"].values() for t in names)
     if zero_shot:
-        output.info(f"zero-shot tools (never trained on): {_names(zero_shot)}")
+        output.info(f"zero-shot tools (never trained on, not offered in {m.get('zero_shot_withheld_rows', 0)} "
+                    f"train/validation rows): {_names(zero_shot)}")
     if report.removals:
         output.warn(f"removed {_n(len(report.removals), 'train row')} whose query leaks into a scored split "
                     "(listed under 'contamination' in manifest.json)")

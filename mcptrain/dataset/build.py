@@ -26,7 +26,7 @@ from mcptrain.dataset.directory import Directory, interface_fingerprint
 from mcptrain.dataset.exporters import LineEncoder, hf_example, openai_example
 from mcptrain.dataset.manifest import MANIFEST_FORMAT, count_rows, quality_report
 from mcptrain.dataset.openai_checks import FormatChecker, FormatReport
-from mcptrain.dataset.splits import SPLITS, assign_splits, choose_zero_shot_tools
+from mcptrain.dataset.splits import SPLITS, assign_splits, choose_zero_shot_tools, withhold_tools
 from mcptrain.errors import ConfigError, Diagnostic, SpecError, StageError
 from mcptrain.fingerprint import sha256_json
 from mcptrain.specs.loader import Specs
@@ -69,6 +69,7 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
         zero_shot = choose_zero_shot_tools(tools_by_service, config, critical)
         rows = [row for cs in services.values() for row in cs.rows]
         assign_splits(rows, config, zero_shot)
+        withheld = withhold_tools(rows, zero_shot)
         resampled = 0
         if project.data.resample_values:
             rows, resampled = resample_training_rows(rows, config.seed)
@@ -87,6 +88,7 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
             "service_fingerprints": fingerprints,
             "zero_shot_tools": {n: sorted(t for t in names if (n, t) in zero_shot)
                                 for n, names in tools_by_service.items()},
+            "zero_shot_withheld_rows": withheld,
             "counts": count_rows(rows),
             "contamination": {"threshold": config.near_duplicate_threshold, "removed": len(removals),
                               "rows": [r.as_dict() for r in removals]},

@@ -15,6 +15,12 @@ Order of the rules, first match wins:
 5. multi-step sequences that land in test or holdout go to `orchestration` instead
    (those in train/validation stay: the model must see tool results to learn to use them).
 
+A zero-shot tool stands for one added after the model was trained, so the rows a model is
+trained and validated on do not offer it (`withhold_tools`): offered in every training row
+of its service and never called, it would be the one tool the model learns never to call
+(a 160-step adapter asked to "schedule a callback" answered "I can't schedule calls").
+The scored splits offer every tool, as a deployment does once the tool exists.
+
 Stability: a row's split depends only on the seed and the rows of its own stratum, so
 adding, removing or editing an example moves no row of any other tool or service (the
 examples of its own tool may rebalance). Hashing each example independently would be
@@ -37,9 +43,11 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
+from typing import Any
 
 from mcptrain.dataset.compiler import Row
 from mcptrain.specs import models as s
+from mcptrain.specs.scope import qualified_name
 
 TRAIN_SPLITS = ("train", "validation", "test", "holdout")
 SPLITS = (*TRAIN_SPLITS, "zero_shot", "orchestration", "scenarios")
@@ -86,6 +94,38 @@ def held_out_tool(row: Row, tool: str, zero_shot: ZeroShot) -> bool:
     """Whether `tool` (a name in the row's `target_tools`) is a zero-shot tool of one of the
     services the row offers tools of."""
     return any((service, tool) in zero_shot for service in row.get("services") or [row["service"]])
+
+
+def withhold_tools(rows: Iterable[Row], held: ZeroShot,
+                   splits: Iterable[str] | None = ("train", "validation")) -> int:
+    """Drop the `held` tools (by their own or their qualified name) from the offered tools
+    of the rows in `splits` (None: every row); rows that shared a tools list still share
+    one. Returns how many rows changed."""
+    if not held:
+        return 0
+    wanted = None if splits is None else set(splits)
+    trimmed: dict[tuple[int, tuple[str, ...]], list[dict[str, Any]]] = {}
+    changed = 0
+    for row in rows:
+        if wanted is not None and row.get("split") not in wanted:
+            continue
+        services = tuple(row.get("services") or [row["service"]])
+        names = {name for service, tool in held if service in services
+                 for name in (tool, qualified_name(service, tool))}
+        tools = row.get("tools") or []
+        if not names or not any(_tool_name(t) in names for t in tools):
+            continue
+        key = (id(tools), services)
+        if key not in trimmed:
+            trimmed[key] = [t for t in tools if _tool_name(t) not in names]
+        row["tools"] = trimmed[key]
+        changed += 1
+    return changed
+
+
+def _tool_name(tool: dict[str, Any]) -> str:
+    function = tool.get("function", tool)
+    return str(function.get("name", "")) if isinstance(function, dict) else ""
 
 
 def about_zero_shot(row: Row, zero_shot: ZeroShot) -> bool:

@@ -81,8 +81,11 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     summary = get_backend(project.backend).train(TrainJob(
         project, dataset, target, name, inputs, runner=runner, on_progress=on_progress,
         failed_rows=lambda: _failed_rows(ws, dataset)))
-    # What serving must enforce to decode as evaluation does (README, "Serving").
-    summary = {**summary, "grammars": export_grammars(target / GRAMMAR_DIR, dataset.rows("train"))}
+    # What serving must enforce to decode as evaluation does (README, "Serving"): every tool,
+    # the zero-shot ones the rows trained on do not offer included (the holdout is never read
+    # here; its rows offer what the test split's do).
+    offered = [row for split in ("train", *GATED_SPLITS) for row in dataset.rows(split)]
+    summary = {**summary, "grammars": export_grammars(target / GRAMMAR_DIR, offered)}
     write_record(ws, "train", inputs, {"artifact": ws.relative(target), "backend": project.backend,
                                          "run_name": name, "data": dataset.training_hash, "summary": summary})
     return TrainOutcome(target, project.backend, inputs, summary, reused=False)

@@ -5,8 +5,8 @@ saw (the zero-shot split: `create_order` offered next to the trained `list_order
 writes the familiar name. The words of the request say more than that: "place an order"
 shares *place* and *order* with `create_order`'s description and only *order* with
 `list_orders`'. Tool retrieval (`evaluation.tool_retrieval: beta`) scores every offered
-tool's text — its name split into words, its description, its parameters' names and
-descriptions — against what the user said, with BM25 (`bm25s`, English stop words, Snowball
+tool's text — its name split into words, its description, its parameters' names,
+descriptions and enum values — against what the user said, with BM25 (`bm25s`, English stop words, Snowball
 stemming) whose document frequencies are counted over the row's own tools, so a word every
 tool shares ("customer") weighs nothing. The scores, divided by the best one, become a
 prior over the tools, `beta x score` in nats, that the predictor adds to the model's log
@@ -33,15 +33,21 @@ _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 def tool_document(tool: dict[str, Any]) -> str:
     """A tool's words: its name split at `_`, `-`, `.` and camelCase, its description, and
-    its parameters' names and descriptions (one level of nesting)."""
+    its parameters' names, descriptions and string enum values (one level of nesting): a
+    request says "in the afternoon" to a tool whose `slot` takes `afternoon`."""
     function = tool_function(tool)
     parts = [_words(str(function.get("name", ""))), str(function.get("description") or "")]
     parameters = function.get("parameters") or function.get("inputSchema") or {}
     properties = parameters.get("properties") if isinstance(parameters, dict) else None
     for key, node in (properties or {}).items():
         parts.append(_words(str(key)))
-        if isinstance(node, dict) and isinstance(node.get("description"), str):
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("description"), str):
             parts.append(node["description"])
+        values = node.get("enum")
+        if isinstance(values, list):
+            parts.extend(_words(v) for v in values if isinstance(v, str))
     return "\n".join(p for p in parts if p)
 
 

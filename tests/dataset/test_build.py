@@ -55,7 +55,7 @@ def test_the_manifest_describes_the_files(good_project: Path) -> None:
     assert manifest["content_hash"] == content_hash(manifest["files"])
     assert sorted(manifest) == ["contamination", "content_hash", "counts", "files", "format", "openai_checks",
                                 "project", "quality", "resampled_rows", "seed", "service_fingerprints", "sources", "spec_fingerprint",
-                                "splits_config", "zero_shot_tools"]
+                                "splits_config", "zero_shot_tools", "zero_shot_withheld_rows"]
     assert manifest["counts"]["splits"] == {"train": 17, "validation": 0, "test": 0, "holdout": 1,
                                             "zero_shot": 0, "orchestration": 0, "scenarios": 1}
     assert manifest["zero_shot_tools"] == {"payment-service": []}  # a critical service holds none out

@@ -15,6 +15,7 @@ from mcptrain.dataset.splits import (
     choose_zero_shot_tools,
     fixed_split,
     unit_hash,
+    withhold_tools,
 )
 from mcptrain.specs import models as s
 from tests.builders import add_example, all_rows, write_project, write_service
@@ -110,6 +111,45 @@ def test_zero_shot_tools_never_reach_train(org: Path) -> None:
     assert all(not zero & set(r["target_tools"]) for r in rows if r["split"] in ("train", "validation"))
     assert {r["split"] for r in rows if zero & set(r["target_tools"])} == {"zero_shot"}
     assert len([r for r in rows if r["split"] == "zero_shot"]) == 16
+
+
+def test_rows_trained_on_do_not_offer_the_zero_shot_tools(org: Path) -> None:
+    report = build_dataset(org)
+    zero = {(svc, t) for svc, names in report.manifest["zero_shot_tools"].items() for t in names}
+    rows = all_rows(org / "datasets")
+
+    def offered(r: dict) -> set[str]:
+        return {t["function"]["name"] for t in r["tools"]}
+
+    trained = [r for r in rows if r["split"] in ("train", "validation")]
+    scored = [r for r in rows if r["split"] not in ("train", "validation")]
+    held = {t for _, t in zero}
+    assert trained and all(not offered(r) & held for r in trained)
+    assert report.manifest["zero_shot_withheld_rows"] == sum(
+        1 for r in trained if r["service"] in {svc for svc, _ in zero})
+    # The scored splits offer every tool of the service, the held-out ones included.
+    for r in scored:
+        assert {t for svc, t in zero if svc == r["service"]} <= offered(r)
+
+
+def test_withholding_keeps_shared_lists_shared_and_spares_the_other_services_tool() -> None:
+    def tool(name: str) -> dict:
+        return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+
+    own = [tool("get_status"), tool("a1")]
+    both = [tool("a__get_status"), tool("b__get_status"), tool("a1")]
+    rows = [{"service": "a", "services": ["a"], "split": "train", "tools": own},
+            {"service": "a", "services": ["a"], "split": "validation", "tools": own},
+            {"service": "a", "services": ["a"], "split": "test", "tools": own},
+            {"service": "a", "services": ["a", "b"], "split": "train", "tools": both},
+            {"service": "b", "services": ["b"], "split": "train", "tools": [tool("get_status")]}]
+    assert withhold_tools(rows, {("a", "get_status")}) == 3
+    assert [t["function"]["name"] for t in rows[0]["tools"]] == ["a1"]
+    assert rows[0]["tools"] is rows[1]["tools"]  # still one shared tool block
+    assert rows[2]["tools"] is own and len(own) == 2  # scored rows and the original list untouched
+    assert [t["function"]["name"] for t in rows[3]["tools"]] == ["b__get_status", "a1"]
+    assert [t["function"]["name"] for t in rows[4]["tools"]] == ["get_status"]  # b's own tool stays
+    assert withhold_tools(rows, set()) == 0
 
 
 def test_zero_shot_share_is_per_service_and_keeps_one_tool() -> None:

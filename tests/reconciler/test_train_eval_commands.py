@@ -46,6 +46,13 @@ def test_train_eval_and_rescoring_the_saved_predictions_agree(tiny_project: Path
         f"{s}{suffix}" for s in {json.loads(line)["service"] for line in
                                  (tiny_project / "datasets" / "train.jsonl").read_text().splitlines()}
         for suffix in (".structural_tag.json", ".tool_call.schema.json"))
+    # ... and covers every tool a scored row offers, zero-shot tools (withheld from the rows
+    # trained on) included
+    exported = {b["properties"]["name"]["const"] for p in (artifact / "grammars").glob("*.tool_call.schema.json")
+                for b in json.loads(p.read_text())["anyOf"]}
+    offered = {t["function"]["name"] for f in (tiny_project / "datasets").glob("*.jsonl")
+               for line in f.read_text().splitlines() for t in json.loads(line)["tools"]}
+    assert offered and exported == offered
 
     code, out, err = mcptrain("eval", root, "--out", str(out_dir), "--split", "scenarios")
     assert code == 0 and "evaluation is up to date" in out

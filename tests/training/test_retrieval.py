@@ -30,6 +30,19 @@ def test_a_tools_document_holds_its_name_as_words_and_its_parameters() -> None:
     assert tool_document({"name": "bare.tool-name", "description": "x"}).startswith("bare tool name")
 
 
+def test_a_tools_document_holds_its_parameters_enum_values() -> None:
+    callback = {"name": "schedule_callback", "description": "Book a phone callback for a customer.",
+                "inputSchema": {"type": "object", "properties": {
+                    "customer_id": {"type": "string"}, "slot": {"type": "string", "enum": ["morning", "late_evening"]},
+                    "urgent": {"type": "boolean", "enum": [True, False]}}}}
+    text = tool_document(callback)
+    assert "morning" in text and "late evening" in text and "True" not in text
+    notify = {"name": "send_notification", "description": "Send a customer a message.",
+              "inputSchema": {"type": "object", "properties": {"customer_id": {"type": "string"}}}}
+    scores = tool_scores([notify, callback], "Could someone ring C-66 in the late evening?")
+    assert scores == {"schedule_callback": 1.0, "send_notification": 0.0}
+
+
 def test_the_tool_sharing_the_requests_rarer_words_scores_best() -> None:
     scores = tool_scores(TOOLS, "Please place an order for customer C-88: two units of SKU-1")
     assert scores["createOrder"] == 1.0
