@@ -5,10 +5,13 @@ call; the recipe study's other stand-in (every validation tool renamed) removes 
 of the trained names instead of facing it. Here one tool per service (chosen by a seeded
 hash among the tools the training rows call) is held out: the training rows that call it
 are removed from training and become the stand-in, scored with their real names next to
-tools the adapter did learn; the rest of the validation split is scored too. The scored
+tools the adapter did learn; the rest of the validation split is scored too. The rows
+trained on do not offer the held-out tools, as the build withholds zero-shot tools
+(`--offer-held-out`: they do, never called, as builds did before). The scored
 splits are never read. Decoder settings are then compared on the one adapter:
 
     .venv/bin/python benchmarks/held_out_tools.py --settings 0:0,1:0,2:0,4:0
+    .venv/bin/python benchmarks/held_out_tools.py --set mask_tool_names=0.25 --out .mcptrain/held-out-masked
     .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out --settings 1:0,8:0
     .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out --recalibrate --settings 4:0
 
@@ -23,10 +26,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recipe_study import merged, parse_value  # noqa: E402
 
 
 def called(row: dict[str, Any]) -> set[str]:
@@ -49,6 +56,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/held-out"))
     parser.add_argument("--adapter", type=Path, help="score this adapter (trained by this script) instead")
+    parser.add_argument("--set", action="append", default=[], help="training key=value (JSON values)")
     parser.add_argument("--offer-held-out", action="store_true",
                         help="keep offering the held-out tools in the rows trained on (never called), as "
                              "builds before `withhold_tools` did; by default they are withheld, as the "
@@ -70,6 +78,10 @@ def main() -> None:
     root = Path.cwd()
     specs, _ = load_specs(root)
     project = specs.project_spec
+    if args.set:
+        overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+        training = merged(project.training.model_dump(mode="json"), overrides)
+        project = project.model_copy(update={"training": type(project.training).model_validate(training)})
     dataset = open_dataset(root)
     train, val = dataset.rows("train"), dataset.rows("validation")
     held = held_out(train, args.seed)
