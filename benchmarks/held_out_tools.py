@@ -61,6 +61,12 @@ def main() -> None:
                         help="keep offering the held-out tools in the rows trained on (never called), as "
                              "builds before `withhold_tools` did; by default they are withheld, as the "
                              "build withholds zero-shot tools")
+    parser.add_argument("--head-on-masked", action="store_true",
+                        help="with --recalibrate: fit the decision head on the training rows as trained, "
+                             "a `mask_tool_names` share of them under made-up names")
+    parser.add_argument("--calibrate-renamed", action="store_true",
+                        help="with --recalibrate: choose the threshold (and head or trigger) on the validation "
+                             "turns with real names and again with every tool renamed")
     parser.add_argument("--recalibrate", action="store_true",
                         help="with --adapter: fit its call-or-answer decision again (threshold and head) "
                              "on the rows it trained on and its validation rows")
@@ -103,7 +109,18 @@ def main() -> None:
     elif args.recalibrate:
         calibrator = LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
                                     precision=project.training.precision, constrained=False, calibrated=False)
-        evidence = calibrate(calibrator, val_kept, adapter, kept if project.training.decision_head else ())
+        head_rows = kept
+        if args.head_on_masked and project.training.mask_tool_names:
+            from mcptrain.training.masking import mask_rows
+
+            head_rows, _ = mask_rows(kept, project.training.mask_tool_names, project.training.seed)
+        decide_on = val_kept
+        if args.calibrate_renamed:
+            from mcptrain.training.masking import mask_rows
+
+            renamed, _ = mask_rows(val_kept, 1.0, project.training.seed)
+            decide_on = [*val_kept, *({**r, "id": f"{r['id']}~renamed"} for r in renamed)]
+        evidence = calibrate(calibrator, decide_on, adapter, head_rows if project.training.decision_head else ())
         print(f"decision: {evidence}", flush=True)
         del calibrator
     predictor = LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
