@@ -109,15 +109,13 @@ def main() -> None:
     elif args.recalibrate:
         calibrator = LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,
                                     precision=project.training.precision, constrained=False, calibrated=False)
+        from mcptrain.training.masking import mask_rows
+
         head_rows = kept
         if args.head_on_masked and project.training.mask_tool_names:
-            from mcptrain.training.masking import mask_rows
-
             head_rows, _ = mask_rows(kept, project.training.mask_tool_names, project.training.seed)
         decide_on = val_kept
         if args.calibrate_renamed:
-            from mcptrain.training.masking import mask_rows
-
             renamed, _ = mask_rows(val_kept, 1.0, project.training.seed)
             decide_on = [*val_kept, *({**r, "id": f"{r['id']}~renamed"} for r in renamed)]
         evidence = calibrate(calibrator, decide_on, adapter, head_rows if project.training.decision_head else ())

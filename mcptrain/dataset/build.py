@@ -69,7 +69,6 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
         zero_shot = choose_zero_shot_tools(tools_by_service, config, critical)
         rows = [row for cs in services.values() for row in cs.rows]
         assign_splits(rows, config, zero_shot)
-        withheld = withhold_tools(rows, zero_shot)
         resampled = 0
         if project.data.resample_values:
             rows, resampled = resample_training_rows(rows, config.seed)
@@ -77,6 +76,7 @@ def build_dataset(root: Path, loaded: tuple[Specs, list[Diagnostic]] | None = No
             removals = find_contamination(rows, config.near_duplicate_threshold, advance)
         removed = {r.id for r in removals}
         rows = [row for row in rows if row["id"] not in removed]
+        withheld = withhold_tools(rows, zero_shot)
         manifest: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "project": project.name,
