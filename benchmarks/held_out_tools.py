@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe_study import merged, parse_value  # noqa: E402
+from recipe_study import parse_sets, with_training  # noqa: E402
 
 
 def called(row: dict[str, Any]) -> set[str]:
@@ -84,10 +84,7 @@ def main() -> None:
     root = Path.cwd()
     specs, _ = load_specs(root)
     project = specs.project_spec
-    if args.set:
-        overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
-        training = merged(project.training.model_dump(mode="json"), overrides)
-        project = project.model_copy(update={"training": type(project.training).model_validate(training)})
+    project = with_training(project, parse_sets(args.set))
     dataset = open_dataset(root)
     train, val = dataset.rows("train"), dataset.rows("validation")
     held = held_out(train, args.seed)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe_study import merged, parse_value  # noqa: E402
+from recipe_study import parse_sets, with_training  # noqa: E402
 
 from mcptrain.evaluation.uncertainty import describe, paired_gain  # noqa: E402
 
@@ -78,11 +78,9 @@ def main() -> None:
     project = specs.project_spec
     if args.base_model:
         project = project.model_copy(update={"base_model": args.base_model})
-    overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
-    training = merged(project.training.model_dump(mode="json"), {
-        **overrides, "max_steps": args.steps, "checkpoint_every": args.every, "eval_every": args.every,
+    project = with_training(project, {
+        **parse_sets(args.set), "max_steps": args.steps, "checkpoint_every": args.every, "eval_every": args.every,
         "early_stopping_patience": 0})
-    project = project.model_copy(update={"training": type(project.training).model_validate(training)})
     dataset = open_dataset(root)
     train, val = dataset.rows("train"), dataset.rows("validation")
     run_name = args.run or f"curve-{int(time.time())}"

@@ -57,6 +57,19 @@ def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def with_training(project: Any, *overrides: dict[str, Any]) -> Any:
+    """`project` with its `training:` block merged with each of `overrides` in turn."""
+    training = project.training.model_dump(mode="json")
+    for over in overrides:
+        training = merged(training, over)
+    return project.model_copy(update={"training": type(project.training).model_validate(training)})
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`--set key=value` arguments as training overrides (JSON values, else strings)."""
+    return {k: parse_value(v) for k, v in (item.split("=", 1) for item in items)}
+
+
 def parse_value(text: str) -> Any:
     try:
         return json.loads(text)
@@ -98,7 +111,7 @@ def main() -> None:
         project = project.model_copy(update={"base_model": args.base_model})
     dataset = open_dataset(root)
     train, val = dataset.rows("train"), dataset.rows("validation")
-    common = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    common = parse_sets(args.set)
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
     print(f"{len(train)} training rows, {len(val)} validation rows")
 
@@ -120,8 +133,7 @@ def main() -> None:
         summary, secs = score(local_predictor(project, None), val_masked)
         table.append(("base model (made-up tool names)", None, None, summary))
     for name in names:
-        training = merged(merged(project.training.model_dump(mode="json"), common), VARIANTS[name])
-        variant = project.model_copy(update={"training": type(project.training).model_validate(training)})
+        variant = with_training(project, common, VARIANTS[name])
         out = args.out / name
         started = time.perf_counter()
         result = train_lora(variant, train, val, out, f"study-{name}-{int(time.time())}", runner="inline")

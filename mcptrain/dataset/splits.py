@@ -113,19 +113,14 @@ def withhold_tools(rows: Iterable[Row], held: ZeroShot,
         names = {name for service, tool in held if service in services
                  for name in (tool, qualified_name(service, tool))}
         tools = row.get("tools") or []
-        if not names or not any(_tool_name(t) in names for t in tools):
+        if not names or not any(t["function"]["name"] in names for t in tools):
             continue
         key = (id(tools), services)
         if key not in trimmed:
-            trimmed[key] = [t for t in tools if _tool_name(t) not in names]
+            trimmed[key] = [t for t in tools if t["function"]["name"] not in names]
         row["tools"] = trimmed[key]
         changed += 1
     return changed
-
-
-def _tool_name(tool: dict[str, Any]) -> str:
-    function = tool.get("function", tool)
-    return str(function.get("name", "")) if isinstance(function, dict) else ""
 
 
 def about_zero_shot(row: Row, zero_shot: ZeroShot) -> bool:
