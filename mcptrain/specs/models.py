@@ -528,6 +528,12 @@ class TrainingSpec(_Spec):
         description="With calibrate_decision: also fit a logistic regression on the final hidden state "
                     "at the start of every training turn (call or answer), and use it instead of the "
                     "call token's probability when it classifies more validation turns right.")
+    decision_head_inputs: list[Literal["adapter", "base"]] = Field(
+        default=["adapter", "base"], min_length=1,
+        description="What the decision head reads at a turn's start: the trained model's final hidden "
+                    "state (adapter) and the base model's (base). The base model never trained on the "
+                    "tools, so its state does not tell trained tools from new ones; chosen on the "
+                    "held-out-tools stand-in (README).")
     seed: int = 1234
     lora: LoraSpec = Field(default_factory=LoraSpec)
     merge_adapter: bool = Field(default=False, description="Also export a merged model.")

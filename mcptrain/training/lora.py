@@ -190,7 +190,8 @@ def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
         return None
     predictor = LocalPredictor(str(base_path), out_dir, batch_size=project.evaluation.batch_size,
                                precision=project.training.precision, constrained=False, calibrated=False)
-    evidence = calibrate(predictor, list(rows_val), out_dir, list(rows_train))
+    evidence = calibrate(predictor, list(rows_val), out_dir, list(rows_train),
+                         project.training.decision_head_inputs)
     if evidence.get("threshold") is None:
         emit(ProgressEvent("info", message=f"call-or-answer decision not calibrated: {evidence['why']}"))
     else:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mcptrain.errors import PROMPT_TOO_LONG, ConfigError
 from mcptrain.specs.models import ProjectSpec
-from mcptrain.training.decision import Decision
+from mcptrain.training.decision import TRIGGER, Decision
 from mcptrain.training.prompt import (
     END_OF_TURN,
     HERMES,
@@ -73,6 +73,8 @@ class LocalPredictor:
         from mcptrain.training.precision import choose_precision
 
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
+        self.base_model = base_model
+        self._base: LocalPredictor | None = None  # the base model alone, for `base_hidden`
         has_tokenizer = self.adapter_dir is not None and (self.adapter_dir / "tokenizer_config.json").is_file()
         if has_tokenizer:
             from transformers import AutoTokenizer
@@ -160,6 +162,17 @@ class LocalPredictor:
                     states[i] = seen[-1][j]
         return (probs, argmax, states) if hidden else (probs, argmax)
 
+    def base_hidden(self, rows: list[dict[str, Any]]) -> Any:
+        """The base model's final hidden state at the end of each row's prompt (rows x hidden
+        size, fp32), the prompt written as this predictor writes it; for a decision head that
+        reads it (`decision.Head.inputs`). The base model is loaded on first use."""
+        if self._base is None:
+            self._base = LocalPredictor(self.base_model, None, batch_size=self.batch_size,
+                                        precision=self.precision.used, constrained=False, calibrated=False)
+            self._base.tokenizer, self._base.template = self.tokenizer, self.template
+        trigger = self.trigger_id(self.decision.trigger if self.decision else TRIGGER)
+        return self._base.first_token_stats(rows, trigger, hidden=True)[2]
+
     @contextmanager
     def _hidden_states(self) -> Iterator[list[Any]]:
         """While open, the last position's final hidden state (the output layer's input) of
@@ -192,12 +205,17 @@ class LocalPredictor:
         tools = [self.offered_tools(row) for row in rows]
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
+        base: dict[int, Any] = {}  # row -> the base model's hidden state, for a head that reads it
+        head = self.decision.head if self.decision is not None else None
+        if head is not None and "base" in head.inputs:
+            kept = [i for members in groups.values() for i, _ in members]
+            base = dict(zip(kept, self.base_hidden([rows[i] for i in kept]), strict=True))
         with torch.no_grad(), self.precision.autocast():
             for shared, prefix_cache, part in self._batches(groups):
                 adjust = ([self.name_adjustments(shared, prefix_cache, rows[i]) for i, _ in part]
                           if self.name_calibration or self.tool_retrieval else None)
                 texts = self._generate(shared, prefix_cache, [m[1] for m in part], [tools[m[0]] for m in part],
-                                       adjust)
+                                       adjust, [base[i] for i, _ in part] if base else None)
                 for (i, _), text in zip(part, texts, strict=True):
                     out[i] = text
         return out
@@ -455,7 +473,8 @@ class LocalPredictor:
 
     def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]],
                   tools: Sequence[Any] | None = None,
-                  adjust: Sequence[dict[tuple[int, ...], dict[int, float]]] | None = None) -> list[str]:
+                  adjust: Sequence[dict[tuple[int, ...], dict[int, float]]] | None = None,
+                  base: Sequence[Any] | None = None) -> list[str]:
         """Greedy decoding of one batch with a KV cache; a row that has produced its stop
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
@@ -467,7 +486,8 @@ class LocalPredictor:
         tokens (`_closers`) wherever the grammar allows one. A row still inside a call at
         `max_new_tokens` closes it the same way, within `CALL_GRACE` more tokens.
         With `adjust` (`name_adjustments`, one per prompt), a row writing a tool's name
-        scores each next token of it as log p + its adjustment."""
+        scores each next token of it as log p + its adjustment. `base` holds each prompt's
+        base-model hidden state when the decision head reads it (`base_hidden`)."""
         import torch
 
         size = len(prompts)
@@ -494,7 +514,11 @@ class LocalPredictor:
             if self._trigger is not None and self.decision is not None:
                 logits = logits.float()
                 if step == 0:
-                    p_call = head.probability(seen[-1]) if head is not None else logits.softmax(-1)[:, self._trigger]
+                    if head is not None:
+                        own = {"adapter": seen[-1], "base": torch.stack(list(base)) if base else None}
+                        p_call = head.probability(torch.cat([own[name] for name in head.inputs], 1))
+                    else:
+                        p_call = logits.softmax(-1)[:, self._trigger]
                     calls = p_call >= self.decision.threshold
                     calls &= torch.tensor([row not in answering for row in active])
                     answering.update(active[j] for j, c in enumerate(calls.tolist()) if not c)

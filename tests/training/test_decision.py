@@ -179,3 +179,53 @@ def test_calibrate_without_enough_training_turns_keeps_the_trigger(
     evidence = calibrate(predictor, val, tmp_path, [make_row(i) for i in range(6)] + [answer_row(9)])
     assert evidence["score"] == "trigger" and "training turns" in evidence["head"]
     assert Decision.load(tmp_path) == Decision(TRIGGER, evidence["threshold"])
+
+
+@pytest.fixture(scope="module")
+def adapted(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> LocalPredictor:
+    """The tiny model with a random (non-zero) LoRA adapter, so its states differ from the base model's."""
+    from peft import LoraConfig, get_peft_model
+
+    from mcptrain.training.model import load_model
+
+    folder = tmp_path_factory.mktemp("adapter")
+    torch.manual_seed(0)
+    get_peft_model(load_model(str(tiny_model)), LoraConfig(
+        r=4, lora_alpha=16, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False,
+    )).save_pretrained(folder)
+    return LocalPredictor(str(tiny_model), folder, batch_size=4, max_new_tokens=8, precision="fp32",
+                          constrained=False, calibrated=False)
+
+
+def test_base_hidden_is_the_base_models_state(adapted: LocalPredictor, predictor: LocalPredictor) -> None:
+    rows = [make_row(i) for i in range(3)] + [answer_row(4)]
+    trigger = adapted.trigger_id(TRIGGER)
+    base = adapted.base_hidden(rows)
+    assert torch.allclose(base, predictor.first_token_stats(rows, trigger, hidden=True)[2], atol=1e-5)
+    assert not torch.allclose(base, adapted.first_token_stats(rows, trigger, hidden=True)[2], atol=1e-3)
+
+
+def test_a_head_on_both_states_is_fitted_saved_and_fed_each_state(adapted: LocalPredictor, tmp_path: Path) -> None:
+    val = [make_row(i) for i in range(4)] + [answer_row(i) for i in range(3)]
+    train = [make_row(10 + i) for i in range(8)] + [answer_row(20 + i) for i in range(6)]
+    evidence = calibrate(adapted, val, tmp_path, train, ("adapter", "base"))
+    assert isinstance(evidence["head"], dict) and evidence["head"]["inputs"] == ["adapter", "base"]
+    width = adapted.model.config.hidden_size
+    x, y = separable(40)
+    fitted = Head.fit(torch.cat([x, x], 1), y, 0.1, ("adapter", "base"))
+    Decision(TRIGGER, 0.5, fitted).save(tmp_path, {})
+    loaded = Decision.load(tmp_path)
+    assert loaded is not None and loaded.head is not None and loaded.head.inputs == ("adapter", "base")
+
+    # The predictor decides with the adapter's state in the first half, the base model's in the second.
+    prompts = [p for p, _ in decision_points(val)]
+    own = adapted.first_token_stats(prompts, adapted.trigger_id(TRIGGER), hidden=True)[2]
+    base = adapted.base_hidden(prompts)
+    k = next(k for k in range(width) if ((own[:, k] > 0) != (base[:, k] > 0)).any()
+             and 0 < int((base[:, k] > 0).sum()) < len(prompts))
+    for half, state in ((0, own), (1, base)):
+        weight = [0.0] * (2 * width)
+        weight[half * width + k] = 50.0
+        head = Head([0.0] * 2 * width, [1.0] * 2 * width, weight, 0.0, ("adapter", "base"))
+        firsts, _ = opened_calls(adapted, prompts, Decision(TRIGGER, 0.5, head))
+        assert firsts == (state[:, k] > 0).tolist()
