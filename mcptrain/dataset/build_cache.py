@@ -23,11 +23,15 @@ from mcptrain.specs.loader import ServiceBundle
 from mcptrain.workspace import STATE_DIR
 
 CACHE_DIR = Path(STATE_DIR) / "cache" / "build"
+# The compiled rows' shape: raised whenever the compiler writes rows differently (2: rows
+# carry `canonical_values`), so an upgraded mcptrain never reuses rows an older one wrote.
+ROWS_VERSION = 2
 
 
 def service_fingerprint(root: Path, bundle: ServiceBundle, settings: dict[str, Any]) -> str:
     h = hashlib.sha256()
-    h.update(canonical_json({"service": bundle.name, "settings": settings}, ensure_ascii=True).encode())
+    h.update(canonical_json({"service": bundle.name, "settings": settings, "rows_version": ROWS_VERSION},
+                            ensure_ascii=True).encode())
     for path in sorted(f.path for f in bundle.files()):
         h.update(b"\0" + path.encode() + b"\0")
         h.update(hashlib.sha256((root / path).read_bytes()).digest())

@@ -311,6 +311,7 @@ class _Compiler:
         if dialogue:
             row["scored_from"] = scored_from
         row["tools"] = self.directory.tools(scope)
+        row["canonical_values"] = self.directory.said(scope)
         self.rows.append(row)
 
     @staticmethod

@@ -62,6 +62,20 @@ class Directory:
             self._tool_lists[key] = [function_tool(t.spec, t.offered) for t in scope.tools]
         return self._tool_lists[key]
 
+    def said(self, scope: Scope) -> dict[str, dict[str, dict[str, list[str]]]]:
+        """The vocabulary's canonical values of the row's offered tools, by offered name and
+        top-level parameter: `{tool: {parameter: {canonical: [what users say instead]}}}`
+        (the decoder's `vocabulary_values`, training/grounding.py)."""
+        out: dict[str, dict[str, dict[str, list[str]]]] = {}
+        for tool in scope.tools:
+            for vocabulary in self.vocabularies.get(tool.service, []):
+                for term in vocabulary.terms:
+                    name, _, parameter = term.parameter.partition(".")
+                    if name == tool.spec.name and "." not in parameter:
+                        out.setdefault(tool.offered, {})[parameter] = {
+                            str(canonical): list(said) for canonical, said in term.values.items()}
+        return out
+
     def system_prompt(self, project: s.ProjectSpec, scope: Scope, service: str,
                       row_context: ContextSpec | None) -> str:
         context = merge_contexts(project.context, self.contexts.get(service), row_context)
@@ -74,10 +88,12 @@ class Directory:
 
 
 def interface_fingerprint(root: Path, bundle: ServiceBundle) -> str:
-    """What other services' rows read of `bundle` (its tool and service files), hashed."""
+    """What other services' rows read of `bundle` (its tool, service and vocabulary files:
+    a row offering its tools carries their canonical values, and with domain knowledge on
+    its vocabulary in the system turn), hashed."""
     h = hashlib.sha256(canonical_json({"service": bundle.name}, ensure_ascii=True).encode())
     head: list[Loaded[Any]] = [bundle.service] if bundle.service is not None else []
-    for loaded in [*head, *bundle.toolsets]:
+    for loaded in [*head, *bundle.toolsets, *bundle.vocabularies]:
         h.update(b"\0" + loaded.path.encode() + b"\0")
         h.update(hashlib.sha256((root / loaded.path).read_bytes()).digest())
     return h.hexdigest()

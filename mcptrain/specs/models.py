@@ -636,6 +636,12 @@ class EvaluationSpec(_Spec):
         description="Under the grammar, an optional string parameter with an enum becomes required "
                     "when the user states one of its values in words (\"send it express\"): the "
                     "model may not leave it out (training/grounding.py).")
+    vocabulary_values: bool = Field(
+        default=True,
+        description="Under the grammar, a parameter the vocabulary gives canonical values takes only "
+                    "the values the user says, as themselves or as a synonym (\"by text message\": "
+                    "sms), and must be given; an optional one the user says nothing of is left out "
+                    "(training/grounding.py).")
     name_calibration: float = Field(
         default=0.0, ge=0.0, le=2.0,
         description="Under the grammar, each token of a tool's name is scored log p - this x its log "

@@ -27,6 +27,12 @@ express, overnight]`; `left_company` said as "left company"). Which value it tak
 still the model's choice among the enum. On the demo's training and validation rows,
 an optional enum parameter whose value the user states is in the expected call 90 times
 of 92; the rule is chosen or not on the validation split (README).
+
+Said values (`evaluation.vocabulary_values`) read the organisation's vocabulary the same
+way: a parameter with canonical values ("what users say instead": `sms: [text, text
+message]`) takes only the values the user says, as themselves or as a synonym, and must
+be given; an optional one the user says nothing of is left out (asked "Any tickets from
+C-204?", the model no longer adds `status: open`).
 """
 
 from __future__ import annotations
@@ -69,6 +75,15 @@ def conversation_text(row: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def said_text(row: dict[str, Any]) -> str:
+    """What the conversation says before the assistant's turn, the system turn left out:
+    the user's words, earlier calls' arguments and tool results (where a canonical value
+    is said, `said_values`)."""
+    from mcptrain.training.prompt import prompt_messages
+
+    return conversation_text({**row, "messages": [m for m in prompt_messages(row) if m.get("role") != "system"]})
+
+
 def user_text(row: dict[str, Any]) -> str:
     """What the user said before the assistant's turn (the only place a value is *stated*)."""
     from mcptrain.training.prompt import prompt_messages
@@ -78,27 +93,28 @@ def user_text(row: dict[str, Any]) -> str:
 
 
 def stated(value: str, text: str) -> bool:
-    """Whether `text` says `value` as words: case-insensitive, `_` and `-` read as spaces."""
-    words = re.split(r"[_\s-]+", value.strip().lower())
-    if not any(words):
+    """Whether `text` says `value` as words: case-insensitive, `_` and `-` read as spaces;
+    not inside a longer word (a value that starts or ends with a symbol, `$` or `€`, may
+    touch the number beside it)."""
+    words = [w for w in re.split(r"[_\s-]+", value.strip().lower()) if w]
+    if not words:
         return False
-    phrase = r"[_\s-]+".join(re.escape(w) for w in words if w)
-    return re.search(rf"(?<![\w]){phrase}(?![\w])", text.lower()) is not None
+    phrase = r"[_\s-]+".join(re.escape(w) for w in words)
+    left = r"(?<![\w])" if re.match(r"\w", words[0]) else ""
+    right = r"(?![\w])" if re.search(r"\w$", words[-1]) else ""
+    return re.search(left + phrase + right, text.lower()) is not None
 
 
 def require_stated(tools: Sequence[dict[str, Any]] | None, text: str) -> list[dict[str, Any]]:
     """`tools` with every optional string-enum parameter whose value `text` states made
     required (top-level parameters; the enum itself is left as it is)."""
-    from mcptrain.training.grammar import tool_function
-
     out = []
     for tool in tools or []:
-        function = tool_function(tool)
-        parameters = (function or {}).get("parameters") or {}
-        props = parameters.get("properties") if isinstance(parameters, dict) else None
-        if not function or not isinstance(props, dict):
+        found = _object_parameters(tool)
+        if found is None:
             out.append(tool)
             continue
+        function, parameters, props = found
         required = list(parameters.get("required") or [])
         added = [name for name, sub in props.items()
                  if name not in required and isinstance(sub, dict) and sub.get("type") == "string"
@@ -107,9 +123,86 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str) -> list[di
         if not added:
             out.append(tool)
             continue
-        new_function = {**function, "parameters": {**parameters, "required": required + added}}
-        out.append({**tool, "function": new_function} if "function" in tool else new_function)
+        out.append(_with_parameters(tool, function, {**parameters, "required": required + added}))
     return out
+
+
+def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any] | None,
+                text: str, context: str = "") -> list[dict[str, Any]]:
+    """`tools` with each top-level parameter that the vocabulary gives canonical values
+    (`canonical`: `{tool: {parameter: {value: [what users say instead]}}}`, the rows'
+    `canonical_values`) narrowed to what the user says (`text`): the values said as
+    themselves or as one of their synonyms become the parameter's `enum`, and it becomes
+    required; an optional one of which neither the user nor the rest of the conversation
+    (`context`: earlier calls, tool results) says anything is dropped. A required one of
+    which the user says nothing, and values the schema's own `enum` does not allow, are
+    left to the model."""
+    if not canonical:
+        return list(tools or [])
+    words, elsewhere = _stems(text), _stems(context)
+    out = []
+    for tool in tools or []:
+        found = _object_parameters(tool)
+        terms = canonical.get(str(found[0].get("name"))) if found is not None else None
+        if found is None or not terms:
+            out.append(tool)
+            continue
+        function, parameters, props = found
+        required = list(parameters.get("required") or [])
+        props = dict(props)
+        for name, values in terms.items():
+            sub = props.get(name)
+            if not isinstance(sub, dict) or sub.get("type", "string") != "string" or not isinstance(values, dict):
+                continue
+            allowed = sub.get("enum") if isinstance(sub.get("enum"), list) else None
+            # The schema's own values count as themselves, listed in the vocabulary or not.
+            options = {**{v: [] for v in allowed or [] if isinstance(v, str)}, **values}
+            phrases = {v: [v, *(synonyms or [])] for v, synonyms in options.items() if allowed is None or v in allowed}
+            said = [v for v, xs in phrases.items() if any(_says(str(x), words, text) for x in xs)]
+            if said:
+                props[name] = {**sub, "enum": said}
+                required += [] if name in required else [name]
+            elif name not in required and not any(_says(str(x), elsewhere, context)
+                                                  for xs in phrases.values() for x in xs):
+                del props[name]
+        out.append(_with_parameters(tool, function, {**parameters, "properties": props, "required": required}))
+    return out
+
+
+def _object_parameters(tool: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """(the tool's function, its parameters schema, their properties), or None when the
+    tool has no object schema with properties to change."""
+    from mcptrain.training.grammar import tool_function
+
+    function = tool_function(tool)
+    parameters = (function or {}).get("parameters") or {}
+    props = parameters.get("properties") if isinstance(parameters, dict) else None
+    if not function or not isinstance(props, dict):
+        return None
+    return function, parameters, props
+
+
+def _with_parameters(tool: dict[str, Any], function: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `tool` whose function takes `parameters`, in the tool's own shape."""
+    new_function = {**function, "parameters": parameters}
+    return {**tool, "function": new_function} if "function" in tool else new_function
+
+
+def _stems(text: str) -> list[str]:
+    """`text`'s words (letters and digits; `_`, `-` and punctuation split them), stemmed."""
+    from mcptrain.training.retrieval import stemmer
+
+    return list(stemmer().stemWords(re.findall(r"[a-z0-9]+", text.lower())))
+
+
+def _says(phrase: str, words: list[str], text: str) -> bool:
+    """Whether the text (`words`, its `_stems`) says `phrase`: its stemmed words in a row
+    ("closed" says "close", "duplicates" "duplicate"); a phrase without a letter or digit
+    (`$`, `€`) as itself."""
+    want = _stems(phrase)
+    if not want:
+        return bool(phrase.strip()) and phrase.strip() in text
+    return any(words[i:i + len(want)] == want for i in range(len(words) - len(want) + 1))
 
 
 def found_values(regex: re.Pattern[str], text: str) -> list[str]:

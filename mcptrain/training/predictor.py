@@ -67,7 +67,7 @@ class LocalPredictor:
     def __init__(self, base_model: str, adapter_dir: Path | None = None, *, batch_size: int = 64,
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
-                 ground_identifiers: bool = True, stated_values: bool = True,
+                 ground_identifiers: bool = True, stated_values: bool = True, vocabulary_values: bool = True,
                  name_calibration: float = 0.0, tool_retrieval: float = 0.0) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
@@ -124,6 +124,7 @@ class LocalPredictor:
         # Under the grammar, id parameters take only ids the conversation holds (grounding.py).
         self.ground_identifiers = constrained and ground_identifiers
         self.stated_values = constrained and stated_values
+        self.vocabulary_values = constrained and vocabulary_values
         # Under the grammar, a tool's name is scored against how likely the model finds it
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
         self.name_calibration = float(name_calibration) if constrained else 0.0
@@ -222,17 +223,22 @@ class LocalPredictor:
 
     def offered_tools(self, row: dict[str, Any]) -> Any:
         """The tools the grammar offers for `row`: its own, grounded when that is on, with
-        the values the user states required when that is on."""
+        the values the user states required, and its vocabulary's values narrowed to those
+        the user says, when those are on."""
         from mcptrain.training.grounding import (
             conversation_text,
             ground_tools,
             require_stated,
+            said_text,
+            said_values,
             user_text,
         )
 
         tools = row.get("tools")
         if self.stated_values:
             tools = require_stated(tools, user_text(row))
+        if self.vocabulary_values:
+            tools = said_values(tools, row.get("canonical_values"), user_text(row), said_text(row))
         if self.ground_identifiers:
             tools = ground_tools(tools, conversation_text(row))
         return tools
@@ -717,5 +723,6 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           max_prompt_tokens=project.training.max_seq_len,
                           ground_identifiers=project.evaluation.ground_identifiers,
                           stated_values=project.evaluation.stated_values,
+                          vocabulary_values=project.evaluation.vocabulary_values,
                           name_calibration=project.evaluation.name_calibration,
                           tool_retrieval=project.evaluation.tool_retrieval)

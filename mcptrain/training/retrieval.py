@@ -56,7 +56,7 @@ def _words(identifier: str) -> str:
 
 
 @cache
-def _stemmer() -> Any:
+def stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -65,7 +65,7 @@ def _stemmer() -> Any:
 def _tokens(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False,  # type: ignore[no-any-return]
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), return_ids=False,  # type: ignore[no-any-return]
                           show_progress=False)
 
 

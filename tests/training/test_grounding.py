@@ -16,6 +16,8 @@ from mcptrain.training.grounding import (
     ground_tools,
     identifier_regex,
     require_stated,
+    said_text,
+    said_values,
     stated,
     user_text,
 )
@@ -196,6 +198,8 @@ def test_a_stated_value_is_said_in_words() -> None:
     assert stated("left_company", "reason: left-company")
     assert not stated("open", "reopened")  # not inside a longer word
     assert not stated("", "anything")
+    assert stated("$", "charge $50") and stated("€", "42€ please")  # a symbol may touch its number
+    assert not stated("mail", "check the email")
 
 
 def test_stated_enum_values_make_an_optional_parameter_required() -> None:
@@ -263,3 +267,102 @@ def test_stated_values_reject_only_calls_that_leave_a_stated_value_out(
                    and any(stated(v, said) for v in sub.get("enum") or [])]
         assert omitted, (row["id"], calls)
     assert checked > 400 and len(refused) <= checked // 50, refused
+
+
+SAID = {"create_order": {
+    "shipping": {"standard": ["regular"], "express": ["fast", "two-day"], "overnight": ["next day"]},
+    "note": {"gift": ["present", "birthday"]},
+    "sku": {"SKU-1": []},
+    "missing": {"x": ["y"]},  # not a parameter of the tool: ignored
+}}
+
+
+def test_said_values_narrow_a_vocabulary_parameter_to_what_the_user_says() -> None:
+    props = arguments(said_values([SHIP], SAID, "Ship SKU-1, next day please"), "create_order")
+    assert props["shipping"] == {"type": "string", "enum": ["overnight"]}  # said as a synonym
+    assert "note" not in props  # optional, nothing said of it: left out
+    assert props["reason"] == SHIP["function"]["parameters"]["properties"]["reason"]  # no vocabulary: the model's
+    assert props["sku"]["enum"] == ["SKU-1"]
+    assert required_of(said_values([SHIP], SAID, "Ship SKU-1, next day please")) == ["sku", "shipping"]
+    both = arguments(said_values([SHIP], SAID, "Regular or two-day? Whichever; it's a present"), "create_order")
+    assert both["shipping"]["enum"] == ["standard", "express"] and both["note"]["enum"] == ["gift"]
+    # A value the schema's enum does not allow is never offered; the original is not modified.
+    odd = {"create_order": {"shipping": {"teleport": ["beam it"]}}}
+    assert "shipping" not in arguments(said_values([SHIP], odd, "beam it over"), "create_order")
+    assert "note" in SHIP["function"]["parameters"]["properties"]
+    assert said_values([SHIP], None, "anything") == [SHIP] and said_values([SHIP], {}, "x")[0] is SHIP
+
+
+def test_said_values_leave_a_required_parameter_nothing_is_said_of() -> None:
+    need = tool("reset_password", {"delivery": {"type": "string", "enum": ["email", "sms"]}}, ["delivery"])
+    terms = {"reset_password": {"delivery": {"sms": ["text message"], "email": ["mail"]}}}
+    assert arguments(said_values([need], terms, "reset it"), "reset_password")["delivery"]["enum"] == ["email", "sms"]
+    assert arguments(said_values([need], terms, "reset it by text message"),
+                     "reset_password")["delivery"]["enum"] == ["sms"]
+
+
+def test_the_said_grammar_takes_only_the_said_value(tiny_tokenizer: Any) -> None:
+    grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    tools = said_values([SHIP], SAID, "Ship SKU-1 the fast way")
+    assert grammar.matcher(tools).accept_string(hermes_calls([("create_order", {"shipping": "express", "sku": "SKU-1"})]))
+    for wrong in ({"shipping": "standard", "sku": "SKU-1"}, {"sku": "SKU-1"},
+                  {"note": "gift", "shipping": "express", "sku": "SKU-1"}):
+        assert not grammar.matcher(tools).accept_string(hermes_calls([("create_order", wrong)])), wrong
+
+
+def test_the_demos_rows_carry_their_offered_tools_canonical_values(demo_rows: list[dict[str, Any]]) -> None:
+    payment = next(r for r in demo_rows if r["service"] == "payment-service" and r["services"] == ["payment-service"])
+    assert "billed twice" in payment["canonical_values"]["refund_payment"]["reason"]["duplicate"]
+    # Train and validation rows keep the values of the zero-shot tools they no longer offer.
+    zero_shot = {t for r in demo_rows if r["split"] == "zero_shot" for t in r["target_tools"]}
+    for row in demo_rows:
+        offered = {t["function"]["name"] for t in row["tools"]}
+        extra = set(row["canonical_values"]) - offered
+        assert not extra or (row["split"] in ("train", "validation") and extra <= zero_shot), (row["id"], extra)
+    spanning = [r for r in demo_rows if r["service"] == "order-service" and "payment-service" in r["services"]]
+    assert spanning and all("refund_payment" in r["canonical_values"] for r in spanning)
+
+
+def test_said_values_read_stems_and_leave_what_only_the_conversation_says() -> None:
+    ticket = tool("update_ticket", {"ticket_id": {"type": "string"},
+                                    "status": {"type": "string", "enum": ["open", "closed", "pending"]}}, ["ticket_id"])
+    terms = {"update_ticket": {"status": {"closed": ["done"], "pending": ["on hold"]}}}
+    # "Close" says "closed"; "open", in the enum but not in the vocabulary, counts as itself.
+    assert arguments(said_values([ticket], terms, "Close T-1"), "update_ticket")["status"]["enum"] == ["closed"]
+    assert arguments(said_values([ticket], terms, "reopen? no, open T-1"), "update_ticket")["status"]["enum"] == ["open"]
+    # Said only by a tool result: neither narrowed nor dropped, the model's to choose.
+    row = {"id": "x", "tools": [ticket], "messages": [
+        {"role": "system", "content": "Tickets may be closed."}, {"role": "user", "content": "Bump T-1"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "get_ticket", "arguments": {"ticket_id": "T-1"}}}]},
+        {"role": "tool", "name": "get_ticket", "content": '{"status": "pending"}'}]}
+    assert "system" not in said_text(row) and "pending" in said_text(row)
+    left = arguments(said_values([ticket], terms, user_text(row), said_text(row)), "update_ticket")
+    assert left["status"] == ticket["function"]["parameters"]["properties"]["status"]
+    assert "status" not in arguments(said_values([ticket], terms, user_text(row)), "update_ticket")
+
+
+def test_said_values_refuse_few_of_the_demos_expected_calls(
+        tiny_tokenizer: Any, demo_rows: list[dict[str, Any]]) -> None:
+    """The property the rule relies on, on the data it is chosen on: an expected call of
+    the demo's train and validation rows gives a vocabulary parameter a value the
+    conversation says, and leaves out one it says nothing of. Where the vocabulary lacks
+    the user's words ("the card was stolen" for `fraudulent`) the grammar refuses the
+    call; every refusal is such a parameter, and they are a small share."""
+    grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    stop = grammar.info.stop_token_ids[0]
+    covered, refused = 0, []
+    for row, before, calls in expected_calls(demo_rows):
+        terms = row["canonical_values"]
+        if not any(p in terms.get(name, {}) for name, _ in calls for p in
+                   next(t["function"]["parameters"]["properties"] for t in row["tools"] if t["function"]["name"] == name)):
+            continue
+        covered += 1
+        tools = said_values(row["tools"], terms, user_text(before), said_text(before))
+        matcher = grammar.matcher(tools)
+        if not (matcher.accept_string(hermes_calls(calls)) and matcher.accept_token(stop)):
+            # The same call is admitted without the rule: only a vocabulary parameter refused it.
+            plain = grammar.matcher(row["tools"])
+            assert plain.accept_string(hermes_calls(calls)) and plain.accept_token(stop), row["id"]
+            refused.append(row["id"])
+    assert covered > 200 and len(refused) <= covered // 10, (covered, refused)
