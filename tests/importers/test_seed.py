@@ -574,6 +574,21 @@ def test_the_chapter_s_per_tool_document_imports_as_printed() -> None:
     assert term["parameter"] == "get_payments.status"
     assert term["values"]["completed"] == ["successful", "done", "went through"]
 
+    # The decoder reads the imported term as printed (said values, training/grounding.py).
+    from mcptrain.training.grounding import said_values
+
+    (get_payments,) = [{"type": "function", "function": {"name": t["name"], "parameters": t["inputSchema"]}}
+                       for t in PAYMENT_TOOLS["tools"] if t["name"] == "get_payments"]
+    canonical = {"get_payments": {"status": term["values"]}}
+
+    def status(text: str) -> object:
+        return said_values([get_payments], canonical, text)[0]["function"]["parameters"]["properties"].get("status")
+
+    assert status("Show the payments that didn't work")["enum"] == ["failed"]  # type: ignore[index]
+    assert status("which payments went through?")["enum"] == ["completed"]  # type: ignore[index]
+    assert status("anything refunded or still processing?")["enum"] == ["processing", "refunded"]  # type: ignore[index]
+    assert status("list the payments") is None  # optional, nothing said: left out
+
 
 def test_a_vocabulary_entry_without_a_home_says_where_it_could_go() -> None:
     tools = {**PAYMENT_TOOLS, "tools": [{**PAYMENT_TOOLS["tools"][3], "inputSchema": {"type": "object", "properties": {
