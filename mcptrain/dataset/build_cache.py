@@ -24,8 +24,8 @@ from mcptrain.workspace import STATE_DIR
 
 CACHE_DIR = Path(STATE_DIR) / "cache" / "build"
 # The compiled rows' shape: raised whenever the compiler writes rows differently (2: rows
-# carry `canonical_values`), so an upgraded mcptrain never reuses rows an older one wrote.
-ROWS_VERSION = 2
+# carry `canonical_values`; 3: terms of other services in the row too), so an upgraded mcptrain never reuses rows an older one wrote.
+ROWS_VERSION = 3
 
 
 def service_fingerprint(root: Path, bundle: ServiceBundle, settings: dict[str, Any]) -> str:

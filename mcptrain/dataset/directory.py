@@ -68,10 +68,15 @@ class Directory:
         (the decoder's `vocabulary_values`, training/grounding.py)."""
         out: dict[str, dict[str, dict[str, list[str]]]] = {}
         for tool in scope.tools:
-            for vocabulary in self.vocabularies.get(tool.service, []):
+            # Its own service's terms name it plainly; another service's in the row name it
+            # as the row offers it (qualified where two services share the name).
+            sources = [(v, tool.spec.name) for v in self.vocabularies.get(tool.service, [])]
+            sources += [(v, tool.offered) for other in scope.services if other != tool.service
+                        for v in self.vocabularies.get(other, [])]
+            for vocabulary, called in sources:
                 for term in vocabulary.terms:
-                    name, _, parameter = term.parameter.partition(".")
-                    if name == tool.spec.name and "." not in parameter:
+                    name, _, parameter = term.parameter.rpartition(".")  # tool names may hold dots
+                    if name == called:
                         out.setdefault(tool.offered, {})[parameter] = {
                             str(canonical): list(said) for canonical, said in term.values.items()}
         return out

@@ -78,7 +78,9 @@ class OutputCache:
 
     @staticmethod
     def key(item: Any) -> str:
-        return sha256_json({"messages": item.prompt, "tools": item.row.get("tools")})
+        # The vocabulary's values shape the grammar too (said values, training/grounding.py).
+        return sha256_json({"messages": item.prompt, "tools": item.row.get("tools"),
+                            "canonical_values": item.row.get("canonical_values") or {}})
 
     def get(self, item: Any) -> str | None:
         return self.entries.get(self.key(item))

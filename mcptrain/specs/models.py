@@ -529,7 +529,7 @@ class TrainingSpec(_Spec):
                     "at the start of every training turn (call or answer), and use it instead of the "
                     "call token's probability when it classifies more validation turns right.")
     decision_head_inputs: list[Literal["adapter", "base"]] = Field(
-        default=["adapter", "base"], min_length=1,
+        default=["adapter", "base"], min_length=1, max_length=2, json_schema_extra={"uniqueItems": True},
         description="What the decision head reads at a turn's start: the trained model's final hidden "
                     "state (adapter) and the base model's (base). The base model never trained on the "
                     "tools, so its state does not tell trained tools from new ones; chosen on the "
@@ -537,6 +537,13 @@ class TrainingSpec(_Spec):
     seed: int = 1234
     lora: LoraSpec = Field(default_factory=LoraSpec)
     merge_adapter: bool = Field(default=False, description="Also export a merged model.")
+
+    @field_validator("decision_head_inputs")
+    @classmethod
+    def _distinct_inputs(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each input may be listed once (adapter, base)")
+        return v
 
 
 class SplitsSpec(_Spec):

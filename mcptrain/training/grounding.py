@@ -134,9 +134,9 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
     `canonical_values`) narrowed to what the user says (`text`): the values said as
     themselves or as one of their synonyms become the parameter's `enum`, and it becomes
     required; an optional one of which neither the user nor the rest of the conversation
-    (`context`: earlier calls, tool results) says anything is dropped. A required one of
-    which the user says nothing, and values the schema's own `enum` does not allow, are
-    left to the model."""
+    (`context`: earlier calls, tool results) says anything is dropped (unless the schema
+    admits extra keys). A required one of which the user says nothing stays the model's
+    choice; values the schema's own `enum` does not allow are never offered."""
     if not canonical:
         return list(tools or [])
     words, elsewhere = _stems(text), _stems(context)
@@ -158,13 +158,15 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
             # The schema's own values count as themselves, listed in the vocabulary or not.
             options = {**{v: [] for v in allowed or [] if isinstance(v, str)}, **values}
             phrases = {v: [v, *(synonyms or [])] for v, synonyms in options.items() if allowed is None or v in allowed}
+            if not phrases:
+                continue  # no value it could take is listed: nothing to narrow to
             said = [v for v, xs in phrases.items() if any(_says(str(x), words, text) for x in xs)]
             if said:
                 props[name] = {**sub, "enum": said}
                 required += [] if name in required else [name]
-            elif name not in required and not any(_says(str(x), elsewhere, context)
-                                                  for xs in phrases.values() for x in xs):
-                del props[name]
+            elif (name not in required and parameters.get("additionalProperties") is not True
+                  and not any(_says(str(x), elsewhere, context) for xs in phrases.values() for x in xs)):
+                del props[name]  # (a schema open to extra keys would let it back in unconstrained)
         out.append(_with_parameters(tool, function, {**parameters, "properties": props, "required": required}))
     return out
 
@@ -189,10 +191,11 @@ def _with_parameters(tool: dict[str, Any], function: dict[str, Any], parameters:
 
 
 def _stems(text: str) -> list[str]:
-    """`text`'s words (letters and digits; `_`, `-` and punctuation split them), stemmed."""
+    """`text`'s words (runs of letters, runs of digits: "3pm" is 3 and pm; `_`, `-` and
+    punctuation split them), stemmed."""
     from mcptrain.training.retrieval import stemmer
 
-    return list(stemmer().stemWords(re.findall(r"[a-z0-9]+", text.lower())))
+    return list(stemmer().stemWords(re.findall(r"[^\W\d_]+|\d+", text.lower())))
 
 
 def _says(phrase: str, words: list[str], text: str) -> bool:

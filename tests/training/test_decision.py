@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,10 @@ def test_decision_with_a_head_round_trips(tmp_path: Path) -> None:
     loaded = Decision.load(tmp_path)
     assert loaded is not None and loaded.head is not None and loaded.threshold == 0.4
     assert torch.allclose(loaded.head.probability(x), decision.head.probability(x))  # type: ignore[union-attr]
+    legacy = json.loads((tmp_path / DECISION_FILE).read_text())
+    del legacy["head"]["inputs"]  # written before heads could read the base model
+    (tmp_path / DECISION_FILE).write_text(json.dumps(legacy))
+    assert Decision.load(tmp_path).head.inputs == ("adapter",)  # type: ignore[union-attr]
     Decision(TRIGGER, 0.5).save(tmp_path, {})  # an older file, without a head
     assert Decision.load(tmp_path) == Decision(TRIGGER, 0.5)
 

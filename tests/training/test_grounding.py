@@ -336,7 +336,7 @@ def test_said_values_read_stems_and_leave_what_only_the_conversation_says() -> N
         {"role": "assistant", "content": None, "tool_calls": [
             {"type": "function", "function": {"name": "get_ticket", "arguments": {"ticket_id": "T-1"}}}]},
         {"role": "tool", "name": "get_ticket", "content": '{"status": "pending"}'}]}
-    assert "system" not in said_text(row) and "pending" in said_text(row)
+    assert "closed" not in said_text(row) and "pending" in said_text(row)  # the system turn is not said
     left = arguments(said_values([ticket], terms, user_text(row), said_text(row)), "update_ticket")
     assert left["status"] == ticket["function"]["parameters"]["properties"]["status"]
     assert "status" not in arguments(said_values([ticket], terms, user_text(row)), "update_ticket")
@@ -366,3 +366,17 @@ def test_said_values_refuse_few_of_the_demos_expected_calls(
             assert plain.accept_string(hermes_calls(calls)) and plain.accept_token(stop), row["id"]
             refused.append(row["id"])
     assert covered > 200 and len(refused) <= covered // 10, (covered, refused)
+
+
+def test_said_values_split_digits_from_letters_and_keep_open_schemas_closed_only_when_they_are() -> None:
+    slot = tool("schedule", {"slot": {"type": "string", "enum": ["morning", "afternoon"]}}, [])
+    terms = {"schedule": {"slot": {"afternoon": ["pm"], "morning": ["am"]}}}
+    assert arguments(said_values([slot], terms, "call at 3pm"), "schedule")["slot"]["enum"] == ["afternoon"]
+    # Left out when nothing is said, unless the schema admits extra keys (it would come back unconstrained).
+    assert "slot" not in arguments(said_values([slot], terms, "call them"), "schedule")
+    open_schema = tool("schedule", {"slot": {"type": "string"}}, [])
+    open_schema["function"]["parameters"]["additionalProperties"] = True
+    assert "slot" in arguments(said_values([open_schema], terms, "call them"), "schedule")
+    # Terms that list no value the schema allows leave the parameter alone.
+    numbered = tool("pick", {"n": {"enum": [1, 2]}}, [])
+    assert "n" in arguments(said_values([numbered], {"pick": {"n": {"1": ["one"]}}}, "pick one"), "pick")
