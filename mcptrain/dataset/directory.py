@@ -40,6 +40,7 @@ class Directory:
     contexts: dict[str, ContextSpec | None]
     vocabularies: dict[str, list[s.VocabularySpec]] = field(default_factory=dict)
     _tool_lists: dict[tuple[str, ...], list[dict[str, Any]]] = field(default_factory=dict)
+    _said: dict[tuple[str, ...], dict[str, dict[str, dict[str, list[str]]]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, bundles: Mapping[str, ServiceBundle]) -> Directory:
@@ -65,7 +66,16 @@ class Directory:
     def said(self, scope: Scope) -> dict[str, dict[str, dict[str, list[str]]]]:
         """The vocabulary's canonical values of the row's offered tools, by offered name and
         top-level parameter: `{tool: {parameter: {canonical: [what users say instead]}}}`
-        (the decoder's `vocabulary_values`, training/grounding.py)."""
+        (the decoder's `vocabulary_values`, training/grounding.py). Like `tools`, rows with the
+        same services share one map (read, never changed)."""
+        if scope.restricted:
+            return self._terms(scope)
+        key = tuple(scope.services)
+        if key not in self._said:
+            self._said[key] = self._terms(scope)
+        return self._said[key]
+
+    def _terms(self, scope: Scope) -> dict[str, dict[str, dict[str, list[str]]]]:
         out: dict[str, dict[str, dict[str, list[str]]]] = {}
         for tool in scope.tools:
             # Its own service's terms name it plainly; another service's in the row name it

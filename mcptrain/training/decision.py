@@ -35,8 +35,9 @@ tell a trained tool from a new one; with both, 4 of 110, the validation turns un
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -221,8 +222,8 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
     chosen_l2 = None
     if enough_for_head(train_calls):
         _, _, train_hidden = predictor.first_token_stats([p for p, _ in train_points], trigger_id, hidden=True)
-        train_hidden = _features(predictor, [p for p, _ in train_points], train_hidden, inputs)
-        hidden = _features(predictor, [p for p, _ in points], hidden, inputs)
+        train_hidden = head_input(inputs, train_hidden, partial(predictor.base_hidden, [p for p, _ in train_points]))
+        hidden = head_input(inputs, hidden, partial(predictor.base_hidden, [p for p, _ in points]))
         chosen_l2 = choose_head(train_hidden, train_calls)
     if chosen_l2 is None:
         evidence["head"] = f"fewer than {FOLDS} training turns of each kind (call / answer) in every fold"
@@ -241,9 +242,10 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
     return evidence
 
 
-def _features(predictor: Any, rows: Sequence[dict[str, Any]], adapter_hidden: Any, inputs: Sequence[str]) -> Any:
-    """The head's input at each row's end: the hidden states `inputs` names, concatenated."""
+def head_input(inputs: Sequence[str], adapter: Any, base: Callable[[], Any]) -> Any:
+    """A head's input (`Head.inputs`): the adapter's final hidden states and the base
+    model's, in the order `inputs` names them, concatenated; `base()` is called only when
+    it is named (the base model's pass is not free)."""
     import torch
 
-    parts = {"adapter": lambda: adapter_hidden, "base": lambda: predictor.base_hidden(list(rows))}
-    return torch.cat([parts[name]() for name in inputs], 1)
+    return torch.cat([adapter if name == "adapter" else base() for name in inputs], 1)

@@ -202,10 +202,16 @@ def _says(phrase: str, words: list[str], text: str) -> bool:
     """Whether the text (`words`, its `_stems`) says `phrase`: its stemmed words in a row
     ("closed" says "close", "duplicates" "duplicate"); a phrase without a letter or digit
     (`$`, `€`) as itself."""
-    want = _stems(phrase)
+    want = list(_phrase_stems(phrase))
     if not want:
         return bool(phrase.strip()) and phrase.strip() in text
     return any(words[i:i + len(want)] == want for i in range(len(words) - len(want) + 1))
+
+
+@lru_cache(maxsize=4096)
+def _phrase_stems(phrase: str) -> tuple[str, ...]:
+    """`_stems` of a vocabulary value or synonym: the same few phrases, asked of every row."""
+    return tuple(_stems(phrase))
 
 
 def found_values(regex: re.Pattern[str], text: str) -> list[str]:
@@ -281,6 +287,5 @@ def ground_tools(tools: Sequence[dict[str, Any]] | None, text: str) -> list[dict
             parameters = _ground(function.get("parameters") or {}, text)
         except _Ungrounded:
             continue
-        new_function = {**function, "parameters": parameters}
-        grounded.append({**tool, "function": new_function} if "function" in tool else new_function)
+        grounded.append(_with_parameters(tool, function, parameters))
     return grounded

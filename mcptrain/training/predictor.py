@@ -25,12 +25,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mcptrain.errors import PROMPT_TOO_LONG, ConfigError
 from mcptrain.specs.models import ProjectSpec
-from mcptrain.training.decision import TRIGGER, Decision
+from mcptrain.training.decision import TRIGGER, Decision, head_input
 from mcptrain.training.prompt import (
     END_OF_TURN,
     HERMES,
@@ -521,8 +522,7 @@ class LocalPredictor:
                 logits = logits.float()
                 if step == 0:
                     if head is not None:
-                        own = {"adapter": seen[-1], "base": torch.stack(list(base)) if base else None}
-                        p_call = head.probability(torch.cat([own[name] for name in head.inputs], 1))
+                        p_call = head.probability(head_input(head.inputs, seen[-1], partial(torch.stack, list(base or []))))
                     else:
                         p_call = logits.softmax(-1)[:, self._trigger]
                     calls = p_call >= self.decision.threshold
