@@ -54,6 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", default="0:0,1:0", help="tool_retrieval:name_calibration, comma-separated")
     parser.add_argument("--seed", type=int, default=20261203)
+    parser.add_argument("--invented-values", default="on",
+                        help="evaluation.invented_values to compare, comma-separated: on, off or on,off")
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/held-out"))
     parser.add_argument("--adapter", type=Path, help="score this adapter (trained by this script) instead")
     parser.add_argument("--set", action="append", default=[], help="training key=value (JSON values)")
@@ -130,8 +132,10 @@ def main() -> None:
     print("\n| decision | tool_retrieval | name_calibration | held-out tools | wrong function | validation "
           "| wrong function |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for label, decision in decisions:
+    for label, decision, invented in [(*d, flag) for d in decisions for flag in args.invented_values.split(",")]:
         predictor.decision = decision
+        predictor.invented_values = invented == "on"
+        label = label if args.invented_values == "on" else f"{label}, invented values {invented}"
         for setting in args.settings.split(","):
             beta, alpha = (float(x) for x in setting.split(":"))
             predictor.tool_retrieval, predictor.name_calibration = beta, alpha

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,13 @@ from mcptrain.fingerprint import sha256_json
 from mcptrain.workspace import DATASET_DIR
 
 TRAINING_FILES = ("train.jsonl", "validation.jsonl")
+# Row fields only the decoder reads (docs/rows.md): an edit to them re-evaluates, never retrains.
+DECODING_ONLY = frozenset({"canonical_values"})
+
+
+def training_view(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` as training sees it: without the fields only decoding reads."""
+    return {k: v for k, v in row.items() if k not in DECODING_ONLY}
 
 
 @dataclass(frozen=True)
@@ -24,14 +32,19 @@ class Dataset:
     def content_hash(self) -> str:
         return str(self.manifest["content_hash"])
 
-    @property
+    @cached_property
     def training_hash(self) -> str:
-        """The hash of what training reads: the train and validation splits, in every form.
-        A scored split (a new test scenario, say) changes the dataset, not this: the stages
-        re-evaluate without retraining, as a plan keyed by exact inputs should."""
+        """The hash of what training reads: the train and validation splits, in every form,
+        the canonical rows without the fields only decoding reads (`DECODING_ONLY`). A
+        scored split (a new test scenario, say) or a vocabulary's synonyms change the
+        dataset, not this: the stages re-evaluate without retraining, as a plan keyed by
+        exact inputs should."""
         files = self.manifest["files"]
-        read = {name: files[name]["sha256"] for name in sorted(files)
-                if Path(name).name in TRAINING_FILES}
+        read: dict[str, Any] = {name: files[name]["sha256"] for name in sorted(files)
+                                if Path(name).name in TRAINING_FILES and Path(name).parent != Path(".")}
+        for name in TRAINING_FILES:
+            if name in files:
+                read[name] = sha256_json([training_view(row) for row in self.rows(Path(name).stem)])
         return sha256_json(read)
 
     def path(self, split: str, form: str = "") -> Path:

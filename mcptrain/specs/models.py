@@ -649,6 +649,13 @@ class EvaluationSpec(_Spec):
                     "the values the user says, as themselves or as a synonym (\"by text message\": "
                     "sms), and must be given; an optional one the user says nothing of is left out "
                     "(training/grounding.py).")
+    invented_values: bool = Field(
+        default=True,
+        description="Under the grammar, a call giving a required free-text value that shares no word "
+                    "with the conversation (\"Ship ORD-2301 to 10 Main Street\" with city \"New York\") "
+                    "is decoded again as a text answer, where the question for it belongs; enums, "
+                    "formats, ids, codes of up to four characters and values without a letter are "
+                    "left alone (training/grounding.py).")
     name_calibration: float = Field(
         default=0.0, ge=0.0, le=2.0,
         description="Under the grammar, each token of a tool's name is scored log p - this x its log "

@@ -39,6 +39,21 @@ NAME_OPENER = TRIGGER + '{"name": "'  # what the grammar writes before a tool's 
 UNSUPPORTED_FORMATS = frozenset({"email", "uri", "hostname", "ipv4", "ipv6"})
 
 
+def written_calls(text: str) -> list[tuple[str, Any]]:
+    """(name, arguments) of each call block in `text` as the grammar writes them
+    (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`); a block that is not such
+    JSON is skipped (the evaluator, not the decoder, reports malformed output)."""
+    found = []
+    for block in text.split(TRIGGER)[1:]:
+        try:
+            call = json.loads(block.split(END, 1)[0])
+        except ValueError:
+            continue
+        if isinstance(call, dict) and isinstance(call.get("name"), str):
+            found.append((call["name"], call.get("arguments")))
+    return found
+
+
 def tool_function(tool: dict[str, Any]) -> dict[str, Any]:
     """`{"type": "function", "function": {...}}` or a bare function: the function."""
     function = tool.get("function", tool)

@@ -92,6 +92,14 @@ def user_text(row: dict[str, Any]) -> str:
                      if m.get("role") == "user" and isinstance(m.get("content"), str))
 
 
+def last_user_text(row: dict[str, Any]) -> str:
+    """What the user said last before the assistant's turn: the request this turn answers."""
+    from mcptrain.training.prompt import prompt_messages
+
+    said = [m["content"] for m in prompt_messages(row) if m.get("role") == "user" and isinstance(m.get("content"), str)]
+    return said[-1] if said else ""
+
+
 def stated(value: str, text: str) -> bool:
     """Whether `text` says `value` as words: case-insensitive, `_` and `-` read as spaces;
     not inside a longer word (a value that starts or ends with a symbol, `$` or `€`, may
@@ -105,9 +113,11 @@ def stated(value: str, text: str) -> bool:
     return re.search(left + phrase + right, text.lower()) is not None
 
 
-def require_stated(tools: Sequence[dict[str, Any]] | None, text: str) -> list[dict[str, Any]]:
+def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
+                   used: dict[str, dict[str, set[str]]] | None = None) -> list[dict[str, Any]]:
     """`tools` with every optional string-enum parameter whose value `text` states made
-    required (top-level parameters; the enum itself is left as it is)."""
+    required (top-level parameters; the enum itself is left as it is). A value an earlier
+    call of another tool took (`used`, as in `said_values`) is not stated for this one."""
     out = []
     for tool in tools or []:
         found = _object_parameters(tool)
@@ -119,7 +129,8 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str) -> list[di
         added = [name for name, sub in props.items()
                  if name not in required and isinstance(sub, dict) and sub.get("type") == "string"
                  and isinstance(sub.get("enum"), list)
-                 and any(isinstance(v, str) and stated(v, text) for v in sub["enum"])]
+                 and any(isinstance(v, str) and v not in _taken(used, str(function.get("name")), name)
+                         and stated(v, text) for v in sub["enum"])]
         if not added:
             out.append(tool)
             continue
@@ -127,8 +138,38 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str) -> list[di
     return out
 
 
+def used_values(row: dict[str, Any]) -> dict[str, dict[str, set[str]]]:
+    """The string values the conversation's earlier calls gave, by tool and parameter."""
+    from mcptrain.training.prompt import prompt_messages
+
+    used: dict[str, dict[str, set[str]]] = {}
+    for message in prompt_messages(row):
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or call
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments)
+                except ValueError:
+                    continue
+            for name, value in arguments.items() if isinstance(arguments, dict) else ():
+                if isinstance(value, str):
+                    used.setdefault(str(function.get("name")), {}).setdefault(name, set()).add(value)
+    return used
+
+
+def _taken(used: dict[str, dict[str, set[str]]] | None, tool: str, parameter: str) -> set[str]:
+    """The values of `parameter` that earlier calls of *other* tools took ("every open
+    ticket": the listing's `status`), less those this tool took itself (closing ticket
+    after ticket gives each the same `closed`)."""
+    if not used:
+        return set()
+    others = {v for name, args in used.items() if name != tool for v in args.get(parameter, ())}
+    return others - used.get(tool, {}).get(parameter, set())
+
+
 def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any] | None,
-                text: str, context: str = "") -> list[dict[str, Any]]:
+                text: str, context: str = "", used: dict[str, dict[str, set[str]]] | None = None) -> list[dict[str, Any]]:
     """`tools` with each top-level parameter that the vocabulary gives canonical values
     (`canonical`: `{tool: {parameter: {value: [what users say instead]}}}`, the rows'
     `canonical_values`) narrowed to what the user says (`text`): the values said as
@@ -136,7 +177,9 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
     required; an optional one of which neither the user nor the rest of the conversation
     (`context`: earlier calls, tool results) says anything is dropped (unless the schema
     admits extra keys). A required one of which the user says nothing stays the model's
-    choice; values the schema's own `enum` does not allow are never offered."""
+    choice; values the schema's own `enum` does not allow are never offered. A value an
+    earlier call of another tool took (`used`, `used_values`: "escalate every open ticket
+    to urgent" lists `status: open`) counts as said for that call, not for this one."""
     if not canonical:
         return list(tools or [])
     words, elsewhere = _stems(text), _stems(context)
@@ -160,15 +203,59 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
             phrases = {v: [v, *(synonyms or [])] for v, synonyms in options.items() if allowed is None or v in allowed}
             if not phrases:
                 continue  # no value it could take is listed: nothing to narrow to
-            said = [v for v, xs in phrases.items() if any(_says(str(x), words, text) for x in xs)]
+            taken = _taken(used, str(function.get("name")), name)
+            said = [v for v, xs in phrases.items() if v not in taken and any(_says(str(x), words, text) for x in xs)]
             if said:
                 props[name] = {**sub, "enum": said}
                 required += [] if name in required else [name]
             elif (name not in required and parameters.get("additionalProperties") is not True
-                  and not any(_says(str(x), elsewhere, context) for xs in phrases.values() for x in xs)):
+                  and not any(_says(str(x), elsewhere, context) for v, xs in phrases.items() if v not in taken
+                              for x in xs)):
                 del props[name]  # (a schema open to extra keys would let it back in unconstrained)
         out.append(_with_parameters(tool, function, {**parameters, "properties": props, "required": required}))
     return out
+
+
+# Words that say nothing of a value: a made-up "the office" shares "the" with any request.
+_STOPWORDS = frozenset("a an and are as at be by for from in is it of on or our that the this to with "
+                       "my me your you we i".split())
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")  # no spaces between words
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def content_words(text: str) -> frozenset[str]:
+    """`text`'s stemmed words and numbers, less the stopwords and single letters ("what's"
+    gives no "s" to match a made-up "A-M-E-R-S"), and each of its CJK characters (scripts
+    written without spaces, where a "word" would be the whole sentence)."""
+    return (frozenset(w for w in _stems(text) if (len(w) > 1 or w.isdigit()) and w not in _STOPWORDS)
+            | frozenset(_CJK.findall(text)))
+
+
+def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path: str = "") -> list[str]:
+    """The free-text values of a call (`arguments` against its `parameters` schema, into
+    objects) that share no word with the conversation (`words`, its `content_words`):
+    "Ship ORD-2301 to 10 Main Street" answered with `city: "New York"`, "What's the
+    difference between the editor and viewer roles?" with `find_user(name="A-M-E-R-S")`.
+    A value the schema shapes is left alone: an enum, a `format` (dates, emails), an
+    identifier (`ground_tools`' business); so is a code of up to four characters ("CA" for
+    California, "EUR" for euros) and a value without a letter ("14:00" for "2 pm",
+    "2025-03-04"), which are derived, not copied."""
+    if not isinstance(parameters, dict) or not isinstance(arguments, dict):
+        return []
+    props: dict[str, Any] = parameters["properties"] if isinstance(parameters.get("properties"), dict) else {}
+    found: list[str] = []
+    for name, value in arguments.items():
+        sub = props.get(name)
+        if not isinstance(sub, dict):
+            continue
+        if isinstance(value, dict):
+            found += invented_values(sub, value, words, f"{path}{name}.")
+        elif (isinstance(value, str) and sub.get("type") == "string" and value_regex(sub) is None
+              and not any(k in sub for k in ("enum", "const", "format"))
+              and not (len(value.strip()) <= 4 and " " not in value.strip()) and _LETTER.search(value)):
+            if not content_words(value) & words:  # (a value of single letters has none)
+                found.append(f"{path}{name}")
+    return found
 
 
 def _object_parameters(tool: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:

@@ -44,10 +44,14 @@ class TrainingResult:
 
 
 def rows_sha256(*splits: Sequence[dict[str, Any]]) -> str:
+    """The rows as training reads them: a field only decoding reads (`canonical_values`)
+    changes no run's fingerprint."""
+    from mcptrain.dataset.handle import training_view
+
     h = hashlib.sha256()
     for rows in splits:
         for row in rows:
-            h.update(canonical_json(row).encode())
+            h.update(canonical_json(training_view(row)).encode())
             h.update(b"\n")
         h.update(b"\0")
     return h.hexdigest()

@@ -69,7 +69,7 @@ class LocalPredictor:
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
                  ground_identifiers: bool = True, stated_values: bool = True, vocabulary_values: bool = True,
-                 name_calibration: float = 0.0, tool_retrieval: float = 0.0) -> None:
+                 invented_values: bool = True, name_calibration: float = 0.0, tool_retrieval: float = 0.0) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -126,6 +126,8 @@ class LocalPredictor:
         self.ground_identifiers = constrained and ground_identifiers
         self.stated_values = constrained and stated_values
         self.vocabulary_values = constrained and vocabulary_values
+        # Under the grammar, a call that makes up a required free-text value is answered in text.
+        self.invented_values = constrained and invented_values
         # Under the grammar, a tool's name is scored against how likely the model finds it
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
         self.name_calibration = float(name_calibration) if constrained else 0.0
@@ -139,7 +141,8 @@ class LocalPredictor:
         self._opener = tuple(self.tokenizer(NAME_OPENER, add_special_tokens=False)["input_ids"])
         # The adapter's calibrated call-or-answer threshold (training/decision.py), if any.
         self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
-        self._trigger = self.trigger_id(self.decision.trigger) if self.decision else None
+        # Its first token; without a decision, the one a text-only turn bans (`invented_values`).
+        self._trigger = self.trigger_id(self.decision.trigger if self.decision else TRIGGER)
 
     def trigger_id(self, trigger: str) -> int:
         """The first token of `trigger` as the model generates it after a prompt."""
@@ -202,8 +205,6 @@ class LocalPredictor:
         return shared, rest
 
     def predict(self, rows: list[dict[str, Any]]) -> list[str]:
-        import torch
-
         tools = [self.offered_tools(row) for row in rows]
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
@@ -212,15 +213,45 @@ class LocalPredictor:
         if head is not None and "base" in head.inputs:
             kept = [i for members in groups.values() for i, _ in members]
             base = dict(zip(kept, self.base_hidden([rows[i] for i in kept]), strict=True))
+        self._decode(groups, rows, tools, base, out)
+        if self.invented_values:
+            # A call giving a required value the conversation never says ("Ship ORD-2301 to
+            # 10 Main Street" with `city: "New York"`) is not the call asked for: the turn is
+            # decoded again as a text answer, where "which city?" belongs.
+            redo = {i for members in groups.values() for i, _ in members if self.invents(rows[i], out[i])}
+            if redo:
+                again = {shared: mine for shared, members in groups.items()
+                         if (mine := [m for m in members if m[0] in redo])}
+                self._decode(again, rows, tools, base, out, text_only=True)
+        return out
+
+    def _decode(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
+                tools: list[Any], base: dict[int, Any], out: list[str], text_only: bool = False) -> None:
+        """Decode `groups`' rows into `out` (a text answer only, with `text_only`)."""
+        import torch
+
         with torch.no_grad(), self.precision.autocast():
             for shared, prefix_cache, part in self._batches(groups):
                 adjust = ([self.name_adjustments(shared, prefix_cache, rows[i]) for i, _ in part]
-                          if self.name_calibration or self.tool_retrieval else None)
+                          if (self.name_calibration or self.tool_retrieval) and not text_only else None)
                 texts = self._generate(shared, prefix_cache, [m[1] for m in part], [tools[m[0]] for m in part],
-                                       adjust, [base[i] for i, _ in part] if base else None)
+                                       adjust, [base[i] for i, _ in part] if base else None, text_only=text_only)
                 for (i, _), text in zip(part, texts, strict=True):
                     out[i] = text
-        return out
+
+    @staticmethod
+    def invents(row: dict[str, Any], text: str) -> bool:
+        """Whether `text` calls one of `row`'s tools with a required free-text value that
+        shares no word with the conversation (`grounding.invented_values`)."""
+        from mcptrain.training.grammar import tool_function, written_calls
+        from mcptrain.training.grounding import content_words, conversation_text, invented_values
+
+        calls = written_calls(text)
+        if not calls:
+            return False
+        schemas = {str(f.get("name")): f.get("parameters") for t in row.get("tools") or [] if (f := tool_function(t))}
+        words = content_words(conversation_text(row))
+        return any(invented_values(schemas.get(name), arguments, words) for name, arguments in calls)
 
     def offered_tools(self, row: dict[str, Any]) -> Any:
         """The tools the grammar offers for `row`: its own, grounded when that is on, with
@@ -232,14 +263,15 @@ class LocalPredictor:
             require_stated,
             said_text,
             said_values,
+            used_values,
             user_text,
         )
 
-        tools = row.get("tools")
+        tools, used = row.get("tools"), used_values(row)  # what earlier calls took is not said again
         if self.stated_values:
-            tools = require_stated(tools, user_text(row))
+            tools = require_stated(tools, user_text(row), used)
         if self.vocabulary_values:
-            tools = said_values(tools, row.get("canonical_values"), user_text(row), said_text(row))
+            tools = said_values(tools, row.get("canonical_values"), user_text(row), said_text(row), used)
         if self.ground_identifiers:
             tools = ground_tools(tools, conversation_text(row))
         return tools
@@ -481,7 +513,7 @@ class LocalPredictor:
     def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]],
                   tools: Sequence[Any] | None = None,
                   adjust: Sequence[dict[tuple[int, ...], dict[int, float]]] | None = None,
-                  base: Sequence[Any] | None = None) -> list[str]:
+                  base: Sequence[Any] | None = None, text_only: bool = False) -> list[str]:
         """Greedy decoding of one batch with a KV cache; a row that has produced its stop
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
@@ -494,7 +526,8 @@ class LocalPredictor:
         `max_new_tokens` closes it the same way, within `CALL_GRACE` more tokens.
         With `adjust` (`name_adjustments`, one per prompt), a row writing a tool's name
         scores each next token of it as log p + its adjustment. `base` holds each prompt's
-        base-model hidden state when the decision head reads it (`base_hidden`)."""
+        base-model hidden state when the decision head reads it (`base_hidden`). With
+        `text_only`, no row may open a call."""
         import torch
 
         size = len(prompts)
@@ -510,17 +543,18 @@ class LocalPredictor:
         naming: dict[int, int] = {}  # row -> where the tool name it is writing starts
         # Rows the calibrated decision sent to a text answer, and rows with nothing to call
         # (every offered tool needs an id the conversation does not hold).
-        answering: set[int] = ({i for i, t in enumerate(tools) if not t}
+        answering: set[int] = (set(range(size)) if text_only else
+                               {i for i, t in enumerate(tools) if not t}
                                if self.ground_identifiers and tools is not None else set())
         grace = CALL_GRACE if matchers is not None else 0
         for step in range(self.max_new_tokens + grace):
-            head = self.decision.head if step == 0 and self.decision is not None else None
+            head = self.decision.head if step == 0 and self.decision is not None and not text_only else None
             seen: list[Any] = []
             with self._hidden_states() if head is not None else nullcontext(seen) as seen:
                 logits = self._forward(step_ids, mask, step_pos, cache, prefix_cache)
-            if self._trigger is not None and self.decision is not None:
+            if self.decision is not None or answering:
                 logits = logits.float()
-                if step == 0:
+                if step == 0 and self.decision is not None and not text_only:
                     if head is not None:
                         p_call = head.probability(head_input(head.inputs, seen[-1], partial(torch.stack, list(base or []))))
                     else:
@@ -724,5 +758,6 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           ground_identifiers=project.evaluation.ground_identifiers,
                           stated_values=project.evaluation.stated_values,
                           vocabulary_values=project.evaluation.vocabulary_values,
+                          invented_values=project.evaluation.invented_values,
                           name_calibration=project.evaluation.name_calibration,
                           tool_retrieval=project.evaluation.tool_retrieval)

@@ -91,6 +91,23 @@ def test_a_comment_only_edit_builds_the_same_dataset(tiny_project: Path) -> None
     assert doc["inputs"]["train"] == first["inputs"]["train"]
 
 
+def test_a_new_synonym_rebuilds_and_re_evaluates_without_retraining(tiny_project: Path) -> None:
+    """The rows carry the vocabulary's terms for the decoder only (`canonical_values`):
+    training's inputs stay the same, evaluation's move."""
+    _, first = plan_json(tiny_project)
+    vocabulary = tiny_project / "specs" / "payment" / "vocabulary.yaml"
+    vocabulary.write_text(vocabulary.read_text().replace("went through]", "went through, cleared]"))
+    _, doc = plan_json(tiny_project)
+    assert doc["actions"][0]["action"] == "run"
+    assert doc["inputs"]["dataset"] != first["inputs"]["dataset"]
+    assert doc["inputs"]["train"] == first["inputs"]["train"]
+    # A word training does read (a tool's description) retrains.
+    tools = tiny_project / "specs" / "payment" / "tools.yaml"
+    tools.write_text(tools.read_text().replace("Charge a customer.", "Charge one customer.", 1))
+    _, doc = plan_json(tiny_project)
+    assert doc["inputs"]["train"] != first["inputs"]["train"]
+
+
 def test_a_saved_plan_is_refused_naming_the_file_that_moved(tiny_project: Path, tmp_path: Path) -> None:
     saved = tmp_path / "plan.json"
     code, out, err = mcptrain("plan", str(tiny_project), "--out", str(saved))

@@ -42,7 +42,7 @@ def opened_calls(predictor: LocalPredictor, prompts: list[dict],  # type: ignore
     try:
         outputs = predictor.predict(prompts)
     finally:
-        predictor.decision, predictor._trigger = None, None
+        predictor.decision = None
     return [predictor.tokenizer(o, add_special_tokens=False)["input_ids"][:1] == [trigger] for o in outputs], outputs
 
 

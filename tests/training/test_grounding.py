@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,16 @@ import pytest
 from mcptrain.training.decision import TRIGGER, Decision
 from mcptrain.training.grammar import ToolCallGrammar
 from mcptrain.training.grounding import (
+    content_words,
     conversation_text,
     ground_tools,
     identifier_regex,
+    invented_values,
     require_stated,
     said_text,
     said_values,
     stated,
+    used_values,
     user_text,
 )
 from mcptrain.training.predictor import LocalPredictor, hermes_calls
@@ -162,7 +166,7 @@ def test_a_row_with_nothing_to_call_is_answered_in_text_even_when_the_decision_s
     try:
         outputs = predictor.predict(prompts)
     finally:
-        predictor.decision, predictor._trigger = None, None
+        predictor.decision = None
     trigger = predictor.trigger_id(TRIGGER)
 
     def first(output: str) -> int:
@@ -177,7 +181,7 @@ def test_a_row_with_nothing_to_call_is_answered_in_text_even_when_the_decision_s
         assert first(predictor.predict([prompts[2]])[0]) == trigger
     finally:
         predictor.ground_identifiers = True
-        predictor.decision, predictor._trigger = None, None
+        predictor.decision = None
 
 
 
@@ -380,3 +384,136 @@ def test_said_values_split_digits_from_letters_and_keep_open_schemas_closed_only
     # Terms that list no value the schema allows leave the parameter alone.
     numbered = tool("pick", {"n": {"enum": [1, 2]}}, [])
     assert "n" in arguments(said_values([numbered], {"pick": {"n": {"1": ["one"]}}}, "pick one"), "pick")
+
+
+ADDRESS = {"type": "object", "properties": {
+    "line1": {"type": "string"}, "city": {"type": "string"},
+    "country": {"type": "string", "pattern": "^[A-Z]{2}$"}}, "required": ["line1", "city", "country"]}
+SHIP_TO = {"type": "object", "properties": {"order_id": {"type": "string", "pattern": "^ORD-[0-9]+$"},
+                                            "address": ADDRESS}, "required": ["order_id", "address"]}
+
+
+def invented(parameters: dict[str, Any], arguments: dict[str, Any], text: str) -> list[str]:
+    return invented_values(parameters, arguments, content_words(text))
+
+
+def test_a_value_sharing_no_word_with_the_conversation_is_invented() -> None:
+    said = "Ship ORD-2301 to 10 Main Street"
+    call = {"order_id": "ORD-2301", "address": {"line1": "10 Main Street", "city": "New York", "country": "US"}}
+    assert invented(SHIP_TO, call, said) == ["address.city"]  # "US": a code, derived as often as copied
+    assert invented(SHIP_TO, call, said + ", New York") == []
+    # Stems and case: "streets" says "Street"; stopwords say nothing ("the office").
+    note = {"type": "object", "properties": {"text": {"type": "string"}}}
+    assert invented(note, {"text": "Main streets"}, "the main street") == []
+    assert invented(note, {"text": "the office"}, "send it to the house") == ["text"]
+    # Single letters are no words: "What's" gives no "s" to a made-up spelling.
+    assert invented(note, {"text": "A-M-E-R-S"}, "What's the difference between editor and viewer?") == ["text"]
+    # Scripts without spaces are read by character.
+    assert invented(note, {"text": "上海, 中国"}, "我想知道上海目前的天气状况") == []
+    assert invented(note, {"text": "北京市朝阳区"}, "我想知道上海目前的天气状况") == ["text"]
+
+
+def test_values_a_schema_shapes_or_a_model_derives_are_not_invented() -> None:
+    text = "Remind me at 5 in the afternoon about it"
+    shaped = {"type": "object", "properties": {
+        "kind": {"type": "string", "enum": ["reminder", "meeting"]},
+        "when": {"type": "string", "format": "date-time"},
+        "ref": {"type": "string", "pattern": "^R-[0-9]+$"},
+        "tz": {"type": "string"}, "time": {"type": "string"}, "count": {"type": "integer"}}}
+    call = {"kind": "meeting", "when": "2026-12-05T17:00:00", "ref": "R-1", "tz": "CET", "time": "17:00", "count": 3}
+    assert invented(shaped, call, text) == []
+    assert invented(shaped, {"tz": "Europe/Berlin"}, text) == ["tz"]  # over four characters: a made-up zone
+    assert invented(shaped, {"tz": "Europe/Berlin", "unknown": "Zanzibar"}, text) == ["tz"]  # not in the schema
+
+
+def test_no_expected_call_of_the_demos_train_and_validation_invents_a_value(demo_rows: list[dict[str, Any]]) -> None:
+    """The property the rule relies on, on the data it is chosen on."""
+    checked = 0
+    for row, before, calls in expected_calls(demo_rows):
+        schemas = {t["function"]["name"]: t["function"]["parameters"] for t in row["tools"]}
+        words = content_words(conversation_text(before))
+        for name, args in calls:
+            assert invented_values(schemas[name], args, words) == [], (row["id"], name, args)
+            checked += 1
+    assert checked > 500
+
+
+def test_a_call_with_an_invented_value_is_decoded_again_as_text(
+        predictor: LocalPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows whose call makes up a value go through decoding once more, text only; the
+    others keep their first output."""
+    weather = [t for t in make_row(0)["tools"] if t["function"]["name"] == "get_weather"]
+    prompts = [{**make_row(i, kind=0), "tools": weather} for i in range(3)]
+    for r in prompts:
+        r["messages"] = r["messages"][:2]
+    prompts[1]["messages"][1]["content"] = "hello there, how are things?"
+    calls: list[bool] = []
+
+    def fake_generate(shared, prefix_cache, ids, tools, adjust, base, text_only=False):  # type: ignore[no-untyped-def]
+        """The city the prompt names, or one of the model's own."""
+        calls.append(text_only)
+        if text_only:
+            return ["Which city?"] * len(ids)
+        cities = [re.search(r"weather in (\w+)", predictor.tokenizer.decode(p)) for p in ids]
+        return [hermes_calls([("get_weather", {"city": c.group(1) if c else "Reykjavik"})]) for c in cities]
+
+    monkeypatch.setattr(predictor, "_generate", fake_generate)
+    out = predictor.predict(prompts)
+    assert out[1] == "Which city?" and calls == [False, True]
+    assert [o.startswith(TRIGGER) for o in out] == [True, False, True]
+    assert [predictor.invents(r, o) for r, o in zip(prompts, out, strict=True)] == [False, False, False]
+    predictor.invented_values = False
+    try:
+        calls.clear()
+        assert predictor.predict(prompts)[1].startswith(TRIGGER) and calls == [False]
+    finally:
+        predictor.invented_values = True
+
+
+def test_a_text_only_decoding_never_opens_a_call(predictor: LocalPredictor) -> None:
+    """Even where the decision would open every call (threshold 0)."""
+    rows = [make_row(i) for i in range(4)]
+    groups = predictor._groups([{**r, "messages": r["messages"][:2]} for r in rows])
+    trigger = predictor.trigger_id(TRIGGER)
+    predictor.decision = Decision(TRIGGER, 0.0)
+    try:
+        for text_only in (False, True):
+            for shared, cache, part in predictor._batches(groups):
+                out = predictor._generate(shared, cache, [m[1] for m in part], [r["tools"] for r in rows[: len(part)]],
+                                          text_only=text_only)
+                firsts = [predictor.tokenizer(o, add_special_tokens=False)["input_ids"][:1] == [trigger] for o in out]
+                assert all(firsts) if not text_only else not any(firsts)
+    finally:
+        predictor.decision = None
+
+
+def test_a_said_value_an_earlier_call_of_another_tool_took_is_not_said_again() -> None:
+    """"Escalate every high-priority open ticket to urgent": `status: open` and `priority:
+    high` belong to the listing; the updates take `urgent` and leave the status alone.
+    The same tool called again (ticket after ticket) keeps its own value."""
+    tickets = tool("update_ticket", {"ticket_id": {"type": "string"},
+                                     "status": {"type": "string", "enum": ["open", "closed"]},
+                                     "priority": {"type": "string", "enum": ["low", "high", "urgent"]}}, ["ticket_id"])
+    terms = {"update_ticket": {"status": {"open": [], "closed": []}, "priority": {"urgent": [], "high": [], "low": []}}}
+
+    def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": name, "arguments": args}}]}
+
+    row = {"messages": [
+        {"role": "user", "content": "Escalate every high-priority open ticket to urgent"},
+        call("list_tickets", {"status": "open", "priority": "high"}),
+        {"role": "tool", "content": json.dumps({"tickets": [{"ticket_id": "T-1"}, {"ticket_id": "T-2"}]})}]}
+    assert used_values(row) == {"list_tickets": {"status": {"open"}, "priority": {"high"}}}
+
+    def offered(r: dict[str, Any], used: Any) -> list[dict[str, Any]]:
+        return said_values([tickets], terms, user_text(r), said_text(r), used)
+
+    props = arguments(offered(row, used_values(row)), "update_ticket")
+    assert props["priority"]["enum"] == ["urgent"] and "status" not in props
+    assert required_of(offered(row, used_values(row))) == ["ticket_id", "priority"]
+    assert arguments(offered(row, None), "update_ticket")["status"]["enum"] == ["open"]  # without: pinned
+    # The second update: `urgent` was this tool's own value, so it is still said.
+    again = {"messages": [*row["messages"], call("update_ticket", {"ticket_id": "T-1", "priority": "urgent"}),
+                          {"role": "tool", "content": "{}"}]}
+    assert arguments(offered(again, used_values(again)), "update_ticket")["priority"]["enum"] == ["urgent"]

@@ -9,7 +9,7 @@ import pytest
 from mcptrain.errors import StageError
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.loop import learning_rate
-from mcptrain.training.lora import SUMMARY, train_lora
+from mcptrain.training.lora import SUMMARY, rows_sha256, train_lora
 from mcptrain.training.progress import ProgressEvent, describe
 from mcptrain.training.prompt import HERMES
 from tests.training.tiny import make_row, multi_turn_row
@@ -168,3 +168,12 @@ def test_the_call_or_answer_threshold_is_chosen_on_validation(tiny_model: Path, 
     off = train_lora(project(tiny_model, max_steps=2, calibrate_decision=False), TRAIN, val,
                      tmp_path / "off", "run", runner="inline")
     assert off.summary["decision"] is None and not (tmp_path / "off" / DECISION_FILE).exists()
+
+
+def test_a_run_is_keyed_by_what_training_reads_not_by_the_decoders_vocabulary() -> None:
+    rows = [make_row(i) for i in range(3)]
+    said = [{**r, "canonical_values": {"get_weather": {"units": {"metric": ["celsius"]}}}} for r in rows]
+    assert rows_sha256(said, rows[:1]) == rows_sha256(rows, rows[:1])
+    reworded = [rows[0], {**rows[1], "messages": [*rows[1]["messages"][:1], {"role": "user", "content": "hi"},
+                                                    *rows[1]["messages"][2:]]}, rows[2]]
+    assert rows_sha256(reworded, rows[:1]) != rows_sha256(rows, rows[:1])

@@ -211,7 +211,7 @@ def writing_an_email(tiny_model: Path, text: str, loop: str, detour: str | None 
     from mcptrain.training.grammar import call_prefix
 
     p = LocalPredictor(str(tiny_model), batch_size=1, max_new_tokens=60, precision="fp32",
-                       constrained=True, calibrated=False)
+                       constrained=True, calibrated=False, invented_values=False)  # the script's values are made up
     encode = lambda piece: p.tokenizer(piece, add_special_tokens=False)["input_ids"]  # noqa: E731
     script = encode(call_prefix("find_user") + '{"email": "') + (encode(text) if text else [])
     if limit_before_script_end is not None:
@@ -358,7 +358,7 @@ def test_a_strong_retrieval_prior_writes_the_tool_the_request_names(tiny_model: 
 
     beta = 50.0
     p = LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=40, precision="fp32", tool_retrieval=beta,
-                       calibrated=False)
+                       calibrated=False, invented_values=False)  # a random model's arguments are made up
     names = [tool_function(t)["name"] for t in ROWS[0]["tools"]]
     rows = [{**row, "messages": [row["messages"][0], {"role": "user", "content": f"Please {name.replace('_', ' ')}"}]}
             for row in ROWS[:1] for name in names]
