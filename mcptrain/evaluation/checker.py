@@ -37,7 +37,7 @@ CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "relevance"
               "edge_case", "zero_shot")
 _PRIORITY = ("wrong_function", "wrong_arguments", "missing_call", "extra_call")
 _BFCL_PUNCT = re.compile(r"[\s,./\-_*^]")  # BFCL's standardize_string, plus all whitespace
-_ASKS = re.compile(r"\b(please (provide|specify|tell|confirm|share|let me know)|could you|can you|"
+_ASKS = re.compile(r"\b(please (provide|specify|tell|confirm|share|give|let me know)|could you|can you|"
                    r"would you|do you (mean|want)|did you mean|which one)\b", re.IGNORECASE)
 _DECLINES = re.compile(r"\b(can ?not|can't|cannot|unable|not able|won't|will not|not allowed|not permitted|"
                        r"not possible|sorry|refuse|decline|must not|shouldn't|should not)\b", re.IGNORECASE)

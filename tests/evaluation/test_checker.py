@@ -319,6 +319,7 @@ def test_clarify_and_ask_for_details() -> None:
     assert check("Did you mean $20.00?", clarify) == \
         Match("clarified", True, "asked for clarification, as expected (clarify)")
     assert check("Please confirm the amount", clarify).outcome == "clarified"
+    assert check("I can't change a role yet. Please give me their email.", clarify).correct  # a request too
     assert check("OK.", clarify) == \
         Match("abstained", False, "expected a question (clarify), got a reply that asks nothing")
     assert check("", clarify) == Match("abstained", False, "expected a question (clarify), got an empty reply")
