@@ -32,7 +32,12 @@ Said values (`evaluation.vocabulary_values`) read the organisation's vocabulary 
 way: a parameter with canonical values ("what users say instead": `sms: [text, text
 message]`) takes only the values the user says, as themselves or as a synonym, and must
 be given; an optional one the user says nothing of is left out (asked "Any tickets from
-C-204?", the model no longer adds `status: open`).
+C-204?", the model no longer adds `status: open`). A value an earlier call of another tool
+took (`used_values`) is neither said nor stated for the calls after it.
+
+Invented values (`evaluation.invented_values`) check a call once it is written: a
+free-text value that shares no word with the conversation (`invented_values`) makes the
+predictor decode the turn again as a text answer.
 """
 
 from __future__ import annotations
@@ -90,14 +95,6 @@ def user_text(row: dict[str, Any]) -> str:
 
     return "\n".join(m["content"] for m in prompt_messages(row)
                      if m.get("role") == "user" and isinstance(m.get("content"), str))
-
-
-def last_user_text(row: dict[str, Any]) -> str:
-    """What the user said last before the assistant's turn: the request this turn answers."""
-    from mcptrain.training.prompt import prompt_messages
-
-    said = [m["content"] for m in prompt_messages(row) if m.get("role") == "user" and isinstance(m.get("content"), str)]
-    return said[-1] if said else ""
 
 
 def stated(value: str, text: str) -> bool:
