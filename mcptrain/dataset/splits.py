@@ -154,8 +154,12 @@ def stratum(row: Row) -> tuple[str, str]:
 
 def balance(groups: dict[str, int], config: s.SplitsSpec) -> dict[str, str]:
     """Whole groups (id -> row count) to splits, in seeded-hash order, each to the split
-    furthest below its share of the rows assigned so far (ties: train first)."""
+    furthest below its share of the rows assigned so far (ties: train first). With
+    `assignment: hashed`, each group by its own seeded hash against the cumulative shares
+    instead: a group added later moves no other group."""
     shares = {name: float(getattr(config, name)) for name in TRAIN_SPLITS}
+    if config.assignment == "hashed":
+        return {key: _by_hash(unit_hash(config.seed, key), shares) for key in groups}
     assigned = dict.fromkeys(TRAIN_SPLITS, 0)
     total = 0
     out: dict[str, str] = {}
@@ -166,6 +170,16 @@ def balance(groups: dict[str, int], config: s.SplitsSpec) -> dict[str, str]:
         assigned[choice] += weight
         out[key] = choice
     return out
+
+
+def _by_hash(u: float, shares: dict[str, float]) -> str:
+    """The split whose slice of [0, 1), laid out in `TRAIN_SPLITS` order by share, holds `u`."""
+    edge = 0.0
+    for name in TRAIN_SPLITS:
+        edge += shares[name]
+        if u < edge:
+            return name
+    return next(n for n in reversed(TRAIN_SPLITS) if shares[n] > 0)  # rounding at the top edge
 
 
 def assign_splits(rows: Iterable[Row], config: s.SplitsSpec, zero_shot: ZeroShot) -> None:

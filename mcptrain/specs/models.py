@@ -564,6 +564,12 @@ class SplitsSpec(_Spec):
         default=None, description="Examples created after this date go to holdout "
                                   "(`mcptrain holdout refresh` proposes the next window).")
     near_duplicate_threshold: float = Field(default=0.9, gt=0, le=1)
+    assignment: Literal["balanced", "hashed"] = Field(
+        default="balanced",
+        description="balanced: each stratum's groups, in seeded-hash order, go to the split furthest "
+                    "below its share (small strata follow the shares, but an added group can move the "
+                    "ones after it); hashed: each group by its own seeded hash against the shares "
+                    "(adding rows moves no other row; small strata follow the shares only on average).")
 
     @model_validator(mode="after")
     def _sum(self) -> SplitsSpec:

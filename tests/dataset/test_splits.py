@@ -250,3 +250,18 @@ def test_behaviour_rows_split_among_themselves_even_when_they_name_a_tool() -> N
     assign_splits(rows, cfg, set())
     edges = Counter(r["split"] for r in rows if r["kind"] == "edge_case")
     assert edges["train"] == 6  # 60% of the edge cases train, whatever the template did
+
+
+def test_hashed_assignment_moves_no_group_when_groups_are_added() -> None:
+    """The twelve edge cases the demo once gained moved 14 existing ones between splits under
+    `balanced` (README); under `hashed` a group's split is its own hash's alone."""
+    hashed = config().model_copy(update={"assignment": "hashed"})
+    before = {f"edge-{i}": 1 for i in range(40)}
+    after = {**before, **{f"new-{i}": 3 for i in range(12)}}
+    first, second = balance(before, hashed), balance(after, hashed)
+    assert {k: second[k] for k in before} == first
+    assert {k: balance(after, config())[k] for k in before} != balance(before, config())  # what it avoids
+    # Over many groups the shares hold.
+    many = Counter(balance({f"id-{i}": 1 for i in range(20000)}, hashed).values())
+    assert {k: round(v / 20000, 2) for k, v in many.items()} == {
+        "train": 0.6, "validation": 0.1, "test": 0.1, "holdout": 0.2}
