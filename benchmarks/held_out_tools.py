@@ -14,6 +14,7 @@ splits are never read. Decoder settings are then compared on the one adapter:
     .venv/bin/python benchmarks/held_out_tools.py --set mask_tool_names=0.25 --out .mcptrain/held-out-masked
     .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out --settings 1:0,8:0
     .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out --recalibrate --settings 4:0
+    .venv/bin/python benchmarks/held_out_tools.py --adapter .mcptrain/held-out-masked --settings 4:0 --invented-values off,on
 
 With a decision head (`training.decision_head`), each setting is scored twice: with the
 call token's threshold alone and with the head.

@@ -657,7 +657,7 @@ class EvaluationSpec(_Spec):
                     "(training/grounding.py).")
     invented_values: bool = Field(
         default=True,
-        description="Under the grammar, a call giving a required free-text value that shares no word "
+        description="Under the grammar, a call giving a free-text value that shares no word "
                     "with the conversation (\"Ship ORD-2301 to 10 Main Street\" with city \"New York\") "
                     "is decoded again as a text answer, where the question for it belongs; enums, "
                     "formats, ids, codes of up to four characters and values without a letter are "

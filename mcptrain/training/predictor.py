@@ -126,7 +126,7 @@ class LocalPredictor:
         self.ground_identifiers = constrained and ground_identifiers
         self.stated_values = constrained and stated_values
         self.vocabulary_values = constrained and vocabulary_values
-        # Under the grammar, a call that makes up a required free-text value is answered in text.
+        # Under the grammar, a call that makes up a free-text value is answered in text.
         self.invented_values = constrained and invented_values
         # Under the grammar, a tool's name is scored against how likely the model finds it
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
@@ -215,7 +215,7 @@ class LocalPredictor:
             base = dict(zip(kept, self.base_hidden([rows[i] for i in kept]), strict=True))
         self._decode(groups, rows, tools, base, out)
         if self.invented_values:
-            # A call giving a required value the conversation never says ("Ship ORD-2301 to
+            # A call giving a value the conversation never says ("Ship ORD-2301 to
             # 10 Main Street" with `city: "New York"`) is not the call asked for: the turn is
             # decoded again as a text answer, where "which city?" belongs.
             redo = {i for members in groups.values() for i, _ in members if self.invents(rows[i], out[i])}
@@ -241,7 +241,7 @@ class LocalPredictor:
 
     @staticmethod
     def invents(row: dict[str, Any], text: str) -> bool:
-        """Whether `text` calls one of `row`'s tools with a required free-text value that
+        """Whether `text` calls one of `row`'s tools with a free-text value that
         shares no word with the conversation (`grounding.invented_values`)."""
         from mcptrain.training.grammar import tool_function, written_calls
         from mcptrain.training.grounding import content_words, conversation_text, invented_values
