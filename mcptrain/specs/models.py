@@ -661,7 +661,9 @@ class EvaluationSpec(_Spec):
                     "with the conversation (\"Ship ORD-2301 to 10 Main Street\" with city \"New York\") "
                     "is decoded again as a text answer, where the question for it belongs; enums, "
                     "formats, ids, codes of up to four characters and values without a letter are "
-                    "left alone (training/grounding.py).")
+                    "left alone. So is a call giving a number, date or time when the conversation "
+                    "gives none at all (no digit, no word for one), unless the parameter's schema "
+                    "writes it (training/grounding.py).")
     name_calibration: float = Field(
         default=0.0, ge=0.0, le=2.0,
         description="Under the grammar, each token of a tool's name is scored log p - this x its log "

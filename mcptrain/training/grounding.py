@@ -36,8 +36,9 @@ C-204?", the model no longer adds `status: open`). A value an earlier call of an
 took (`used_values`) is neither said nor stated for the calls after it.
 
 Invented values (`evaluation.invented_values`) check a call once it is written: a
-free-text value that shares no word with the conversation (`invented_values`) makes the
-predictor decode the turn again as a text answer.
+free-text value that shares no word with the conversation, or a number, date or time in
+a conversation that gives none (`invented_values`), makes the predictor decode the turn
+again as a text answer.
 """
 
 from __future__ import annotations
@@ -228,15 +229,49 @@ def content_words(text: str) -> frozenset[str]:
             | frozenset(_CJK.findall(text)))
 
 
+# Words that give a number, a date or a time ("twice", "yesterday", "next week"). A
+# conversation with none of them and no digit asked for no number: one in a call is made
+# up (`invented_values`). English only: a conversation in another script is not judged.
+_QUANTITY_WORDS = """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred
+thousand million billion dozen half quarter double triple twice once single couple few several first
+second third last next previous past ago since until before after today tonight tomorrow yesterday now
+recent recently latest earliest oldest newest week weekly month monthly year yearly annual day daily hour
+minute morning afternoon evening night noon midnight weekend monday tuesday wednesday thursday friday
+saturday sunday january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+_QUANTITY_FORMATS = frozenset(("date", "date-time", "time"))
+
+
+def says_quantity(words: frozenset[str]) -> bool:
+    """Whether a conversation (`words`, its `content_words`) gives a number, a date or a
+    time: a digit or a word for one; any word outside ASCII counts (another language,
+    whose words for numbers are not listed)."""
+    return any(w.isdigit() or not w.isascii() for w in words) or bool(words & _quantity_stems())
+
+
+@lru_cache(maxsize=1)
+def _quantity_stems() -> frozenset[str]:
+    return frozenset(_stems(" ".join(_QUANTITY_WORDS)))
+
+
 def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path: str = "") -> list[str]:
-    """The free-text values of a call (`arguments` against its `parameters` schema, into
-    objects) that share no word with the conversation (`words`, its `content_words`):
-    "Ship ORD-2301 to 10 Main Street" answered with `city: "New York"`, "What's the
-    difference between the editor and viewer roles?" with `find_user(name="A-M-E-R-S")`.
-    A value the schema shapes is left alone: an enum, a `format` (dates, emails), an
-    identifier (`ground_tools`' business); so is a code of up to four characters ("CA" for
-    California, "EUR" for euros) and a value without a letter ("14:00" for "2 pm",
-    "2025-03-04"), which are derived, not copied."""
+    """The values of a call (`arguments` against its `parameters` schema, into objects)
+    that nothing in the conversation (`words`, its `content_words`) gives.
+
+    * A free-text value that shares no word with it: "Ship ORD-2301 to 10 Main Street"
+      answered with `city: "New York"`, "What's the difference between the editor and
+      viewer roles?" with `find_user(name="A-M-E-R-S")`. A value the schema shapes is
+      left alone here: an enum, a `format` (dates, emails), an identifier
+      (`ground_tools`' business); so is a code of up to four characters ("CA" for
+      California, "EUR" for euros) and a value without a letter ("14:00" for "2 pm"),
+      which are derived, not copied.
+    * A number, a date or a time (a value with a digit and no letter, or a `date`,
+      `date-time` or `time`) when the conversation gives none at all (`says_quantity`):
+      "thanks, that's all" answered with `create_payment(amount=10000)`. Derived values
+      still pass whenever the conversation gives something to derive them from ("next
+      week", "twice", "2 pm"), and so does a number the parameter's own schema writes
+      (a default, an example: "1 for cleaning, 2 for ironing")."""
     if not isinstance(parameters, dict) or not isinstance(arguments, dict):
         return []
     props: dict[str, Any] = parameters["properties"] if isinstance(parameters.get("properties"), dict) else {}
@@ -247,12 +282,38 @@ def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path
             continue
         if isinstance(value, dict):
             found += invented_values(sub, value, words, f"{path}{name}.")
+        elif any(k in sub for k in ("enum", "const")):
+            continue
+        elif _quantity(value, sub):
+            if not says_quantity(words) and not _written_in(value, sub):
+                found.append(f"{path}{name}")
         elif (isinstance(value, str) and sub.get("type") == "string" and value_regex(sub) is None
-              and not any(k in sub for k in ("enum", "const", "format"))
+              and "format" not in sub
               and not (len(value.strip()) <= 4 and " " not in value.strip()) and _LETTER.search(value)):
             if not content_words(value) & words:  # (a value of single letters has none)
                 found.append(f"{path}{name}")
     return found
+
+
+def _quantity(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether `value` is a number, a date or a time: a JSON number, a string with a digit
+    and no letter, or a string of a date or time `format`."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and (
+        schema.get("format") in _QUANTITY_FORMATS or (bool(re.search(r"\d", value)) and not _LETTER.search(value)))
+
+
+def _written_in(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether the numbers of `value` (4.0 as 4) all appear in `schema`'s own text: its
+    description, default, examples and bounds."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    wanted = re.findall(r"\d+", str(value))
+    written = set(re.findall(r"\d+", json.dumps(schema)))
+    return bool(wanted) and all(w in written for w in wanted)
 
 
 def _object_parameters(tool: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:

@@ -241,8 +241,9 @@ class LocalPredictor:
 
     @staticmethod
     def invents(row: dict[str, Any], text: str) -> bool:
-        """Whether `text` calls one of `row`'s tools with a free-text value that
-        shares no word with the conversation (`grounding.invented_values`)."""
+        """Whether `text` calls one of `row`'s tools with a value the conversation does not
+        give: free text sharing no word with it, or a number, date or time when it gives
+        none (`grounding.invented_values`)."""
         from mcptrain.training.grammar import tool_function, written_calls
         from mcptrain.training.grounding import content_words, conversation_text, invented_values
 

@@ -426,6 +426,30 @@ def test_values_a_schema_shapes_or_a_model_derives_are_not_invented() -> None:
     assert invented(shaped, {"tz": "Europe/Berlin", "unknown": "Zanzibar"}, text) == ["tz"]  # not in the schema
 
 
+def test_a_number_date_or_time_is_invented_when_the_conversation_gives_none() -> None:
+    pay = {"type": "object", "properties": {
+        "amount": {"type": "integer", "minimum": 1}, "currency": {"type": "string", "enum": ["USD", "EUR"]},
+        "since": {"type": "string", "format": "date"}, "at": {"type": "string"}, "rush": {"type": "boolean"},
+        "volume": {"type": "integer", "description": "0 (mute) to 100 (full), default 50"}}}
+    chit_chat = "thanks, that's all for today"
+    assert invented(pay, {"amount": 10000, "currency": "USD"}, "thanks, that's all") == ["amount"]
+    assert invented(pay, {"since": "2022-01-01", "rush": True}, "how are my orders doing?") == ["since"]
+    assert invented(pay, {"at": "14:00"}, "book it, please") == ["at"]
+    assert invented(pay, {"amount": 12.5}, "pay the gardener") == ["amount"]
+    # Something to derive it from: a digit anywhere, a word for a number, a date or a time.
+    assert invented(pay, {"amount": 10000}, chit_chat) == []  # "today"
+    assert invented(pay, {"amount": 2500}, "pay twenty-five dollars") == []
+    assert invented(pay, {"since": "2026-11-28"}, "orders from last week") == []
+    assert invented(pay, {"amount": 10000}, "charge C-1 for invoice INV-7") == []
+    # The schema writes the number itself (a default, a range), or the conversation is not English.
+    assert invented(pay, {"volume": 50}, "play the song") == []
+    assert invented(pay, {"volume": 100.0}, "play the song") == []
+    assert invented(pay, {"volume": 70}, "play the song") == ["volume"]
+    assert invented(pay, {"amount": 500}, "bezahle die Rechnung für Müller") == []
+    # An enum, a boolean or a value with letters is not a quantity.
+    assert invented(pay, {"currency": "EUR", "rush": False}, "hello") == []
+
+
 def test_no_expected_call_of_the_demos_train_and_validation_invents_a_value(demo_rows: list[dict[str, Any]]) -> None:
     """The property the rule relies on, on the data it is chosen on."""
     checked = 0
