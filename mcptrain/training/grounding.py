@@ -243,10 +243,20 @@ jan feb mar apr jun jul aug sep sept oct nov dec""".split()
 _QUANTITY_FORMATS = frozenset(("date", "date-time", "time"))
 
 
-def says_quantity(words: frozenset[str]) -> bool:
-    """Whether a conversation (`words`, its `content_words`) gives a number, a date or a
-    time: a digit or a word for one; any word outside ASCII counts (another language,
-    whose words for numbers are not listed)."""
+# A code's digits ("ORD-2750", "C-88", "U-2044") give no number: Latin letters starting
+# a word, an optional separator, then a digit.
+_CODE = re.compile(r"(?<![\w-])[A-Za-z]+[-_#]?\d[\w-]*")
+
+
+def says_quantity(text: str) -> bool:
+    """Whether `text` gives a number, a date or a time: a digit outside a code, or a word
+    for one (`quantity_in`)."""
+    return quantity_in(content_words(_CODE.sub(" ", text)))
+
+
+def quantity_in(words: frozenset[str]) -> bool:
+    """Whether `words` (`content_words`) hold a number or a word for a number, a date or a
+    time; any word outside ASCII counts (another language, whose words are not listed)."""
     return any(w.isdigit() or not w.isascii() for w in words) or bool(words & _quantity_stems())
 
 
@@ -255,7 +265,8 @@ def _quantity_stems() -> frozenset[str]:
     return frozenset(_stems(" ".join(_QUANTITY_WORDS)))
 
 
-def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path: str = "") -> list[str]:
+def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path: str = "",
+                    *, quantities: bool | None = None) -> list[str]:
     """The values of a call (`arguments` against its `parameters` schema, into objects)
     that nothing in the conversation (`words`, its `content_words`) gives.
 
@@ -267,13 +278,17 @@ def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path
       California, "EUR" for euros) and a value without a letter ("14:00" for "2 pm"),
       which are derived, not copied.
     * A number, a date or a time (a value with a digit and no letter, or a `date`,
-      `date-time` or `time`) when the conversation gives none at all (`says_quantity`):
-      "thanks, that's all" answered with `create_payment(amount=10000)`. Derived values
+      `date-time` or `time`) when the conversation gives none at all (`quantities`, its
+      `says_quantity`; by default read from `words`, codes' digits included):
+      "thanks, that's all" answered with `create_payment(amount=10000)`, "Move ORD-2750's
+      delivery somewhere else" with `list_orders(placed_after="2022-01-01")`. Derived values
       still pass whenever the conversation gives something to derive them from ("next
       week", "twice", "2 pm"), and so does a number the parameter's own schema writes
       (a default, an example: "1 for cleaning, 2 for ironing")."""
     if not isinstance(parameters, dict) or not isinstance(arguments, dict):
         return []
+    if quantities is None:
+        quantities = quantity_in(words)
     props: dict[str, Any] = parameters["properties"] if isinstance(parameters.get("properties"), dict) else {}
     found: list[str] = []
     for name, value in arguments.items():
@@ -281,11 +296,11 @@ def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path
         if not isinstance(sub, dict):
             continue
         if isinstance(value, dict):
-            found += invented_values(sub, value, words, f"{path}{name}.")
+            found += invented_values(sub, value, words, f"{path}{name}.", quantities=quantities)
         elif any(k in sub for k in ("enum", "const")):
             continue
         elif _quantity(value, sub):
-            if not says_quantity(words) and not _written_in(value, sub):
+            if not quantities and not _written_in(value, sub):
                 found.append(f"{path}{name}")
         elif (isinstance(value, str) and sub.get("type") == "string" and value_regex(sub) is None
               and "format" not in sub

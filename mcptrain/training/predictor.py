@@ -245,14 +245,21 @@ class LocalPredictor:
         give: free text sharing no word with it, or a number, date or time when it gives
         none (`grounding.invented_values`)."""
         from mcptrain.training.grammar import tool_function, written_calls
-        from mcptrain.training.grounding import content_words, conversation_text, invented_values
+        from mcptrain.training.grounding import (
+            content_words,
+            conversation_text,
+            invented_values,
+            says_quantity,
+        )
 
         calls = written_calls(text)
         if not calls:
             return False
         schemas = {str(f.get("name")): f.get("parameters") for t in row.get("tools") or [] if (f := tool_function(t))}
-        words = content_words(conversation_text(row))
-        return any(invented_values(schemas.get(name), arguments, words) for name, arguments in calls)
+        text = conversation_text(row)
+        words, quantities = content_words(text), says_quantity(text)
+        return any(invented_values(schemas.get(name), arguments, words, quantities=quantities)
+                   for name, arguments in calls)
 
     def offered_tools(self, row: dict[str, Any]) -> Any:
         """The tools the grammar offers for `row`: its own, grounded when that is on, with

@@ -21,6 +21,7 @@ from mcptrain.training.grounding import (
     require_stated,
     said_text,
     said_values,
+    says_quantity,
     stated,
     used_values,
     user_text,
@@ -394,7 +395,7 @@ SHIP_TO = {"type": "object", "properties": {"order_id": {"type": "string", "patt
 
 
 def invented(parameters: dict[str, Any], arguments: dict[str, Any], text: str) -> list[str]:
-    return invented_values(parameters, arguments, content_words(text))
+    return invented_values(parameters, arguments, content_words(text), quantities=says_quantity(text))
 
 
 def test_a_value_sharing_no_word_with_the_conversation_is_invented() -> None:
@@ -440,7 +441,11 @@ def test_a_number_date_or_time_is_invented_when_the_conversation_gives_none() ->
     assert invented(pay, {"amount": 10000}, chit_chat) == []  # "today"
     assert invented(pay, {"amount": 2500}, "pay twenty-five dollars") == []
     assert invented(pay, {"since": "2026-11-28"}, "orders from last week") == []
-    assert invented(pay, {"amount": 10000}, "charge C-1 for invoice INV-7") == []
+    assert invented(pay, {"amount": 10000}, "charge C-1 for invoice 7") == []
+    # A code's digits are no number: "ORD-2750" says nothing of a date.
+    assert invented(pay, {"since": "2022-01-01"}, "Move ORD-2750's delivery somewhere else") == ["since"]
+    assert invented(pay, {"amount": 10000}, "charge C-1 for INV-7") == ["amount"]
+    assert invented(pay, {"at": "15:00"}, "call C-12 back at 3pm") == []
     # The schema writes the number itself (a default, a range), or the conversation is not English.
     assert invented(pay, {"volume": 50}, "play the song") == []
     assert invented(pay, {"volume": 100.0}, "play the song") == []
@@ -455,9 +460,10 @@ def test_no_expected_call_of_the_demos_train_and_validation_invents_a_value(demo
     checked = 0
     for row, before, calls in expected_calls(demo_rows):
         schemas = {t["function"]["name"]: t["function"]["parameters"] for t in row["tools"]}
-        words = content_words(conversation_text(before))
+        text = conversation_text(before)
+        words, quantities = content_words(text), says_quantity(text)
         for name, args in calls:
-            assert invented_values(schemas[name], args, words) == [], (row["id"], name, args)
+            assert invented_values(schemas[name], args, words, quantities=quantities) == [], (row["id"], name, args)
             checked += 1
     assert checked > 500
 
@@ -554,11 +560,12 @@ def test_no_expected_call_in_gorillas_own_bfcl_files_invents_a_value() -> None:
         for entry in map(json.loads, (fixtures / answers.name).read_text().splitlines()):
             if entry["id"] not in truth:
                 continue
-            words = content_words("\n".join(m["content"] for turn in entry["question"] for m in turn))
+            text = "\n".join(m["content"] for turn in entry["question"] for m in turn)
+            words, quantities = content_words(text), says_quantity(text)
             docs = {f["name"]: f.get("parameters") for f in entry["function"]}
             for call in truth[entry["id"]]:
                 (name, args), = call.items()
                 first = {k: v[0] for k, v in args.items() if isinstance(v, list) and v and v[0] != ""}
-                assert invented_values(docs[name], first, words) == [], (entry["id"], name, first)
+                assert invented_values(docs[name], first, words, quantities=quantities) == [], (entry["id"], name, first)
                 checked += 1
     assert checked >= 20
