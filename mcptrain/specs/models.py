@@ -647,8 +647,10 @@ class EvaluationSpec(_Spec):
     stated_values: bool = Field(
         default=True,
         description="Under the grammar, an optional string parameter with an enum becomes required "
-                    "when the user states one of its values in words (\"send it express\"): the "
-                    "model may not leave it out (training/grounding.py).")
+                    "when the user states one of its values in words (\"send it express\"), and an "
+                    "optional id parameter when the user states an id it takes that no required "
+                    "parameter of the tool could (\"Pay INV-123\"): the model may not leave it out "
+                    "(training/grounding.py).")
     vocabulary_values: bool = Field(
         default=True,
         description="Under the grammar, a parameter the vocabulary gives canonical values takes only "

@@ -113,9 +113,12 @@ def stated(value: str, text: str) -> bool:
 
 def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
                    used: dict[str, dict[str, set[str]]] | None = None) -> list[dict[str, Any]]:
-    """`tools` with every optional string-enum parameter whose value `text` states made
-    required (top-level parameters; the enum itself is left as it is). A value an earlier
-    call of another tool took (`used`, as in `said_values`) is not stated for this one."""
+    """`tools` with every optional parameter whose value `text` states made required
+    (top-level parameters; the schema itself is left as it is): a string enum one of whose
+    values it states, and an identifier (`value_regex`) one of whose ids it holds — "Pay
+    INV-123 for C-1042" gives `create_payment` its optional `invoice_id` — unless a required
+    parameter of the tool could take that id. A value an earlier call of another tool took
+    (`used`, as in `said_values`) is not stated for this one."""
     out = []
     for tool in tools or []:
         found = _object_parameters(tool)
@@ -124,11 +127,18 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
             continue
         function, parameters, props = found
         required = list(parameters.get("required") or [])
+        tool_name = str(function.get("name"))
+        # An id a required parameter could take ("from_account") asks nothing of an optional one.
+        owned = [r for n in required if isinstance(props.get(n), dict) and (r := value_regex(props[n])) is not None]
         added = [name for name, sub in props.items()
                  if name not in required and isinstance(sub, dict) and sub.get("type") == "string"
-                 and isinstance(sub.get("enum"), list)
-                 and any(isinstance(v, str) and v not in _taken(used, str(function.get("name")), name)
-                         and stated(v, text) for v in sub["enum"])]
+                 and (isinstance(sub.get("enum"), list)
+                      and any(isinstance(v, str) and v not in _taken(used, tool_name, name)
+                              and stated(v, text) for v in sub["enum"])
+                      or (regex := value_regex(sub)) is not None
+                      and any(v not in _taken(used, tool_name, name)
+                              and not any(found_values(r, v) == [v] for r in owned)
+                              for v in found_values(regex, text)))]
         if not added:
             out.append(tool)
             continue

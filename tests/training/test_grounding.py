@@ -215,6 +215,27 @@ def test_stated_enum_values_make_an_optional_parameter_required() -> None:
     assert SHIP["function"]["parameters"]["required"] == ["sku"]  # the original is not modified
 
 
+PAY = tool("create_payment", {"amount": {"type": "integer"},
+                              "customer_id": {"type": "string", "pattern": "^C-[0-9]+$"},
+                              "invoice_id": {"type": "string", "pattern": "^INV-[0-9]+$"}}, ["amount"])
+MOVE = tool("transfer", {"from_account": {"type": "string", "pattern": "^ACC-[0-9]+$"},
+                         "to_account": {"type": "string", "pattern": "^ACC-[0-9]+$"}}, ["from_account"])
+
+
+def test_a_stated_id_makes_an_optional_id_parameter_required() -> None:
+    assert required_of(require_stated([PAY], "Pay INV-123 for C-1042, 10 dollars")) == [
+        "amount", "customer_id", "invoice_id"]
+    assert required_of(require_stated([PAY], "Pay invoice INV-123")) == ["amount", "invoice_id"]
+    assert require_stated([PAY], "Pay 10 dollars")[0] is PAY
+    # An id a required parameter could take asks nothing of an optional one of the same kind.
+    assert require_stated([MOVE], "Show me ACC-1")[0] is MOVE
+    # An id an earlier call of another tool took is not stated for this one.
+    used = {"get_invoice": {"invoice_id": {"INV-123"}}}
+    assert required_of(require_stated([PAY], "Pay INV-123", used)) == ["amount"]
+    assert required_of(require_stated([PAY], "Pay INV-123", {"create_payment": {"invoice_id": {"INV-123"}}})) == [
+        "amount", "invoice_id"]  # the same tool called again keeps its own
+
+
 def test_the_stated_grammar_refuses_leaving_a_stated_value_out(tiny_tokenizer: Any) -> None:
     grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
     tools = require_stated([SHIP], "Ship SKU-1 overnight")
