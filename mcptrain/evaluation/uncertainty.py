@@ -5,7 +5,7 @@ many paraphrases of one request (the demo's `ord-001` is 18 zero-shot items), an
 multi-turn row is scored once a step; a model gets such a family right or wrong together.
 Counting its items as independent makes a difference look far surer than it is: on the
 demo, four families are 51 of the 67 zero-shot items, and two runs of one recipe on two
-CPUs moved the zero-shot score between 7.5% and 25.4% (README, "What the demo measures").
+CPUs moved the zero-shot score between 7.5% and 25.4% (docs/measurements.md).
 
 So the report gives the candidate's gain over the base model with a percentile interval
 from a paired cluster bootstrap: families (items sharing a `source_id`) are drawn with
