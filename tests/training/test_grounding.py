@@ -590,3 +590,25 @@ def test_no_expected_call_in_gorillas_own_bfcl_files_invents_a_value() -> None:
                 assert invented_values(docs[name], first, words, quantities=quantities) == [], (entry["id"], name, first)
                 checked += 1
     assert checked >= 20
+
+
+def test_bfcl_numbers_from_a_description_pass_and_numbers_from_world_knowledge_do_not() -> None:
+    """Data not written here: BFCL calls whose numbers no conversation word gives. A number
+    the parameter's description writes passes ("1 for cleaning service"); a number only
+    world knowledge gives is blocked, the rule's known cost (4 of BFCL v4's 3,302 calls)."""
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "bfcl_quantities"
+    truth = {a["id"]: a["ground_truth"] for a in map(
+        json.loads, (fixtures / "possible_answer" / "BFCL_v4_quantities.json").read_text().splitlines())}
+    blocked = {}
+    for entry in map(json.loads, (fixtures / "BFCL_v4_quantities.json").read_text().splitlines()):
+        text = "\n".join(m["content"] for turn in entry["question"] for m in turn)
+        assert not says_quantity(text), entry["id"]
+        docs = {f["name"]: f.get("parameters") for f in entry["function"]}
+        (name, args), = truth[entry["id"]][0].items()
+        first = {k: v[0] for k, v in args.items() if isinstance(v, list) and v and v[0] != ""}
+        blocked[entry["id"]] = sorted(invented_values(docs[name], first, content_words(text), quantities=False))
+    assert blocked == {
+        "simple_python_112": ["favorable_outcomes", "total_outcomes"],  # a deck: 52 cards, 4 kings
+        "live_multiple_945-196-3": ["volume"],  # 50, nobody asked
+        "live_multiple_918-191-6": [], "live_multiple_971-212-0": [], "live_simple_177-103-0": [],
+    }
