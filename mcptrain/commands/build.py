@@ -11,7 +11,13 @@ from mcptrain.workspace import Workspace
 
 def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Workspace | None = None) -> int:
     from mcptrain.dataset.build import build_dataset
-    from mcptrain.dataset.manifest import CATEGORIES, THIN_ROWS, THIN_SHARE, quality_table
+    from mcptrain.dataset.manifest import (
+        CATEGORIES,
+        THIN_ROWS,
+        THIN_SHARE,
+        UNSEEN_BELOW,
+        quality_table,
+    )
     from mcptrain.dataset.splits import SPLITS
     if push and no_dvc:
         output.error("--push needs DVC; drop --no-dvc")
@@ -39,9 +45,9 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
     ])
     output.table("data quality", ["figure", "value"], quality_table(m["quality"]))
     behaviours = m["quality"]["behaviours"]
-    output.table("behaviours", ["behaviour", "train rows", "share", "scored rows"],
-                 [(b, str(n), f"{100 * behaviours['share'][b]:.0f}%", str(behaviours["scored"][b]))
-                  for b, n in behaviours["train"].items()])
+    output.table("behaviours", ["behaviour", "train rows", "share", "validation rows", "scored rows"],
+                 [(b, str(n), f"{100 * behaviours['share'][b]:.0f}%", str(behaviours["validation"][b]),
+                   str(behaviours["scored"][b])) for b, n in behaviours["train"].items()])
     output.info(f"services: {_listed(report.compiled)} compiled, {_listed(report.reused)} reused from the build cache")
     zero_shot = sorted(t for names in m["zero_shot_tools"].values() for t in names)
     if zero_shot:
@@ -58,6 +64,11 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
         output.warn(f"scored behaviours with too few training rows: {_names(behaviours['thin'])} "
                     f"(fewer than {THIN_ROWS} or {THIN_SHARE:.0%} of train); the model will not learn "
                     "them: add examples or edge cases")
+    if behaviours["unseen"]:
+        found = ", ".join(f"{b} ({behaviours['validation'][b]})" for b in behaviours["unseen"])
+        output.warn(f"scored behaviours with fewer than {UNSEEN_BELOW} validation rows: {found}; what is "
+                    "chosen on validation (the call-or-answer threshold, a recipe) cannot see them: add "
+                    "examples or edge cases of that kind")
     volume_warnings(m["quality"]["volume"])
     if report.checks.warnings:
         found = ", ".join(f"{k}: {v}" for k, v in sorted(report.checks.warnings.items()))

@@ -22,6 +22,11 @@ BEHAVIOURS = ("call", "parallel", "sequence", "no_tool", "clarify", "ask_for_det
 # them: below it the model has seen too few to learn it (the demo once had 11 no-tool
 # rows in 353 and called a tool for every greeting).
 THIN_ROWS, THIN_SHARE = 10, 0.03
+# A behaviour that is scored needs at least this many validation rows for the choices made
+# on validation (the call-or-answer threshold, the recipe) to see it: the demo once held
+# one refusal among 64 validation items, so nothing chosen there could tell refusing from
+# asking for details.
+UNSEEN_BELOW = 3
 # The chapter's volume figures: "min_training_examples: 1_000  # Minimum for LoRA"; "start
 # with 10-20 hand-curated examples per tool, expand to 100-200 for production"; its
 # `check_balance` flags a tool with fewer than half the mean examples per tool.
@@ -114,16 +119,20 @@ def behaviour_of(row: Row) -> str:
 
 
 def behaviour_shares(rows: list[Row]) -> dict[str, Any]:
-    """Training rows per behaviour, their share, the scored rows per behaviour, and the
-    scored behaviours with too few training rows (`thin`)."""
+    """Training, validation and scored rows per behaviour, the training share, the scored
+    behaviours with too few training rows (`thin`), and those with too few validation rows
+    for a choice made on validation to see them (`unseen`, fewer than `UNSEEN_BELOW`)."""
     train = Counter(behaviour_of(r) for r in rows if r["split"] == "train")
+    validation = Counter(behaviour_of(r) for r in rows if r["split"] == "validation")
     scored = Counter(behaviour_of(r) for r in rows if r["split"] in EVAL_SPLITS)
     total = sum(train.values()) or 1
     thin = [b for b in BEHAVIOURS if scored.get(b)
             and (train.get(b, 0) < THIN_ROWS or train.get(b, 0) / total < THIN_SHARE)]
+    unseen = [b for b in BEHAVIOURS if scored.get(b) and validation.get(b, 0) < UNSEEN_BELOW]
     return {"train": {b: train.get(b, 0) for b in BEHAVIOURS},
             "share": {b: round(train.get(b, 0) / total, 4) for b in BEHAVIOURS},
-            "scored": {b: scored.get(b, 0) for b in BEHAVIOURS}, "thin": thin}
+            "validation": {b: validation.get(b, 0) for b in BEHAVIOURS},
+            "scored": {b: scored.get(b, 0) for b in BEHAVIOURS}, "thin": thin, "unseen": unseen}
 
 
 def _edge_coverage(data: list[Row], tools_by_service: dict[str, list[str]]) -> dict[str, Any]:

@@ -33,6 +33,9 @@ def test_build_without_dvc(good_project: Path) -> None:
         "mcptrain: warning: the specs have 3 warnings (see mcptrain validate)",
         "mcptrain: warning: scored behaviours with too few training rows: ask_for_details (fewer than 10 "
         "or 3% of train); the model will not learn them: add examples or edge cases",
+        "mcptrain: warning: scored behaviours with fewer than 3 validation rows: call (0), ask_for_details (0); "
+        "what is chosen on validation (the call-or-answer threshold, a recipe) cannot see them: add examples "
+        "or edge cases of that kind",
         "mcptrain: warning: train holds 17 rows; the design chapter names 1,000 as the minimum for LoRA "
         "(10,000 recommended): expect memorising, not generalising",
         "mcptrain: warning: 5 tools with fewer than 10 examples: create_payment, get_customer_by_name, "

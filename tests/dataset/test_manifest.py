@@ -81,6 +81,13 @@ def test_behaviour_shares_count_train_and_scored_rows_and_flag_thin_ones() -> No
     # scored and thin: no_tool (3 < 10), sequence and refuse (none); parallel has 12 rows and 22%
     assert shares["thin"] == ["sequence", "no_tool", "refuse"]
     assert quality_report(rows, TOOLS, set())["behaviours"] == shares
+    # Scored, and under 3 validation rows: every scored behaviour here (no validation rows).
+    assert shares["unseen"] == ["parallel", "sequence", "no_tool", "refuse"]
+    rows += [row(f"v{i}", "validation", [], kind="edge_case", category="edge_case", action="refuse") for i in range(3)]
+    rows += [row("nv", "validation", [], kind="edge_case", category="relevance", action="no_tool")]
+    shares = behaviour_shares(rows)
+    assert shares["validation"]["refuse"] == 3 and shares["validation"]["no_tool"] == 1
+    assert shares["unseen"] == ["parallel", "sequence", "no_tool"]
 
 
 def test_volume_against_the_chapters_figures() -> None:
