@@ -260,13 +260,8 @@ _CODE = re.compile(r"(?<![\w-])[A-Za-z]+[-_#]?\d[\w-]*")
 
 def says_quantity(text: str) -> bool:
     """Whether `text` gives a number, a date or a time: a digit outside a code, or a word
-    for one (`quantity_in`)."""
-    return quantity_in(content_words(_CODE.sub(" ", text)))
-
-
-def quantity_in(words: frozenset[str]) -> bool:
-    """Whether `words` (`content_words`) hold a number or a word for a number, a date or a
-    time; any word outside ASCII counts (another language, whose words are not listed)."""
+    for one; any word outside ASCII counts (another language, whose words are not listed)."""
+    words = content_words(_CODE.sub(" ", text))
     return any(w.isdigit() or not w.isascii() for w in words) or bool(words & _quantity_stems())
 
 
@@ -276,7 +271,7 @@ def _quantity_stems() -> frozenset[str]:
 
 
 def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path: str = "",
-                    *, quantities: bool | None = None) -> list[str]:
+                    *, quantities: bool) -> list[str]:
     """The values of a call (`arguments` against its `parameters` schema, into objects)
     that nothing in the conversation (`words`, its `content_words`) gives.
 
@@ -289,7 +284,7 @@ def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path
       which are derived, not copied.
     * A number, a date or a time (a value with a digit and no letter, or a `date`,
       `date-time` or `time`) when the conversation gives none at all (`quantities`, its
-      `says_quantity`; by default read from `words`, codes' digits included):
+      `says_quantity`):
       "thanks, that's all" answered with `create_payment(amount=10000)`, "Move ORD-2750's
       delivery somewhere else" with `list_orders(placed_after="2022-01-01")`. Derived values
       still pass whenever the conversation gives something to derive them from ("next
@@ -297,8 +292,6 @@ def invented_values(parameters: Any, arguments: Any, words: frozenset[str], path
       (a default, an example: "1 for cleaning, 2 for ironing")."""
     if not isinstance(parameters, dict) or not isinstance(arguments, dict):
         return []
-    if quantities is None:
-        quantities = quantity_in(words)
     props: dict[str, Any] = parameters["properties"] if isinstance(parameters.get("properties"), dict) else {}
     found: list[str] = []
     for name, value in arguments.items():
