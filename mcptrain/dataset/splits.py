@@ -6,12 +6,15 @@ Order of the rules, first match wins:
 3. `created_at` after `splits.time_holdout_after` -> `holdout`;
 4. otherwise the row's *stratum* is split by the configured shares (the per-tool phrasing
    split): a stratum is one tool of one service (rows keyed by the first tool they call),
-   a service's multi-step sequences, or a service's rows of one call-less category (edge
-   cases, relevance: these split among themselves even when they name a tool). Within it the unit is the example: template expansions share their
-   example's `source_id`, so the paraphrases of one example never straddle train and
-   test. Examples are taken in the order of a seeded hash of their id and each goes to the
-   split furthest below its share (by rows), so every tool's first example trains and
-   every tool's rows follow the shares as closely as whole examples allow;
+   a service's multi-step sequences, or a service's rows of one call-less category and
+   one expected behaviour (its refusals, its clarifications, ...: these split among
+   themselves even when they name a tool, so every behaviour reaches validation and test
+   in its share instead of by luck). Within it the unit is the example: template
+   expansions share their example's `source_id`, so the paraphrases of one example never
+   straddle train and test. Examples are taken oldest first (`created_at`; undated ones
+   before every dated one, ties in the order of a seeded hash of their id) and each goes
+   to the split furthest below its share (by rows), so every tool's first example trains
+   and every tool's rows follow the shares as closely as whole examples allow;
 5. multi-step sequences that land in test or holdout go to `orchestration` instead
    (those in train/validation stay: the model must see tool results to learn to use them).
 
@@ -22,10 +25,14 @@ of its service and never called, it would be the one tool the model learns never
 The scored splits offer every tool, as a deployment does once the tool exists.
 
 Stability: a row's split depends only on the seed and the rows of its own stratum, so
-adding, removing or editing an example moves no row of any other tool or service (the
-examples of its own tool may rebalance). Hashing each example independently would be
-stabler still, but one template expanding to 18 rows made that lumpy: tools ended with
-one or two training rows and the rest in test.
+adding, removing or editing an example moves no row of any other tool or service. Within
+its stratum, each example's split depends only on the examples taken before it, so an
+example dated after every other one of its stratum (the usual case: a row written today)
+moves none of them; a backdated or undated addition, or a removal, rebalances the
+examples after it. (Taken in hash order alone, the twelve edge cases once added to the
+demo moved 14 existing ones between train, validation and test.) Hashing each example
+independently (`assignment: hashed`) is stabler still, but one template expanding to 18
+rows made that lumpy: tools ended with one or two training rows and the rest in test.
 
 Zero-shot tools are chosen per service, so an edit in one service never changes another
 service's choice: `k = floor(share * n + 0.5)` tools (at most n - 1, keeping one tool of every
@@ -42,7 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mcptrain.dataset.compiler import Row
@@ -146,24 +153,30 @@ def stratum(row: Row) -> tuple[str, str]:
     if row.get("expected_action"):
         # Behaviour rows (clarify, ask, refuse, no tool) split among themselves, even when
         # they name a tool: split with the tool's examples, a one-row edge case lost to a
-        # big template and ended in train 30% of the time instead of 60%.
-        return service, f"category:{row['category']}"
+        # big template and ended in train 30% of the time instead of 60%. Each behaviour
+        # apart: split as one stratum per service, the demo's 28 refusals put 1 in
+        # validation, where nothing chosen on validation could see them.
+        return service, f"category:{row['category']}:{row['expected_action']}"
     tools = row["target_tools"]
     return service, f"tool:{min(tools)}" if tools else f"category:{row['category']}"
 
 
-def balance(groups: dict[str, int], config: s.SplitsSpec) -> dict[str, str]:
-    """Whole groups (id -> row count) to splits, in seeded-hash order, each to the split
-    furthest below its share of the rows assigned so far (ties: train first). With
+def balance(groups: dict[str, int], config: s.SplitsSpec,
+            dates: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Whole groups (id -> row count) to splits, oldest first by `dates` (id -> ISO date;
+    undated first), ties in seeded-hash order, each to the split furthest below its share
+    of the rows assigned so far (ties: train first). A group's split depends only on the
+    groups before it, so one dated after all the others moves none of them. With
     `assignment: hashed`, each group by its own seeded hash against the cumulative shares
-    instead: a group added later moves no other group."""
+    instead: any group added later moves no other group."""
     shares = {name: float(getattr(config, name)) for name in TRAIN_SPLITS}
     if config.assignment == "hashed":
         return {key: _by_hash(unit_hash(config.seed, key), shares) for key in groups}
+    when = dates or {}
     assigned = dict.fromkeys(TRAIN_SPLITS, 0)
     total = 0
     out: dict[str, str] = {}
-    for key in sorted(groups, key=lambda k: (unit_hash(config.seed, k), k)):
+    for key in sorted(groups, key=lambda k: (when.get(k) or "", unit_hash(config.seed, k), k)):
         weight = groups[key]
         total += weight
         choice = max(TRAIN_SPLITS, key=lambda n: (shares[n] * total - assigned[n], shares[n]))
@@ -184,6 +197,7 @@ def _by_hash(u: float, shares: dict[str, float]) -> str:
 
 def assign_splits(rows: Iterable[Row], config: s.SplitsSpec, zero_shot: ZeroShot) -> None:
     strata: dict[tuple[str, str], dict[str, int]] = {}
+    dates: dict[str, str] = {}  # source_id -> its earliest row's created_at
     pending: list[Row] = []
     for row in rows:
         split = fixed_split(row, config, zero_shot)
@@ -191,9 +205,13 @@ def assign_splits(rows: Iterable[Row], config: s.SplitsSpec, zero_shot: ZeroShot
             row["split"] = "orchestration" if split == "holdout" and row["category"] == "multi_turn" else split
             continue
         groups = strata.setdefault(stratum(row), {})
-        groups[row["source_id"]] = groups.get(row["source_id"], 0) + 1
+        source = row["source_id"]
+        groups[source] = groups.get(source, 0) + 1
+        created = str(row.get("created_at") or "")
+        if source not in dates or created < dates[source]:
+            dates[source] = created
         pending.append(row)
-    chosen = {key: balance(groups, config) for key, groups in strata.items()}
+    chosen = {key: balance(groups, config, dates) for key, groups in strata.items()}
     for row in pending:
         split = chosen[stratum(row)][row["source_id"]]
         if row["category"] == "multi_turn" and split in ("test", "holdout"):

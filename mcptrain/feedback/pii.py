@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# An apostrophe inside the local part is the address's (sam.o'neill@acme.io), not a quote's.
+EMAIL = re.compile(r"[A-Za-z0-9_%+-][A-Za-z0-9._%+'-]*@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 PHONE = re.compile(r"(?<![\w-])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{2,4}\)?){2,5}(?![\w-])")
 

@@ -388,7 +388,9 @@ class _Ungrounded(Exception):
 
 # Formats whose values are copied, never derived: found in text like a pattern's ids.
 FORMATS = {
-    "email": re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"),
+    # An apostrophe may sit inside the local part (sam.o'neill@acme.io), not open it ('bob@x.io').
+    "email": re.compile(r"(?<![\w.+-])[A-Za-z0-9_%+-][A-Za-z0-9._%+'-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+                        r"\.[A-Za-z]{2,}(?![\w-])"),
     "uuid": re.compile(r"(?<![\w-])[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}(?![\w-])"),
 }
 

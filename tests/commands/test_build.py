@@ -22,7 +22,7 @@ def test_build_without_dvc(good_project: Path) -> None:
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"{good_project / 'datasets'} (content ")
-    assert " train         │   17 │   89% " in lines  # every tool's first examples train
+    assert " train         │   18 │   95% " in lines  # every tool's first examples train
     assert " multiple          │    1 │        1 " in lines
     assert " tools covered                    │        5/5 " in lines
     assert lines[-2:] == [
@@ -31,12 +31,10 @@ def test_build_without_dvc(good_project: Path) -> None:
     ]
     assert err.splitlines() == [
         "mcptrain: warning: the specs have 3 warnings (see mcptrain validate)",
-        "mcptrain: warning: scored behaviours with too few training rows: ask_for_details (fewer than 10 "
-        "or 3% of train); the model will not learn them: add examples or edge cases",
-        "mcptrain: warning: scored behaviours with fewer than 3 validation rows: call (0), ask_for_details (0); "
+        "mcptrain: warning: scored behaviours with fewer than 3 validation rows: call (0); "
         "what is chosen on validation (the call-or-answer threshold, a recipe) cannot see them: add examples "
         "or edge cases of that kind",
-        "mcptrain: warning: train holds 17 rows; the design chapter names 1,000 as the minimum for LoRA "
+        "mcptrain: warning: train holds 18 rows; the design chapter names 1,000 as the minimum for LoRA "
         "(10,000 recommended): expect memorising, not generalising",
         "mcptrain: warning: 5 tools with fewer than 10 examples: create_payment, get_customer_by_name, "
         "get_latest_order, get_payment_status, get_payments (the chapter: start with 10-20 hand-curated "

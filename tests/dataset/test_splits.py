@@ -241,7 +241,7 @@ def test_behaviour_rows_split_among_themselves_even_when_they_name_a_tool() -> N
     from mcptrain.dataset.splits import stratum
 
     edge = row("e-x", kind="edge_case", category="edge_case", expected_action="clarify", target_tools=["t_get"])
-    assert stratum(edge) == ("svc", "category:edge_case")
+    assert stratum(edge) == ("svc", "category:edge_case:clarify")
     assert stratum(row("x-2")) == ("svc", "tool:t_get")
     cfg = s.SplitsSpec()
     rows = [row("big", id=f"big-{i}") for i in range(18)]  # one template, 18 rows
@@ -250,6 +250,58 @@ def test_behaviour_rows_split_among_themselves_even_when_they_name_a_tool() -> N
     assign_splits(rows, cfg, set())
     edges = Counter(r["split"] for r in rows if r["kind"] == "edge_case")
     assert edges["train"] == 6  # 60% of the edge cases train, whatever the template did
+
+
+def test_every_behaviour_reaches_validation_in_its_share() -> None:
+    """Split as one stratum, a service's 30 edge cases could leave its refusals out of
+    validation altogether (the demo had 1 of 28); split per behaviour, each of the four
+    behaviours with 7 or more examples puts one in validation and one in test."""
+    cfg = s.SplitsSpec()
+    rows = [row(f"{action}-{i}", kind="edge_case", category="edge_case", expected_action=action,
+                target_tools=[]) for action in ("clarify", "ask_for_details", "refuse", "no_tool")
+            for i in range(7)]
+    assign_splits(rows, cfg, set())
+    for action in ("clarify", "ask_for_details", "refuse", "no_tool"):
+        mine = Counter(r["split"] for r in rows if r["expected_action"] == action)
+        assert mine == {"train": 4, "validation": 1, "test": 1, "holdout": 1}, (action, mine)
+
+
+def test_an_example_dated_after_the_others_moves_none_of_them() -> None:
+    """Oldest first: a group's split depends only on the groups before it, so a row written
+    today leaves every older row where it was; a backdated one may move those after it."""
+    cfg = config()
+    before = {f"edge-{i}": 1 + i % 3 for i in range(40)}
+    dates = {k: f"2025-{1 + i % 12:02d}-01" for i, k in enumerate(before)}
+    first = balance(before, cfg, dates)
+    after = {**before, **{f"new-{i}": 3 for i in range(12)}}
+    later = {**dates, **{f"new-{i}": "2026-12-05" for i in range(12)}}
+    assert {k: balance(after, cfg, later)[k] for k in before} == first
+    backdated = {**dates, **{f"new-{i}": "2024-01-01" for i in range(12)}}
+    assert {k: balance(after, cfg, backdated)[k] for k in before} != first
+    # Same-day rows take the seeded hash order; undated rows come before every dated one.
+    assert balance({"a": 1}, cfg, {"a": ""}) == balance({"a": 1}, cfg) == {"a": "train"}
+
+
+def test_adding_dated_edge_cases_to_a_build_moves_no_existing_row(tmp_path: Path) -> None:
+    def case(i: int, created: str) -> dict:
+        words = ["wipe", "erase", "leak", "forge", "bypass", "dump", "export", "disable", "transfer",
+                 "delete", "share", "copy", "sell", "hide", "fake", "drop", "steal"]
+        return {"id": f"alpha-edge-{created}-{i}", "query": f"{words[i]} {words[-1 - i]} everything {created}",
+                "expect": {"action": "refuse", "reason": "irreversible",
+                           "response": "I can't delete records permanently."}, "created_at": created}
+
+    old = [case(i, f"2025-0{1 + i % 9}-01") for i in range(12)]
+    write_project(tmp_path)
+    write_service(tmp_path, "alpha", tools=3, examples_per_tool=6, edge_cases=old)
+    build_dataset(tmp_path)
+    before = splits_by_id(tmp_path)
+    write_service(tmp_path, "alpha", tools=3, examples_per_tool=6,
+                  edge_cases=old + [case(12 + i, "2026-12-05") for i in range(5)])
+    build_dataset(tmp_path)
+    after = splits_by_id(tmp_path)
+    assert len(after) == len(before) + 5
+    assert {k: after[k] for k in before} == before
+    assert "validation" in {after[k] for k in after if "edge" in k}
 
 
 def test_hashed_assignment_moves_no_group_when_groups_are_added() -> None:

@@ -73,6 +73,9 @@ def test_the_scrubber_keeps_ids_and_dates() -> None:
     text = "Invoice INV-2024-0012 on 2026-11-30 for C-17, amount 123456789, phone (415) 555-2671"
     assert s.scrub(text) == "Invoice INV-2024-0012 on 2026-11-30 for C-17, amount 123456789, phone +1-555-0101"
     assert s.scrub("card 4111 1111 1111 1112 is not a card (Luhn)") == "card 4111 1111 1111 1112 is not a card (Luhn)"
+    # An apostrophe inside an address is part of it: no "sam.o'" left behind.
+    assert Scrubber().scrub("mail sam.o'neill@acme.io or 'bob@acme.io'") == (
+        "mail person1@example.com or 'person2@example.com'")
 
 
 def test_from_report_writes_a_review_file_that_ingest_takes_back(good_project: Path, tmp_path: Path) -> None:

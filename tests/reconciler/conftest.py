@@ -29,6 +29,19 @@ def tiny_project(tmp_path: Path, tiny_model: Path) -> Path:  # noqa: F811
     return root
 
 
+def add_a_holdout_row(project: Path) -> None:
+    """A cut-off date and one example written after it: the quarterly holdout of the chapter,
+    one row that `reconcile` must never read."""
+    config = project / "mcptrain.yaml"
+    config.write_text(config.read_text() + "splits: {time_holdout_after: 2026-06-30}\n", encoding="utf-8")
+    examples = project / "specs" / "payment" / "examples" / "charges.yaml"
+    examples.write_text(examples.read_text() + (
+        "  - id: pay-late\n"
+        "    query: Bill customer C-88 nineteen dollars for their plan renewal\n"
+        "    call: {create_payment: {amount: 1900, customer_id: C-88}}\n"
+        "    created_at: 2026-09-01\n"), encoding="utf-8")
+
+
 def reword_a_training_row(project: Path) -> str:
     """Append " today" to the query of a payment example that the last build put in the
     training split (so what training reads really changes); returns the new query."""

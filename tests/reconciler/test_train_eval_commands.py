@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.cli import mcptrain
-from tests.reconciler.conftest import reword_a_training_row
+from tests.reconciler.conftest import add_a_holdout_row, reword_a_training_row
 
 
 def test_eval_before_build_says_what_to_do(tiny_project: Path) -> None:
@@ -69,6 +69,7 @@ def test_train_eval_and_rescoring_the_saved_predictions_agree(tiny_project: Path
 
 
 def test_eval_unconstrained_scores_one_pass_without_the_grammar(tiny_project: Path, tmp_path: Path) -> None:
+    add_a_holdout_row(tiny_project)
     root = str(tiny_project)
     assert mcptrain("build", root)[0] == 0
     assert mcptrain("train", root, "--inline")[0] == 0
@@ -133,6 +134,7 @@ def test_reconcile_never_reads_the_holdout_and_eval_holdout_does(
     from mcptrain.reconciler.records import read_record
     from mcptrain.workspace import Workspace
 
+    add_a_holdout_row(tiny_project)
     opened: list[str] = []
     rows, path = Dataset.rows, Dataset.path
 

@@ -269,6 +269,11 @@ def test_emails_and_uuids_are_identifiers_dates_are_not() -> None:
     assert ground_tools([USER], "Add Priya Raman as an editor") == []
     # Not an address: a version string, a handle, an address inside a longer token.
     assert ground_tools([USER], "v1.2@build, @priya, mail:a@b") == []
+    # An apostrophe belongs to the address inside it, not to a quote around it.
+    assert arguments(ground_tools([USER], "Add sam.o'neill@acme.io"), "create_user")["email"]["enum"] == [
+        "sam.o'neill@acme.io"]
+    assert arguments(ground_tools([USER], "Add 'bob@acme.io' please"), "create_user")["email"]["enum"] == [
+        "bob@acme.io"]
 
 
 def test_stated_values_reject_only_calls_that_leave_a_stated_value_out(
