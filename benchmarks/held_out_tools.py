@@ -30,6 +30,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", default="0:0,1:0", help="tool_retrieval:name_calibration, comma-separated")
     parser.add_argument("--seed", type=int, default=20261203)
+    parser.add_argument("--another-call", default="on",
+                        help="the adapter's another-call decision (decision.More) to compare: on, off or on,off")
     parser.add_argument("--invented-values", default="on",
                         help="evaluation.invented_values to compare, comma-separated: on, off or on,off")
     parser.add_argument("--out", type=Path, default=Path(".mcptrain/held-out"))
@@ -128,15 +131,19 @@ def main() -> None:
     decisions = [("trigger", predictor.decision)]
     if predictor.decision is not None and predictor.decision.head is not None:
         recorded = json.loads((adapter / DECISION_FILE).read_text(encoding="utf-8"))["validation"]
-        decisions = [("trigger", Decision(predictor.decision.trigger, recorded["trigger_threshold"])),
+        decisions = [("trigger", Decision(predictor.decision.trigger, recorded["trigger_threshold"],
+                                          more=predictor.decision.more)),
                      ("head", predictor.decision)]
     print("\n| decision | tool_retrieval | name_calibration | held-out tools | wrong function | validation "
           "| wrong function |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for label, decision, invented in [(*d, flag) for d in decisions for flag in args.invented_values.split(",")]:
-        predictor.decision = decision
+    for label, decision, invented, another in [(*d, flag, more) for d in decisions
+                                               for flag in args.invented_values.split(",")
+                                               for more in args.another_call.split(",")]:
+        predictor.decision = decision if another == "on" or decision is None else replace(decision, more=None)
         predictor.invented_values = invented == "on"
         label = label if args.invented_values == "on" else f"{label}, invented values {invented}"
+        label = label if args.another_call == "on" else f"{label}, another call {another}"
         for setting in args.settings.split(","):
             beta, alpha = (float(x) for x in setting.split(":"))
             predictor.tool_retrieval, predictor.name_calibration = beta, alpha

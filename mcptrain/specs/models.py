@@ -522,12 +522,15 @@ class TrainingSpec(_Spec):
         default=True,
         description="After training, choose on the validation split the probability of opening "
                     "a tool call above which the model calls (decision.json next to the adapter); "
-                    "below it the turn is answered in text.")
+                    "below it the turn is answered in text. Likewise after each call: another call, "
+                    "or the end of the turn.")
     decision_head: bool = Field(
         default=True,
         description="With calibrate_decision: also fit a logistic regression on the final hidden state "
                     "at the start of every training turn (call or answer), and use it instead of the "
-                    "call token's probability when it classifies more validation turns right.")
+                    "call token's probability when it classifies more validation turns right; and one "
+                    "on the final hidden state after each call of the training turns (another call or "
+                    "the end), kept on the same terms.")
     decision_head_inputs: list[Literal["adapter", "base"]] = Field(
         default=["adapter", "base"], min_length=1, max_length=2, json_schema_extra={"uniqueItems": True},
         description="What the decision head reads at a turn's start: the trained model's final hidden "

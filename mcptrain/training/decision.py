@@ -24,6 +24,14 @@ turns. The head is kept only when it classifies more validation turns right than
 trigger's probability does (ties keep the trigger, which any server can read from
 `logprobs`). On the demo's adapter: 61 of 64 validation turns right against 56 (README).
 
+After a call closes, the same kind of decision comes again: another call (the training
+format writes a newline, then `<tool_call>`) or the end of the turn. One token again, and
+the demo's adapter gave the newline 0.04-0.10 of the two where another call was due and
+where it was not: parallel requests got one call. So calibration also measures, at the end
+of every expected call of the validation turns (teacher-forced), p(newline) / (p(newline)
++ p(end of turn)), chooses its threshold, and fits a head on the training turns' call ends
+(`More`); the predictor decides where each call closes.
+
 The head reads the trained model's hidden state and, by default, the base model's at the
 same position (`training.decision_head_inputs`). Fitted on training turns, whose tools the
 adapter knows, a head on the adapter's state alone learned "a request for a tool I was
@@ -36,7 +44,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,6 +53,7 @@ from mcptrain.files import replace_file
 
 DECISION_FILE = "decision.json"
 TRIGGER = "<tool_call>"
+CONTINUE = "\n" + TRIGGER  # what the training format writes between two calls of one turn
 MIN_TURNS = 2  # of each kind (call / answer): fewer cannot place a threshold between them
 FOLDS = 5  # cross-validation of the head's L2 strength; it needs this many turns of each kind
 L2_GRID = (0.01, 0.1, 1.0)
@@ -95,10 +104,21 @@ class Head:
 
 
 @dataclass(frozen=True)
+class More:
+    """After a call of a turn closes: open another when p(another) >= threshold, else end
+    the turn. p(another) is the head's on the hidden state there, or without a head the
+    first token of `CONTINUE` against the end of turn: p(continue) / (p(continue) + p(end))."""
+
+    threshold: float
+    head: Head | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
     trigger: str
     threshold: float  # open a call when p(call) >= threshold
     head: Head | None = None  # p(call) from the head; None: p(first token of `trigger`)
+    more: More | None = None  # after each call: another, or the end of the turn (None: greedy)
 
     def save(self, folder: Path, evidence: dict[str, Any]) -> None:
         replace_file(folder / DECISION_FILE, json.dumps(
@@ -108,12 +128,15 @@ class Decision:
     def load(folder: Path) -> Decision | None:
         try:
             data = json.loads((folder / DECISION_FILE).read_text(encoding="utf-8"))
-            head = data.get("head")
-            return Decision(str(data["trigger"]), float(data["threshold"]),
-                            Head(**{**head, "inputs": tuple(head.get("inputs", ("adapter",)))})
-                            if head is not None else None)
+            more = data.get("more")
+            return Decision(str(data["trigger"]), float(data["threshold"]), _head(data.get("head")),
+                            More(float(more["threshold"]), _head(more.get("head"))) if more else None)
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+
+def _head(data: dict[str, Any] | None) -> Head | None:
+    return Head(**{**data, "inputs": tuple(data.get("inputs", ("adapter",)))}) if data is not None else None
 
 
 def decision_points(rows: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], bool]]:
@@ -125,6 +148,19 @@ def decision_points(rows: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any]
         for i, m in enumerate(messages):
             if m.get("role") == "assistant":
                 points.append(({**row, "messages": messages[:i]}, bool(m.get("tool_calls"))))
+    return points
+
+
+def call_end_points(rows: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], int, bool]]:
+    """(the row cut just after an assistant turn that calls, which of its calls (0-based),
+    whether another call follows it in that turn), for every call of every such turn."""
+    points = []
+    for row in rows:
+        messages = row["messages"]
+        for i, m in enumerate(messages):
+            calls = m.get("tool_calls") or [] if m.get("role") == "assistant" else []
+            cut = {**row, "messages": messages[: i + 1]}
+            points += [(cut, j, j < len(calls) - 1) for j in range(len(calls))]
     return points
 
 
@@ -238,8 +274,57 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
         if head_right > right:
             decision = Decision(TRIGGER, head_threshold, head)
             evidence.update(threshold=head_threshold, calibrated_right=head_right, score="head")
+    more, evidence["more"] = calibrate_more(predictor, rows, train_rows)
+    decision = replace(decision, more=more)
     decision.save(out_dir, evidence)
     return evidence
+
+
+def calibrate_more(predictor: Any, rows: Sequence[dict[str, Any]],
+                   train_rows: Sequence[dict[str, Any]] = ()) -> tuple[More | None, dict[str, Any]]:
+    """The another-call-or-end decision after each call, chosen on the validation turns'
+    call ends (teacher-forced: the expected calls so far), and what was measured. With
+    `train_rows`, a head is fitted on their call ends (the adapter's hidden state only: at
+    decoding time the base model would have to read every call written) and kept if it
+    does better on the validation call ends. None when either kind (another call / the
+    end) has fewer than `MIN_TURNS` validation call ends."""
+    import torch
+
+    token = predictor.trigger_id(CONTINUE)
+    points = call_end_points(rows)
+    probs, hidden = predictor.call_end_stats([(r, j) for r, j, _ in points], token)
+    keep = ~torch.isnan(probs)
+    wanted = [m for (_, _, m), k in zip(points, keep.tolist(), strict=True) if k]
+    scored = list(zip(probs[keep].tolist(), wanted, strict=True))
+    evidence: dict[str, Any] = {"call_ends": len(scored), "another": sum(wanted),
+                                "greedy_right": sum((p >= 0.5) == m for p, m in scored)}
+    chosen = choose_threshold(scored)
+    if chosen is None:
+        evidence["why"] = f"fewer than {MIN_TURNS} validation call ends of each kind (another call / the end)"
+        return None, evidence
+    threshold, right = chosen
+    evidence.update(score="token", threshold=threshold, right=right, token_threshold=threshold, token_right=right)
+    more = More(threshold)
+    train_points = call_end_points(train_rows)
+    if not train_points:
+        return more, evidence
+    train_probs, train_hidden = predictor.call_end_stats([(r, j) for r, j, _ in train_points], token)
+    train_keep = ~torch.isnan(train_probs)
+    labels = torch.tensor([float(m) for (_, _, m), k in zip(train_points, train_keep.tolist(), strict=True) if k])
+    chosen_l2 = choose_head(train_hidden[train_keep], labels)
+    if chosen_l2 is None:
+        evidence["head"] = f"fewer than {FOLDS} training call ends of each kind in every fold"
+        return more, evidence
+    l2, cv_accuracy = chosen_l2
+    head = Head.fit(train_hidden[train_keep], labels, l2)
+    head_scored = list(zip(head.probability(hidden[keep]).tolist(), wanted, strict=True))
+    head_threshold, head_right = choose_threshold(head_scored)  # type: ignore[misc]
+    evidence["head"] = {"l2": l2, "cv_balanced_accuracy": round(cv_accuracy, 4),
+                        "training_call_ends": len(labels), "threshold": head_threshold, "right": head_right}
+    if head_right > right:
+        more = More(head_threshold, head)
+        evidence.update(score="head", threshold=head_threshold, right=head_right)
+    return more, evidence
 
 
 def head_input(inputs: Sequence[str], adapter: Any, base: Callable[[], Any]) -> Any:

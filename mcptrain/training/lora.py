@@ -205,6 +205,16 @@ def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
             f"{evidence['turns']} validation turns right (greedy decoding: {evidence['greedy_right']})"
             + (f"; decision head {head['right']} right ({'kept' if evidence['score'] == 'head' else 'not kept'})"
                if isinstance(head, dict) else ""))))
+        more = evidence.get("more") or {}
+        if "why" in more:
+            emit(ProgressEvent("info", message=f"another-call decision not calibrated: {more['why']}"))
+        elif more:
+            more_head = more.get("head")
+            emit(ProgressEvent("info", message=(
+                f"another-call threshold {more['token_threshold']:.3f}: {more['token_right']} of "
+                f"{more['call_ends']} validation call ends right (greedy: {more['greedy_right']})"
+                + (f"; head {more_head['right']} right ({'kept' if more['score'] == 'head' else 'not kept'})"
+                   if isinstance(more_head, dict) else ""))))
     return evidence
 
 

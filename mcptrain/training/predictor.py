@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mcptrain.errors import PROMPT_TOO_LONG, ConfigError
 from mcptrain.specs.models import ProjectSpec
-from mcptrain.training.decision import TRIGGER, Decision, head_input
+from mcptrain.training.decision import CONTINUE, TRIGGER, Decision, head_input
 from mcptrain.training.prompt import (
     END_OF_TURN,
     HERMES,
@@ -143,6 +144,10 @@ class LocalPredictor:
         self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
         # Its first token; without a decision, the one a text-only turn bans (`invented_values`).
         self._trigger = self.trigger_id(self.decision.trigger if self.decision else TRIGGER)
+        # For its another-call-or-end decision after each call (decision.More): the tokens an
+        # "another" writes, and the tokens that can end a call's end tag.
+        self._continue = list(self.tokenizer(CONTINUE, add_special_tokens=False)["input_ids"])
+        self._closing_ids = {i for piece, i in vocab.items() if piece.endswith(">")}
 
     def trigger_id(self, trigger: str) -> int:
         """The first token of `trigger` as the model generates it after a prompt."""
@@ -152,20 +157,60 @@ class LocalPredictor:
                           hidden: bool = False) -> tuple[Any, ...]:
         """For each row's prompt: p(`token` comes first), and whether it is the argmax; with
         `hidden`, also the final hidden states there (rows x hidden size, fp32)."""
+        dist, argmax, states = self._next_token_stats(self._groups(rows), len(rows), [token])
+        probs = [float(d[0]) for d in dist]
+        return (probs, argmax[0], states) if hidden else (probs, argmax[0])
+
+    def call_end_stats(self, points: Sequence[tuple[dict[str, Any], int]], token: int) -> tuple[Any, Any]:
+        """For each (row ending in an assistant turn that calls, j): the row's prompt and that
+        turn's calls up to the end of call j, tokenised as in training (teacher forcing);
+        there, p(`token` next) / (that + p(end of turn)), and the final hidden states
+        (points x hidden size, fp32). A point whose call end is not a token boundary has
+        nan as its probability."""
+
+        from mcptrain.training.grammar import END
+
+        groups: dict[tuple[int, ...], list[tuple[int, list[int]]]] = defaultdict(list)
+        skipped = []
+        for i, (row, j) in enumerate(points):
+            shared, rest = self.encode({**row, "messages": row["messages"][:-1]})
+            turn = [s for s in segments(self.template, row) if s.trained][-1].text
+            enc = self.tokenizer(turn, add_special_tokens=False, return_offsets_mapping=True)
+            end = [m.end() for m in re.finditer(re.escape(END), turn)][j]
+            cut = next((k + 1 for k, (_, b) in enumerate(enc["offset_mapping"]) if b == end), None)
+            if cut is None:
+                skipped.append(i)
+                cut = len(enc["input_ids"])
+            groups[shared].append((i, rest + list(enc["input_ids"][:cut])))
+        for members in groups.values():
+            members.sort(key=lambda m: len(m[1]))
+        dist, _, states = self._next_token_stats(groups, len(points), [token, self.stop_id])
+        more = dist[:, 0] / (dist[:, 0] + dist[:, 1]).clamp(min=1e-12)
+        more[skipped] = float("nan")
+        return more, states
+
+    def _next_token_stats(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], n: int,
+                          tokens: Sequence[int]) -> tuple[Any, list[list[bool]], Any]:
+        """For `n` prompts in `groups`: p(each of `tokens` next) (n x len(tokens)), whether
+        each is the argmax (per token, n each), and the final hidden states (n x hidden size)."""
         import torch
 
-        probs, argmax = [0.0] * len(rows), [False] * len(rows)
-        states = torch.zeros(len(rows), self.model.config.get_text_config().hidden_size)
+        dist_out = torch.zeros(n, len(tokens))
+        argmax = [[False] * n for _ in tokens]
+        states = torch.zeros(n, self.model.config.get_text_config().hidden_size)
+        wanted = torch.tensor(list(tokens))
         with torch.no_grad(), self.precision.autocast(), self._hidden_states() as seen:
-            for shared, prefix_cache, part in self._batches(self._groups(rows)):
+            for shared, prefix_cache, part in self._batches(groups):
                 ids, mask, pos, cache = self._batch(shared, prefix_cache, [m[1] for m in part])
                 logits = self._forward(ids, mask, pos, cache, prefix_cache).float()
                 dist = logits.softmax(-1)
+                best = logits.argmax(-1)
                 for j, (i, _) in enumerate(part):
-                    probs[i] = float(dist[j, token])
-                    argmax[i] = int(logits[j].argmax()) == token
+                    dist_out[i] = dist[j, wanted]
+                    for k, token in enumerate(tokens):
+                        argmax[k][i] = int(best[j]) == token
                     states[i] = seen[-1][j]
-        return (probs, argmax, states) if hidden else (probs, argmax)
+        return dist_out, argmax, states
 
     def base_hidden(self, rows: list[dict[str, Any]]) -> Any:
         """The base model's final hidden state at the end of each row's prompt (rows x hidden
@@ -489,6 +534,14 @@ class LocalPredictor:
         tail = str(self.tokenizer.decode(tokens[-len(NAME_OPENER):], skip_special_tokens=False))
         return tail.endswith(NAME_OPENER)
 
+    def _closed_call(self, tokens: list[int]) -> bool:
+        """Whether `tokens` end with a call's end tag, in whatever tokens it was written."""
+        from mcptrain.training.grammar import END
+
+        if not tokens or tokens[-1] not in self._closing_ids:
+            return False
+        return str(self.tokenizer.decode(tokens[-len(END):], skip_special_tokens=False)).endswith(END)
+
     def _in_call(self, tokens: list[int]) -> bool:
         """Whether `tokens` leave a tool call open (more openers than end tags)."""
         from mcptrain.training.grammar import END, TRIGGER
@@ -555,11 +608,26 @@ class LocalPredictor:
                                {i for i, t in enumerate(tools) if not t}
                                if self.ground_identifiers and tools is not None else set())
         grace = CALL_GRACE if matchers is not None else 0
+        more = self.decision.more if self.decision is not None and not text_only else None
+        queued: dict[int, list[int]] = {}  # row -> the tokens it writes next (another call, or the end)
         for step in range(self.max_new_tokens + grace):
             head = self.decision.head if step == 0 and self.decision is not None and not text_only else None
+            # Rows that have just closed a call: another call, or the end of the turn (decision.More).
+            ends = ([j for j, row in enumerate(active) if row not in queued and self._closed_call(tokens[row])]
+                    if more is not None else [])
             seen: list[Any] = []
-            with self._hidden_states() if head is not None else nullcontext(seen) as seen:
+            hidden = head is not None or (ends and more is not None and more.head is not None)
+            with self._hidden_states() if hidden else nullcontext(seen) as seen:
                 logits = self._forward(step_ids, mask, step_pos, cache, prefix_cache)
+            if ends and more is not None:
+                if more.head is not None:
+                    p_more = more.head.probability(seen[-1][ends])
+                else:
+                    dist = logits[ends].float().softmax(-1)
+                    again, stop = dist[:, self._continue[0]], dist[:, self.stop_id]
+                    p_more = again / (again + stop).clamp(min=1e-12)
+                for j, p in zip(ends, p_more.tolist(), strict=True):
+                    queued[active[j]] = list(self._continue) if p >= more.threshold else [self.stop_id]
             if self.decision is not None or answering:
                 logits = logits.float()
                 if step == 0 and self.decision is not None and not text_only:
@@ -590,6 +658,16 @@ class LocalPredictor:
                         closers = self._closers(logits.shape[-1])
                         if torch.isfinite(logits[j][closers]).any():
                             logits[j][~closers] = float("-inf")
+            for j, row in enumerate(active):
+                if row in queued:
+                    token = queued[row].pop(0)
+                    if not queued[row]:
+                        del queued[row]
+                    if torch.isfinite(logits[j, token]):
+                        logits[j] = float("-inf")
+                        logits[j, token] = 0.0
+                    else:  # the grammar forbids it: the row writes what it likes
+                        queued.pop(row, None)
             chosen = logits.argmax(-1)
             keep = []
             for j, t in enumerate(chosen.tolist()):

@@ -9,19 +9,23 @@ import pytest
 import torch
 
 from mcptrain.training.decision import (
+    CONTINUE,
     DECISION_FILE,
     FOLDS,
     L2_GRID,
     TRIGGER,
     Decision,
     Head,
+    More,
     balanced_accuracy,
     calibrate,
+    call_end_points,
     choose_head,
     choose_threshold,
     decision_points,
     enough_for_head,
 )
+from mcptrain.training.grammar import END
 from mcptrain.training.predictor import LocalPredictor
 from tests.training.tiny import make_row, multi_turn_row
 
@@ -234,3 +238,94 @@ def test_a_head_on_both_states_is_fitted_saved_and_fed_each_state(adapted: Local
         head = Head([0.0] * 2 * width, [1.0] * 2 * width, weight, 0.0, ("adapter", "base"))
         firsts, _ = opened_calls(adapted, prompts, Decision(TRIGGER, 0.5, head))
         assert firsts == (state[:, k] > 0).tolist()
+
+
+def parallel_row(i: int) -> dict:  # type: ignore[type-arg]
+    """Two calls in one turn: the weather in two cities."""
+    row = make_row(3 * i, kind=0)
+    second = make_row(3 * i + 1, kind=0)["messages"][2]["tool_calls"][0]
+    row["id"] = row["source_id"] = f"par-{i}"
+    row["category"] = "parallel"
+    row["messages"][2]["tool_calls"].append(second)
+    return row
+
+
+def test_call_end_points_mark_every_call_but_a_turns_last() -> None:
+    points = call_end_points([parallel_row(0), make_row(1), multi_turn_row(), answer_row(2)])
+    assert [(j, more) for _, j, more in points] == [(0, True), (1, False), (0, False), (0, False)]
+    assert all(p["messages"][-1]["role"] == "assistant" for p, _, _ in points)
+    assert len(points[3][0]["messages"]) == 3  # the multi-turn row cut after its calling turn
+
+
+def test_call_end_stats_read_the_model_after_each_expected_call(predictor: LocalPredictor) -> None:
+    """Teacher-forced: the prompt, then the turn's calls up to call j's end tag, tokenised as
+    in training; p(another) is the continue token's share against the end of turn."""
+    from mcptrain.training.prompt import segments
+
+    points = [(p, j) for p, j, _ in call_end_points([parallel_row(0), make_row(1)])]
+    token = predictor.trigger_id(CONTINUE)
+    more, hidden = predictor.call_end_stats(points, token)
+    assert hidden.shape == (3, predictor.model.config.hidden_size)
+    row = points[0][0]
+    shared, rest = predictor.encode({**row, "messages": row["messages"][:-1]})
+    turn = [s for s in segments(predictor.template, row) if s.trained][-1].text
+    first_end = turn.index(END) + len(END)
+    ids = list(shared) + rest + predictor.tokenizer(turn[:first_end], add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        dist = predictor.model(input_ids=torch.tensor([ids])).logits[0, -1].softmax(-1)
+    expected = dist[token] / (dist[token] + dist[predictor.stop_id])
+    if not torch.isnan(more[0]):  # the tiny tokenizer may merge the end tag with what follows
+        assert float(more[0]) == pytest.approx(float(expected), abs=1e-4)
+    assert ((more[~torch.isnan(more)] >= 0) & (more[~torch.isnan(more)] <= 1)).all()
+
+
+def test_calibrate_saves_the_another_call_decision(predictor: LocalPredictor, tmp_path: Path) -> None:
+    val = [parallel_row(i) for i in range(3)] + [make_row(i) for i in range(4)] + [answer_row(i) for i in range(3)]
+    train = [parallel_row(10 + i) for i in range(6)] + [make_row(10 + i) for i in range(8)] + [
+        answer_row(20 + i) for i in range(6)]
+    evidence = calibrate(predictor, val, tmp_path, train)
+    more = evidence["more"]
+    if "why" in more:  # every call end fell inside a token of the tiny tokenizer
+        pytest.skip(more["why"])
+    assert more["another"] == 3 and more["call_ends"] <= 10
+    assert more["right"] >= more["token_right"] >= max(more["another"], more["call_ends"] - more["another"])
+    saved = Decision.load(tmp_path)
+    assert saved is not None and saved.more is not None and saved.more.threshold == pytest.approx(more["threshold"])
+    assert (saved.more.head is not None) == (more["score"] == "head")
+
+
+def test_a_decision_with_another_call_round_trips(tmp_path: Path) -> None:
+    x, y = separable(50)
+    decision = Decision(TRIGGER, 0.4, None, More(0.3, Head.fit(x, y, 0.1)))
+    decision.save(tmp_path, {})
+    loaded = Decision.load(tmp_path)
+    assert loaded is not None and loaded.more is not None and loaded.more.threshold == 0.3
+    assert torch.allclose(loaded.more.head.probability(x), decision.more.head.probability(x))  # type: ignore[union-attr]
+    Decision(TRIGGER, 0.5).save(tmp_path, {})  # an older file: greedy after every call
+    assert Decision.load(tmp_path) == Decision(TRIGGER, 0.5) and Decision.load(tmp_path).more is None  # type: ignore[union-attr]
+
+
+def test_the_predictor_ends_or_continues_the_turn_as_the_decision_says(
+        predictor: LocalPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where a call closes (here: after the first token, whatever it was), the decision writes
+    the continue tokens or ends the turn; the token's share or the head decides."""
+    prompts = [p for p, _ in decision_points([make_row(i) for i in range(3)])]
+    monkeypatch.setattr(predictor, "_closed_call", lambda tokens: len(tokens) == 1)
+    width = predictor.model.config.hidden_size
+
+    def outputs(more: More | None) -> list[str]:
+        predictor.decision = Decision(TRIGGER, 0.0, None, more)
+        predictor._trigger = predictor.trigger_id(TRIGGER)
+        try:
+            return predictor.predict(prompts)
+        finally:
+            predictor.decision = None
+
+    free = outputs(None)
+    ended = outputs(More(1.01))
+    for whole, cut in zip(free, ended, strict=True):
+        assert whole.startswith(cut) and len(cut) < len(whole) and CONTINUE not in cut
+    for more in (More(0.0), More(0.5, Head([0.0] * width, [1.0] * width, [0.0] * width, 50.0))):
+        for cut, out in zip(ended, outputs(more), strict=True):
+            assert out.startswith(cut + CONTINUE), (cut, out)
+    assert outputs(More(0.5, Head([0.0] * width, [1.0] * width, [0.0] * width, -50.0))) == ended
