@@ -117,6 +117,7 @@ class LocalPredictor:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_id
         self.stop_loops = True  # cut a row off once it repeats itself (`loop_period`)
         self._closer_mask: Any = None  # `_closers`, made on first use
+        self._quote_mask: Any = None  # `_quotes`, made on first use
         self.constrained = constrained
         self.grammar: ToolCallGrammar | None = None
         if constrained:
@@ -148,6 +149,8 @@ class LocalPredictor:
         # "another" writes, and the tokens that can end a call's end tag.
         self._continue = list(self.tokenizer(CONTINUE, add_special_tokens=False)["input_ids"])
         self._closing_ids = {i for piece, i in vocab.items() if piece.endswith(">")}
+        self._tag_list = sorted(i for piece, i in vocab.items() if "</" in piece)  # tokens that begin an end tag
+        self._tag_ids = set(self._tag_list)
 
     def trigger_id(self, trigger: str) -> int:
         """The first token of `trigger` as the model generates it after a prompt."""
@@ -535,19 +538,42 @@ class LocalPredictor:
         return tail.endswith(NAME_OPENER)
 
     def _closed_call(self, tokens: list[int]) -> bool:
-        """Whether `tokens` end with a call's end tag, in whatever tokens it was written."""
+        """Whether `tokens` end with a call's end tag, in whatever tokens it was written.
+        The tag closes a call only after the arguments' closing brace (`}</tool_call>`, as
+        the grammar ends a call): written inside a string value, it is the string's text."""
         from mcptrain.training.grammar import END
 
         if not tokens or tokens[-1] not in self._closing_ids:
             return False
-        return str(self.tokenizer.decode(tokens[-len(END):], skip_special_tokens=False)).endswith(END)
+        return str(self.tokenizer.decode(tokens[-len(END) - 1:], skip_special_tokens=False)).endswith("}" + END)
 
     def _in_call(self, tokens: list[int]) -> bool:
-        """Whether `tokens` leave a tool call open (more openers than end tags)."""
+        """Whether `tokens` leave a tool call open (more openers than end tags after a
+        closing brace: an end tag inside a string value closes nothing)."""
         from mcptrain.training.grammar import END, TRIGGER
 
         text = str(self.tokenizer.decode(tokens, skip_special_tokens=False))
-        return text.count(TRIGGER) > text.count(END)
+        return text.count(TRIGGER) > text.count("}" + END)
+
+    def _in_string(self, tokens: list[int]) -> bool:
+        """Whether `tokens` end inside a JSON string of the call they leave open."""
+        from mcptrain.training.grammar import TRIGGER
+
+        text = str(self.tokenizer.decode(tokens, skip_special_tokens=False))
+        call = re.sub(r"\\.", "", text[text.rfind(TRIGGER) + len(TRIGGER):])
+        return call.count('"') % 2 == 1
+
+    def _quotes(self, width: int) -> Any:
+        """Tokens that start with a closing quote (`"`, `"}`, `"]}`): [width] bool."""
+        import torch
+
+        if self._quote_mask is None or self._quote_mask.shape[0] != width:
+            mask = torch.zeros(width, dtype=torch.bool)
+            for i in range(min(width, len(self.tokenizer))):
+                text = str(self.tokenizer.decode([i], skip_special_tokens=False)).strip()
+                mask[i] = text.startswith('"') and set(text) <= set('"]}')
+            self._quote_mask = mask
+        return self._quote_mask
 
     def _closers(self, width: int) -> Any:
         """Tokens that only close what is open — quotes, brackets, braces (with spaces around
@@ -656,6 +682,8 @@ class LocalPredictor:
                             logits[j, t] = kept_logit
                     if row in closing:
                         closers = self._closers(logits.shape[-1])
+                        if self._in_string(tokens[row]):  # only its closing quote closes a string
+                            closers = closers & self._quotes(logits.shape[-1])
                         if torch.isfinite(logits[j][closers]).any():
                             logits[j][~closers] = float("-inf")
             for j, row in enumerate(active):
@@ -669,6 +697,15 @@ class LocalPredictor:
                     else:  # the grammar forbids it: the row writes what it likes
                         queued.pop(row, None)
             chosen = logits.argmax(-1)
+            if matchers is not None:
+                for j, t in enumerate(chosen.tolist()):
+                    # An end tag begun inside a string value would be the string's text to the
+                    # grammar and the call's end to every parser (`<tool_call>(.*?)</tool_call>`).
+                    if t in self._tag_ids and self._in_call(tokens[active[j]]) and self._in_string(tokens[active[j]]):
+                        row_logits = logits[j].clone()
+                        row_logits[self._tag_list] = float("-inf")
+                        if torch.isfinite(row_logits).any():
+                            logits[j], chosen[j] = row_logits, row_logits.argmax()
             keep = []
             for j, t in enumerate(chosen.tolist()):
                 row = active[j]

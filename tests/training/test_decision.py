@@ -329,3 +329,21 @@ def test_the_predictor_ends_or_continues_the_turn_as_the_decision_says(
         for cut, out in zip(ended, outputs(more), strict=True):
             assert out.startswith(cut + CONTINUE), (cut, out)
     assert outputs(More(0.5, Head([0.0] * width, [1.0] * width, [0.0] * width, -50.0))) == ended
+
+
+def test_an_end_tag_inside_a_string_value_closes_no_call(predictor: LocalPredictor) -> None:
+    """A model once wrote `"message": "Your subscription renews on 1 April.</tool_call>` and
+    again and again: the tag was the string's text, the call still open (and no place to
+    decide on another call)."""
+    def ids(text: str) -> list[int]:
+        return list(predictor.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    inside = ids('<tool_call>{"name": "send", "arguments": {"message": "renews on 1 April.</tool_call>')
+    assert predictor._in_call(inside) and not predictor._closed_call(inside)
+    closed = ids('<tool_call>{"name": "send", "arguments": {"message": "renews on 1 April."}}</tool_call>')
+    assert not predictor._in_call(closed)
+    assert predictor._closed_call(closed) == (closed[-1] in predictor._closing_ids)
+    assert predictor._closed_call(closed) or ids(">")[-1] not in predictor._closing_ids
+    assert predictor._in_string(inside) and not predictor._in_string(closed)
+    assert not predictor._in_string(ids('<tool_call>{"name": "send", "arguments": {"message": "say \\"hi\\" now", '))
+    assert all("</" in predictor.tokenizer.convert_ids_to_tokens(i) for i in predictor._tag_list)
