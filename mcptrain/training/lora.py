@@ -199,23 +199,25 @@ def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
     if evidence.get("threshold") is None:
         emit(ProgressEvent("info", message=f"call-or-answer decision not calibrated: {evidence['why']}"))
     else:
-        head = evidence.get("head")
-        emit(ProgressEvent("info", message=(
-            f"call-or-answer threshold {evidence['trigger_threshold']:.3f}: {evidence['trigger_right']} of "
-            f"{evidence['turns']} validation turns right (greedy decoding: {evidence['greedy_right']})"
-            + (f"; decision head {head['right']} right ({'kept' if evidence['score'] == 'head' else 'not kept'})"
-               if isinstance(head, dict) else ""))))
+        emit(ProgressEvent("info", message=_calibrated(
+            "call-or-answer", evidence["trigger_threshold"], evidence["trigger_right"], f"{evidence['turns']} validation turns",
+            f"greedy decoding: {evidence['greedy_right']}", "decision head", evidence.get("head"), evidence["score"])))
         more = evidence.get("more") or {}
         if "why" in more:
             emit(ProgressEvent("info", message=f"another-call decision not calibrated: {more['why']}"))
         elif more:
-            more_head = more.get("head")
-            emit(ProgressEvent("info", message=(
-                f"another-call threshold {more['token_threshold']:.3f}: {more['token_right']} of "
-                f"{more['call_ends']} validation call ends right (greedy: {more['greedy_right']})"
-                + (f"; head {more_head['right']} right ({'kept' if more['score'] == 'head' else 'not kept'})"
-                   if isinstance(more_head, dict) else ""))))
+            emit(ProgressEvent("info", message=_calibrated(
+                "another-call", more["token_threshold"], more["token_right"], f"{more['call_ends']} validation call ends",
+                f"greedy: {more['greedy_right']}", "head", more.get("head"), more["score"])))
     return evidence
+
+
+def _calibrated(what: str, threshold: float, right: int, of: str, greedy: str, head_name: str,
+                head: Any, score: str) -> str:
+    """The line a calibrated decision reports: its token's threshold, and its head if one was fitted."""
+    return (f"{what} threshold {threshold:.3f}: {right} of {of} right ({greedy})"
+            + (f"; {head_name} {head['right']} right ({'kept' if score == 'head' else 'not kept'})"
+               if isinstance(head, dict) else ""))
 
 
 def _finished_summary(out_dir: Path, fingerprint: str) -> dict[str, Any] | None:
