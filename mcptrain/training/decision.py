@@ -265,9 +265,8 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
         evidence["head"] = f"fewer than {FOLDS} training turns of each kind (call / answer) in every fold"
     else:
         l2, cv_accuracy = chosen_l2
-        head = Head.fit(train_hidden, train_calls, l2, inputs)
-        head_scored = [(float(p), c) for p, (_, c) in zip(head.probability(hidden), points, strict=True)]
-        head_threshold, head_right = choose_threshold(head_scored)  # type: ignore[misc]
+        head, head_threshold, head_right = fit_head(train_hidden, train_calls, l2, hidden,
+                                                    [c for _, c in points], inputs)
         evidence["head"] = {"inputs": list(inputs), "l2": l2, "cv_balanced_accuracy": round(cv_accuracy, 4),
                             "training_turns": len(train_points), "threshold": head_threshold,
                             "right": head_right}
@@ -316,15 +315,23 @@ def calibrate_more(predictor: Any, rows: Sequence[dict[str, Any]],
         evidence["head"] = f"fewer than {FOLDS} training call ends of each kind in every fold"
         return more, evidence
     l2, cv_accuracy = chosen_l2
-    head = Head.fit(train_hidden[train_keep], labels, l2)
-    head_scored = list(zip(head.probability(hidden[keep]).tolist(), wanted, strict=True))
-    head_threshold, head_right = choose_threshold(head_scored)  # type: ignore[misc]
+    head, head_threshold, head_right = fit_head(train_hidden[train_keep], labels, l2, hidden[keep], wanted)
     evidence["head"] = {"l2": l2, "cv_balanced_accuracy": round(cv_accuracy, 4),
                         "training_call_ends": len(labels), "threshold": head_threshold, "right": head_right}
     if head_right > right:
         more = More(head_threshold, head)
         evidence.update(score="head", threshold=head_threshold, right=head_right)
     return more, evidence
+
+
+def fit_head(train_hidden: Any, train_labels: Any, l2: float, hidden: Any, wanted: Sequence[bool],
+             inputs: Sequence[str] = ("adapter",)) -> tuple[Head, float, int]:
+    """A head fitted on the training points, and the threshold chosen on the validation
+    points (`hidden`, whose kinds are `wanted`) with how many it classifies right."""
+    head = Head.fit(train_hidden, train_labels, l2, inputs)
+    scored = list(zip(head.probability(hidden).tolist(), wanted, strict=True))
+    threshold, right = choose_threshold(scored)  # type: ignore[misc]
+    return head, threshold, right
 
 
 def head_input(inputs: Sequence[str], adapter: Any, base: Callable[[], Any]) -> Any:
