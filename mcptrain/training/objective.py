@@ -124,6 +124,9 @@ def _prefix_attention(module: Any, query: Any, key: Any, value: Any, scaling: fl
         out = _split_prefix_attention_function().apply(query, key.to(dtype), value.to(dtype),
                                                        prefix_keys.to(dtype), prefix_values.to(dtype), scaling)
         return out.transpose(1, 2), None
+    if SPLIT_ATTENTION and own_mask is not None and t > 1 and not query.requires_grad and query.device.type == "cpu":
+        return _split_padded_attention(query, key.to(dtype), value.to(dtype), prefix_keys.to(dtype),
+                                       prefix_values.to(dtype), scaling, own_mask), None
     q = (query * scaling).reshape(b, kv, g * t, d).transpose(0, 1)  # [KV, B, G*T, D]
     to_prefix = torch.matmul(q.reshape(kv, b * g * t, d), prefix_keys[0].to(dtype).transpose(-1, -2))
     to_rows = torch.matmul(q, key.to(dtype).transpose(0, 1).transpose(-1, -2))  # [KV, B, G*T, S]
@@ -211,6 +214,33 @@ def _split_prefix_attention_function() -> Any:
             return dq, dk, dv, dpk, dpv, None
 
     return SplitPrefixAttention
+
+
+def _split_padded_attention(q: Any, k: Any, v: Any, pk: Any, pv: Any, scale: float, own_mask: Any) -> Any:
+    """`_prefix_attention` without gradients for the `T` > 1 last queries of left-padded
+    rows (a decoding batch's prompts, teacher-forced passes): the split of
+    `_split_prefix_attention_function`'s forward, the rows' own part masked by `own_mask`
+    [B, S] and causality. The explicit softmax over [prefix | rows] in fp32 was the largest
+    cost of such passes (profiled: 35 s of the 129 s calibrating the demo's decisions).
+    A pad query sees no own key: its own part is dropped, its output is the prefix's."""
+    import torch
+
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    b, h, t, d = q.shape
+    s = k.shape[2]
+    as_one = q.transpose(0, 1).reshape(1, h, b * t, d)
+    out_p, lse_p = flash(as_one, pk, pv, 0.0, False, scale=scale)
+    allowed = _own_keys_allowed(s, t, own_mask, q.device)  # [B, T, S]
+    bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, float("-inf"))
+    out_o, lse_o = flash(q, k, v, 0.0, False, attn_mask=bias[:, None], scale=scale)
+    out_p = out_p.view(h, b, t, d).transpose(0, 1)
+    lse_p = lse_p.view(h, b, t).transpose(0, 1)
+    seen = allowed.any(-1)[:, None, :]  # [B, 1, T]: the query sees an own key
+    lse_o = torch.where(seen, lse_o, float("-inf"))
+    out_o = torch.where(seen[..., None], out_o, 0.0)
+    lse = torch.logaddexp(lse_p, lse_o)
+    out = (out_p * torch.exp(lse_p - lse).unsqueeze(-1) + out_o * torch.exp(lse_o - lse).unsqueeze(-1)).to(q.dtype)
+    return out.transpose(1, 2)
 
 
 def _own_keys_allowed(s: int, t: int, own_mask: Any, device: Any) -> Any:

@@ -164,3 +164,41 @@ def test_split_prefix_attention_equals_the_explicit_softmax(prefix_grad: bool, h
         results.append([out.detach(), *[g for g in grads if g is not None]])
     for explicit, split_result in zip(*results, strict=True):
         assert torch.allclose(explicit, split_result, rtol=1e-9, atol=1e-11), float((explicit - split_result).abs().max())
+
+
+@pytest.mark.parametrize(("heads", "kv_heads"), [(4, 2), (3, 3)], ids=["grouped-query", "multi-head"])
+def test_padded_split_attention_equals_the_explicit_softmax(heads: int, kv_heads: int,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without gradients, the last `T` > 1 queries of left-padded rows (a decoding batch's
+    prompts) take the split flash attention: the explicit softmax's output in float64 to
+    rounding, for a row with no padding, a padded row, and a row whose first queries are
+    pads (they see no own key: their output is the prefix's alone). One query (a decoding
+    step) keeps the explicit softmax."""
+    import torch
+
+    from mcptrain.training import objective
+
+    class Layer:
+        layer_idx = 0
+
+    torch.manual_seed(1)
+    b, s, p, d = 3, 9, 5, 8
+    q = torch.randn(b, heads, 6, d, dtype=torch.float64)
+    k, v = torch.randn(b, kv_heads, s, d, dtype=torch.float64), torch.randn(b, kv_heads, s, d, dtype=torch.float64)
+    pk, pv = torch.randn(1, kv_heads, p, d, dtype=torch.float64), torch.randn(1, kv_heads, p, d, dtype=torch.float64)
+    own = torch.ones(b, s, dtype=torch.long)
+    own[1, :2] = 0
+    own[2, :5] = 0  # its first two of the six queries are pads
+    called: list[bool] = []
+    real = objective._split_padded_attention
+    monkeypatch.setattr(objective, "_split_padded_attention", lambda *a: called.append(True) or real(*a))
+    for queries in (q, q[:, :, -1:]):
+        results = []
+        for split in (False, True):
+            monkeypatch.setattr(objective, "SPLIT_ATTENTION", split)
+            called.clear()
+            out, _ = objective._prefix_attention(Layer(), queries, k, v, 0.3, [(pk, pv)], own)
+            assert bool(called) == (split and queries.shape[2] > 1)
+            results.append(out)
+        assert torch.isfinite(results[1]).all()
+        assert torch.allclose(*results, rtol=1e-9, atol=1e-11), float((results[0] - results[1]).abs().max())
