@@ -12,6 +12,10 @@ All are `LocalPredictor` (batched greedy decoding, weights stored in bf16) over 
 * shared, batch 64, output head stored (now): the output projection, tied to the input
   embeddings, has its own bf16 copy (`Precision.store_output_head`); before, autocast cast
   the whole [vocabulary x hidden] matrix to bf16 at every decode step;
+* shared, batch 64, head stored, explicit softmax (before): the rows' attention without
+  gradients as one fp32 softmax over [tool block | own keys]; now (the line above) it is
+  torch's CPU flash kernel, over the block and the rows' own keys apart, merged by their
+  log-sum-exp (`objective._split_padded_attention`);
 * each unconstrained and under the tool-call grammar (xgrammar).
 
 Reported: seconds, items/s, the ratio to the expanded cache with the same decoding, and
@@ -32,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]  # see train_bench.py
 
 from mcptrain.evaluation.report import eval_items  # noqa: E402
+from mcptrain.training import objective  # noqa: E402
 from mcptrain.training.model import EMBEDDED  # noqa: E402
 from mcptrain.training.predictor import LocalPredictor  # noqa: E402
 
@@ -62,22 +67,24 @@ def main() -> None:
 
     results = {}
     for constrained in (False, True):
-        for shared, head in ((False, False), (True, False), (True, True)):
+        for shared, head, split in ((False, False, True), (True, False, True), (True, True, False), (True, True, True)):
+            objective.SPLIT_ATTENTION = split
             predictor = make(constrained, shared, head)
             started = time.perf_counter()
             outputs = predictor.predict(prompts)
             name = (f"{f'shared, batch {args.batch_size}' if shared else 'expanded, batch 16'}"
-                    f"{', head stored' if head else ''}, {'constrained' if constrained else 'free'}")
+                    f"{', head stored' if head else ''}{'' if split else ', explicit softmax'}, "
+                    f"{'constrained' if constrained else 'free'}")
             results[name] = (time.perf_counter() - started, outputs, predictor.precision.used, constrained)
             del predictor
     n = len(prompts)
     print(f"{n} items of {args.rows.name}, max_new_tokens {args.max_new_tokens}, batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads, {'adapter ' + str(args.adapter) if args.adapter else 'base model'}")
-    print(f"{'':44}{'precision':>10}{'seconds':>10}{'items/s':>10}{'vs expanded':>13}{'same output':>13}")
+    print(f"{'':62}{'precision':>10}{'seconds':>10}{'items/s':>10}{'vs expanded':>13}{'same output':>13}")
     for name, (secs, outputs, precision, constrained) in results.items():
         ref_s, ref_out, *_ = next(r for k, r in results.items() if k.startswith("expanded") and r[3] == constrained)
         same = sum(a == b for a, b in zip(outputs, ref_out, strict=True))
-        print(f"{name:44}{precision:>10}{secs:>10.1f}{n / secs:>10.2f}{ref_s / secs:>12.2f}x{same:>9}/{n}")
+        print(f"{name:62}{precision:>10}{secs:>10.1f}{n / secs:>10.2f}{ref_s / secs:>12.2f}x{same:>9}/{n}")
 
 
 if __name__ == "__main__":

@@ -169,11 +169,10 @@ def test_split_prefix_attention_equals_the_explicit_softmax(prefix_grad: bool, h
 @pytest.mark.parametrize(("heads", "kv_heads"), [(4, 2), (3, 3)], ids=["grouped-query", "multi-head"])
 def test_padded_split_attention_equals_the_explicit_softmax(heads: int, kv_heads: int,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without gradients, the last `T` > 1 queries of left-padded rows (a decoding batch's
-    prompts) take the split flash attention: the explicit softmax's output in float64 to
-    rounding, for a row with no padding, a padded row, and a row whose first queries are
-    pads (they see no own key: their output is the prefix's alone). One query (a decoding
-    step) keeps the explicit softmax."""
+    """Without gradients, the last `T` queries of left-padded rows (a decoding batch's
+    prompts, or one decoding step) take the split flash attention: the explicit softmax's
+    output in float64 to rounding, for a row with no padding, a padded row, and a row whose
+    first queries are pads (they see no own key: their output is the prefix's alone)."""
     import torch
 
     from mcptrain.training import objective
@@ -198,7 +197,7 @@ def test_padded_split_attention_equals_the_explicit_softmax(heads: int, kv_heads
             monkeypatch.setattr(objective, "SPLIT_ATTENTION", split)
             called.clear()
             out, _ = objective._prefix_attention(Layer(), queries, k, v, 0.3, [(pk, pv)], own)
-            assert bool(called) == (split and queries.shape[2] > 1)
+            assert bool(called) == split
             results.append(out)
         assert torch.isfinite(results[1]).all()
         assert torch.allclose(*results, rtol=1e-9, atol=1e-11), float((results[0] - results[1]).abs().max())
