@@ -121,8 +121,9 @@ def main() -> None:
         if args.calibrate_renamed:
             renamed, _ = mask_rows(val_kept, 1.0, project.training.seed)
             decide_on = [*val_kept, *({**r, "id": f"{r['id']}~renamed"} for r in renamed)]
-        evidence = calibrate(calibrator, decide_on, adapter, head_rows if project.training.decision_head else (),
-                             project.training.decision_head_inputs)
+        evidence = calibrate(calibrator, decide_on, adapter, head_rows, project.training.decision_head_inputs,
+                             call_head=project.training.decision_head,
+                             more_head=project.training.another_call_head)
         print(f"decision: {evidence}", flush=True)
         del calibrator
     predictor = LocalPredictor(project.base_model, adapter, batch_size=project.evaluation.batch_size,

@@ -119,8 +119,7 @@ def main() -> None:
                 shutil.copyfile(folder / name, raw / name)
             adapter = Path(tmp) / "adapter"
             export_adapter(raw, adapter, tokenizer, template, project.base_model)
-            decision = calibrate_decision(project, base_path, adapter, val, lambda e: None,
-                                          train if project.training.decision_head else ()) or {}
+            decision = calibrate_decision(project, base_path, adapter, val, lambda e: None, train) or {}
             started = time.perf_counter()
             predictor = predictor_for(adapter)
             results = score_rows(val, predict_items(predictor, val, "validation"))

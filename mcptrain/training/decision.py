@@ -16,7 +16,9 @@ split never moves the threshold. No file (too few validation turns of either kin
 `training.calibrate_decision: false`) leaves decoding as it was.
 
 That probability is one output of a model trained mostly on the other tokens of a turn.
-A decision head (`training.decision_head`) asks the same hidden state directly: a logistic
+A decision head (`training.decision_head`, off by default: on the held-out-tools stand-in
+it answered in text where the trigger called tools never trained on) asks the same hidden
+state directly: a logistic
 regression on the final hidden state at each *training* turn's start (the input of the
 output layer, standardised; class-balanced; its L2 strength chosen by 5-fold
 cross-validation on the training turns), its own threshold again chosen on the validation
@@ -222,12 +224,14 @@ def choose_head(hidden: Any, calls: Any) -> tuple[float, float] | None:
 
 def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
               train_rows: Sequence[dict[str, Any]] = (),
-              inputs: Sequence[str] = ("adapter",)) -> dict[str, Any]:
+              inputs: Sequence[str] = ("adapter",), *, call_head: bool = True,
+              more_head: bool = True) -> dict[str, Any]:
     """Measure p(call) on the validation turns with `predictor`, save the chosen threshold
     in `out_dir`, and return what was measured (for the training summary). With
     `train_rows`, a decision head is fitted on their turns (on the hidden states `inputs`
     names: `predictor.base_hidden` gives the base model's) and kept if it does better on
-    the validation turns.
+    the validation turns (`call_head`), and likewise one on their call ends (`more_head`,
+    `calibrate_more`).
 
     Every turn counts, also those grounded identifiers (grounding.py) would send to a text
     answer anyway: chosen on the validation split, that threshold scored 27 of 64 items
@@ -253,7 +257,7 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
     evidence.update(threshold=threshold, calibrated_right=right, score="trigger",
                     trigger_threshold=threshold, trigger_right=right)
     decision = Decision(TRIGGER, threshold)
-    train_points = decision_points(train_rows)
+    train_points = decision_points(train_rows if call_head else ())
     train_calls = torch.tensor([float(c) for _, c in train_points])
     chosen_l2 = None
     if enough_for_head(train_calls):
@@ -273,7 +277,7 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
         if head_right > right:
             decision = Decision(TRIGGER, head_threshold, head)
             evidence.update(threshold=head_threshold, calibrated_right=head_right, score="head")
-    more, evidence["more"] = calibrate_more(predictor, rows, train_rows)
+    more, evidence["more"] = calibrate_more(predictor, rows, train_rows if more_head else ())
     decision = replace(decision, more=more)
     decision.save(out_dir, evidence)
     return evidence

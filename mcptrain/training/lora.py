@@ -172,8 +172,7 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
     export_adapter(final, out_dir, tokenizer, template, project.base_model)
     if t.merge_adapter:
         merge_adapter(out_dir, base_path)
-    summary["decision"] = calibrate_decision(project, base_path, out_dir, rows_val, emit,
-                                             rows_train if t.decision_head else ())
+    summary["decision"] = calibrate_decision(project, base_path, out_dir, rows_val, emit, rows_train)
     summary["wall_seconds"] = round(time.time() - started, 2)
     write_json(out_dir / SUMMARY, summary)
     emit(ProgressEvent("done", state["step"], t.max_steps, message=f"adapter written to {out_dir}",
@@ -185,7 +184,8 @@ def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
                        rows_val: Sequence[dict[str, Any]], emit: OnProgress,
                        rows_train: Sequence[dict[str, Any]] = ()) -> dict[str, Any] | None:
     """The call-or-answer threshold, chosen on the validation split, and with `rows_train`
-    the decision head fitted on the training turns (training/decision.py)."""
+    the heads the project asks for (`training.decision_head`, `training.another_call_head`)
+    fitted on the training turns (training/decision.py)."""
     from mcptrain.training.decision import DECISION_FILE, calibrate
     from mcptrain.training.predictor import LocalPredictor
 
@@ -195,7 +195,8 @@ def calibrate_decision(project: ProjectSpec, base_path: Path, out_dir: Path,
     predictor = LocalPredictor(str(base_path), out_dir, batch_size=project.evaluation.batch_size,
                                precision=project.training.precision, constrained=False, calibrated=False)
     evidence = calibrate(predictor, list(rows_val), out_dir, list(rows_train),
-                         project.training.decision_head_inputs)
+                         project.training.decision_head_inputs, call_head=project.training.decision_head,
+                         more_head=project.training.another_call_head)
     if evidence.get("threshold") is None:
         emit(ProgressEvent("info", message=f"call-or-answer decision not calibrated: {evidence['why']}"))
     else:
