@@ -155,20 +155,10 @@ def _split_prefix_attention_function() -> Any:
     softmax in float64)."""
     import torch
 
-    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-
     class SplitPrefixAttention(torch.autograd.Function):
         @staticmethod
         def forward(ctx: Any, q: Any, k: Any, v: Any, pk: Any, pv: Any, scale: float) -> Any:
-            b, h, t, d = q.shape
-            as_one = q.transpose(0, 1).reshape(1, h, b * t, d)
-            out_p, lse_p = flash(as_one, pk, pv, 0.0, False, scale=scale)
-            out_o, lse_o = flash(q, k, v, 0.0, True, scale=scale)
-            out_p = out_p.view(h, b, t, d).transpose(0, 1)
-            lse_p = lse_p.view(h, b, t).transpose(0, 1)
-            lse = torch.logaddexp(lse_p, lse_o)  # [B, H, T], fp32
-            out = (out_p * torch.exp(lse_p - lse).unsqueeze(-1)
-                   + out_o * torch.exp(lse_o - lse).unsqueeze(-1)).to(q.dtype)
+            out, lse = _split_forward(q, k, v, pk, pv, scale)
             ctx.save_for_backward(q, k, v, pk, pv, out, lse)
             ctx.scale = scale
             return out
@@ -218,31 +208,42 @@ def _split_prefix_attention_function() -> Any:
 
 def _split_padded_attention(q: Any, k: Any, v: Any, pk: Any, pv: Any, scale: float, own_mask: Any) -> Any:
     """`_prefix_attention` without gradients for the last `T` queries of left-padded rows
-    (a decoding batch's prompts, then each decoding step; teacher-forced passes): the split
-    of `_split_prefix_attention_function`'s forward, the rows' own part masked by
-    `own_mask` [B, S] and causality. The explicit softmax over [prefix | rows] in fp32 was
-    the largest cost of the prompt passes (profiled: 35 s of the 129 s calibrating the
-    demo's decisions), and decoding steps ran 11-18% faster without it
-    (`benchmarks/eval_bench.py`). A pad query sees no own key: its own part is
-    dropped, its output is the prefix's."""
+    (a decoding batch's prompts, then each decoding step; teacher-forced passes):
+    `_split_forward` with the rows' own part masked by `own_mask` [B, S] and causality.
+    The explicit softmax over [prefix | rows] in fp32 was the largest cost of the prompt
+    passes (profiled: 35 s of the 129 s calibrating the demo's decisions), and decoding
+    steps ran 11-18% faster without it (`benchmarks/eval_bench.py`)."""
+    return _split_forward(q, k, v, pk, pv, scale, own_mask)[0].transpose(1, 2)
+
+
+def _split_forward(q: Any, k: Any, v: Any, pk: Any, pv: Any, scale: float,
+                   own_mask: Any = None) -> tuple[Any, Any]:
+    """(output [B, H, T, D], log-sum-exp [B, H, T] in fp32) of the `T` queries against
+    [the prefix's keys | the rows' own keys], as two flash-kernel calls merged by their
+    log-sum-exp: the rows' queries against the prefix (all rows as one sequence, no mask)
+    and against their own `S` keys — causal when `own_mask` is None (rows that are their
+    own keys, `T` = `S`), else masked by `own_mask` [B, S] and causality, where a query
+    that sees no own key (a pad) keeps the prefix's output alone."""
     import torch
 
     flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
     b, h, t, d = q.shape
-    s = k.shape[2]
     as_one = q.transpose(0, 1).reshape(1, h, b * t, d)
     out_p, lse_p = flash(as_one, pk, pv, 0.0, False, scale=scale)
-    allowed = _own_keys_allowed(s, t, own_mask, q.device)  # [B, T, S]
-    bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, float("-inf"))
-    out_o, lse_o = flash(q, k, v, 0.0, False, attn_mask=bias[:, None], scale=scale)
+    if own_mask is None:
+        out_o, lse_o = flash(q, k, v, 0.0, True, scale=scale)
+    else:
+        allowed = _own_keys_allowed(k.shape[2], t, own_mask, q.device)  # [B, T, S]
+        bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, float("-inf"))
+        out_o, lse_o = flash(q, k, v, 0.0, False, attn_mask=bias[:, None], scale=scale)
+        seen = allowed.any(-1)[:, None, :]  # [B, 1, T]: the query sees an own key
+        lse_o = torch.where(seen, lse_o, float("-inf"))
+        out_o = torch.where(seen[..., None], out_o, 0.0)
     out_p = out_p.view(h, b, t, d).transpose(0, 1)
     lse_p = lse_p.view(h, b, t).transpose(0, 1)
-    seen = allowed.any(-1)[:, None, :]  # [B, 1, T]: the query sees an own key
-    lse_o = torch.where(seen, lse_o, float("-inf"))
-    out_o = torch.where(seen[..., None], out_o, 0.0)
     lse = torch.logaddexp(lse_p, lse_o)
     out = (out_p * torch.exp(lse_p - lse).unsqueeze(-1) + out_o * torch.exp(lse_o - lse).unsqueeze(-1)).to(q.dtype)
-    return out.transpose(1, 2)
+    return out, lse
 
 
 def _own_keys_allowed(s: int, t: int, own_mask: Any, device: Any) -> Any:
