@@ -265,7 +265,9 @@ def calibrate(predictor: Any, rows: Sequence[dict[str, Any]], out_dir: Path,
         train_hidden = head_input(inputs, train_hidden, partial(predictor.base_hidden, [p for p, _ in train_points]))
         hidden = head_input(inputs, hidden, partial(predictor.base_hidden, [p for p, _ in points]))
         chosen_l2 = choose_head(train_hidden, train_calls)
-    if chosen_l2 is None:
+    if not call_head:
+        evidence["head"] = "not fitted (training.decision_head: false)"
+    elif chosen_l2 is None:
         evidence["head"] = f"fewer than {FOLDS} training turns of each kind (call / answer) in every fold"
     else:
         l2, cv_accuracy = chosen_l2

@@ -190,6 +190,18 @@ def test_calibrate_without_enough_training_turns_keeps_the_trigger(
     assert Decision.load(tmp_path) == Decision(TRIGGER, evidence["threshold"])
 
 
+def test_calibrate_with_the_head_off_keeps_the_trigger_and_says_why(
+        predictor: LocalPredictor, tmp_path: Path) -> None:
+    """`training.decision_head: false`: enough training turns for a head, none fitted, and
+    the evidence names the setting, not a shortage of turns."""
+    val = [make_row(i) for i in range(4)] + [answer_row(i) for i in range(3)]
+    train = [make_row(10 + i) for i in range(8)] + [answer_row(20 + i) for i in range(6)]
+    evidence = calibrate(predictor, val, tmp_path, train, call_head=False)
+    assert evidence["score"] == "trigger" and evidence["head"] == "not fitted (training.decision_head: false)"
+    kept = Decision.load(tmp_path)
+    assert kept is not None and kept.head is None and kept.threshold == evidence["threshold"]
+
+
 @pytest.fixture(scope="module")
 def adapted(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> LocalPredictor:
     """The tiny model with a random (non-zero) LoRA adapter, so its states differ from the base model's."""
