@@ -63,7 +63,7 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
     if behaviours["thin"]:
         output.warn(f"scored behaviours with too few training rows: {_names(behaviours['thin'])} "
                     f"(fewer than {THIN_ROWS} or {THIN_SHARE:.0%} of train); the model will not learn "
-                    "them: add examples or edge cases")
+                    "them: add examples or edge cases, or repeat them with training.behaviour_floor")
     if behaviours["unseen"]:
         found = ", ".join(f"{b} ({behaviours['validation'][b]})" for b in behaviours["unseen"])
         output.warn(f"scored behaviours with fewer than {UNSEEN_BELOW} validation rows: {found}; what is "

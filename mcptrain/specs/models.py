@@ -518,6 +518,12 @@ class TrainingSpec(_Spec):
                     "masking): the model must pick a tool by its description, as it must for a tool "
                     "it was never trained on. 0: off; 0.25 chosen on the held-out-tools stand-in and "
                     "the validation split (README).")
+    behaviour_floor: float = Field(
+        default=0.0, ge=0, lt=0.25,
+        description="Repeat the training rows of every behaviour (call, parallel, sequence, no_tool, "
+                    "clarify, ask_for_details, refuse) that holds less than this share of the training "
+                    "split until it holds it; the steps stay the same, so the thin behaviours get "
+                    "more of them. 0: off.")
     calibrate_decision: bool = Field(
         default=True,
         description="After training, choose on the validation split the probability of opening "

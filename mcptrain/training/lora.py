@@ -95,12 +95,23 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
     t = project.training
     encoded: dict[str, list[list[Any]]] = {"train": [], "validation": []}
     dropped = 0
-    shown_train = rows_train
+    shown_train = list(rows_train)
+    if t.behaviour_floor:
+        from mcptrain.training.balance import apply_floor
+
+        try:
+            shown_train, added = apply_floor(shown_train, t.behaviour_floor, t.seed)
+        except ValueError as err:
+            raise StageError(f"train: training.behaviour_floor: {err}",
+                             hint="lower training.behaviour_floor in mcptrain.yaml") from None
+        if added:
+            emit(ProgressEvent("info", message="training.behaviour_floor repeats " + ", ".join(
+                f"{n} {b}" for b, n in added.items()) + f" rows ({len(shown_train)} training rows in all)"))
     if t.mask_tool_names:
         from mcptrain.training.masking import mask_rows
 
-        shown_train, masked = mask_rows(rows_train, t.mask_tool_names, t.seed)
-        emit(ProgressEvent("info", message=f"{masked} of {len(rows_train)} training rows see their tools "
+        shown_train, masked = mask_rows(shown_train, t.mask_tool_names, t.seed)
+        emit(ProgressEvent("info", message=f"{masked} of {len(shown_train)} training rows see their tools "
                                            "under made-up names (training.mask_tool_names)"))
     for split, rows in (("train", shown_train), ("validation", rows_val)):
         for row in rows:

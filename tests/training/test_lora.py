@@ -142,6 +142,16 @@ def test_rows_longer_than_max_seq_len_are_left_out(tiny_model: Path, tmp_path: P
         train_lora(project(tiny_model), [], VAL, tmp_path / "out", "run", runner="inline")
 
 
+def test_a_behaviour_floor_repeats_the_thin_behaviours_rows(tiny_model: Path, tmp_path: Path) -> None:
+    events: list[ProgressEvent] = []
+    result = train_lora(project(tiny_model, max_steps=1, behaviour_floor=0.2, calibrate_decision=False),
+                        TRAIN, VAL, tmp_path / "out", "run", runner="inline", on_progress=events.append)
+    # 12 calls and one dialogue: the dialogue is repeated to 3 rows, 3 of 15 (3 / (12 + 3) >= 0.2)
+    assert result.summary["examples"]["train"] == 15
+    assert any("behaviour_floor repeats 2 sequence rows (15 training rows in all)" in (e.message or "")
+               for e in events)
+
+
 def test_merged_export(tiny_model: Path, tmp_path: Path) -> None:
     train_lora(project(tiny_model, max_steps=1, merge_adapter=True), TRAIN, [], tmp_path / "out", "run",
                runner="inline")
