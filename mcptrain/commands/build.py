@@ -64,6 +64,10 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
         output.warn(f"scored behaviours with too few training rows: {_names(behaviours['thin'])} "
                     f"(fewer than {THIN_ROWS} or {THIN_SHARE:.0%} of train); the model will not learn "
                     "them: add examples or edge cases, or repeat them with training.behaviour_floor")
+    if behaviours.get("thin_categories"):
+        found = ", ".join(f"{c} ({n})" for c, n in behaviours["thin_categories"].items())
+        output.warn(f"scored BFCL categories with too few training rows: {found} (fewer than {THIN_ROWS} "
+                    f"or {THIN_SHARE:.0%} of train); add examples of that shape")
     if behaviours["unseen"]:
         found = ", ".join(f"{b} ({behaviours['validation'][b]})" for b in behaviours["unseen"])
         output.warn(f"scored behaviours with fewer than {UNSEEN_BELOW} validation rows: {found}; what is "

@@ -121,7 +121,8 @@ def behaviour_of(row: Row) -> str:
 def behaviour_shares(rows: list[Row]) -> dict[str, Any]:
     """Training, validation and scored rows per behaviour, the training share, the scored
     behaviours with too few training rows (`thin`), and those with too few validation rows
-    for a choice made on validation to see them (`unseen`, fewer than `UNSEEN_BELOW`)."""
+    for a choice made on validation to see them (`unseen`, fewer than `UNSEEN_BELOW`); and
+    the scored BFCL categories with too few training rows, with their count (`thin_categories`)."""
     train = Counter(behaviour_of(r) for r in rows if r["split"] == "train")
     validation = Counter(behaviour_of(r) for r in rows if r["split"] == "validation")
     scored = Counter(behaviour_of(r) for r in rows if r["split"] in EVAL_SPLITS)
@@ -129,10 +130,17 @@ def behaviour_shares(rows: list[Row]) -> dict[str, Any]:
     thin = [b for b in BEHAVIOURS if scored.get(b)
             and (train.get(b, 0) < THIN_ROWS or train.get(b, 0) / total < THIN_SHARE)]
     unseen = [b for b in BEHAVIOURS if scored.get(b) and validation.get(b, 0) < UNSEEN_BELOW]
+    # The same test per BFCL category: `parallel` counts parallel_multiple rows too, and the
+    # demo's 40 parallel rows held 13 parallel_multiple ones from 3 templates in 2 services.
+    category_train = Counter(r["category"] for r in rows if r["split"] == "train")
+    category_scored = Counter(r["category"] for r in rows if r["split"] in EVAL_SPLITS)
+    thin_categories = [c for c in CATEGORIES if category_scored.get(c)
+                       and (category_train.get(c, 0) < THIN_ROWS or category_train.get(c, 0) / total < THIN_SHARE)]
     return {"train": {b: train.get(b, 0) for b in BEHAVIOURS},
             "share": {b: round(train.get(b, 0) / total, 4) for b in BEHAVIOURS},
             "validation": {b: validation.get(b, 0) for b in BEHAVIOURS},
-            "scored": {b: scored.get(b, 0) for b in BEHAVIOURS}, "thin": thin, "unseen": unseen}
+            "scored": {b: scored.get(b, 0) for b in BEHAVIOURS}, "thin": thin, "unseen": unseen,
+            "thin_categories": {c: category_train.get(c, 0) for c in thin_categories}}
 
 
 def _edge_coverage(data: list[Row], tools_by_service: dict[str, list[str]]) -> dict[str, Any]:

@@ -80,6 +80,9 @@ def test_behaviour_shares_count_train_and_scored_rows_and_flag_thin_ones() -> No
     assert shares["share"]["call"] == round(40 / 55, 4)
     # scored and thin: no_tool (3 < 10), sequence and refuse (none); parallel has 12 rows and 22%
     assert shares["thin"] == ["sequence", "no_tool", "refuse"]
+    # Per category: relevance (3 rows) and multi_turn and edge_case (none) are scored and thin;
+    # parallel (12 rows, 22%) is not; simple has no scored row here.
+    assert shares["thin_categories"] == {"relevance": 3, "multi_turn": 0, "edge_case": 0}
     assert quality_report(rows, TOOLS, set())["behaviours"] == shares
     # Scored, and under 3 validation rows: every scored behaviour here (no validation rows).
     assert shares["unseen"] == ["parallel", "sequence", "no_tool", "refuse"]
@@ -88,6 +91,11 @@ def test_behaviour_shares_count_train_and_scored_rows_and_flag_thin_ones() -> No
     shares = behaviour_shares(rows)
     assert shares["validation"]["refuse"] == 3 and shares["validation"]["no_tool"] == 1
     assert shares["unseen"] == ["parallel", "sequence", "no_tool"]
+    # parallel_multiple, which the behaviours count as parallel: scored, 2 training rows of 59
+    rows += [row(f"pm{i}", "train", ["t_get", "t_list"], category="parallel_multiple") for i in range(2)]
+    rows += [row("pm-t", "test", ["t_get", "t_list"], category="parallel_multiple")]
+    shares = behaviour_shares(rows)
+    assert "parallel" not in shares["thin"] and shares["thin_categories"]["parallel_multiple"] == 2
 
 
 def test_volume_against_the_chapters_figures() -> None:
