@@ -127,20 +127,25 @@ def behaviour_shares(rows: list[Row]) -> dict[str, Any]:
     validation = Counter(behaviour_of(r) for r in rows if r["split"] == "validation")
     scored = Counter(behaviour_of(r) for r in rows if r["split"] in EVAL_SPLITS)
     total = sum(train.values()) or 1
-    thin = [b for b in BEHAVIOURS if scored.get(b)
-            and (train.get(b, 0) < THIN_ROWS or train.get(b, 0) / total < THIN_SHARE)]
+    thin = _thin(BEHAVIOURS, train, scored, total)
     unseen = [b for b in BEHAVIOURS if scored.get(b) and validation.get(b, 0) < UNSEEN_BELOW]
     # The same test per BFCL category: `parallel` counts parallel_multiple rows too, and the
     # demo's 40 parallel rows held 13 parallel_multiple ones from 3 templates in 2 services.
     category_train = Counter(r["category"] for r in rows if r["split"] == "train")
     category_scored = Counter(r["category"] for r in rows if r["split"] in EVAL_SPLITS)
-    thin_categories = [c for c in CATEGORIES if category_scored.get(c)
-                       and (category_train.get(c, 0) < THIN_ROWS or category_train.get(c, 0) / total < THIN_SHARE)]
+    thin_categories = _thin(CATEGORIES, category_train, category_scored, total)
     return {"train": {b: train.get(b, 0) for b in BEHAVIOURS},
             "share": {b: round(train.get(b, 0) / total, 4) for b in BEHAVIOURS},
             "validation": {b: validation.get(b, 0) for b in BEHAVIOURS},
             "scored": {b: scored.get(b, 0) for b in BEHAVIOURS}, "thin": thin, "unseen": unseen,
             "thin_categories": {c: category_train.get(c, 0) for c in thin_categories}}
+
+
+def _thin(names: tuple[str, ...], train: Counter[str], scored: Counter[str], total: int) -> list[str]:
+    """The `names` that are scored and have fewer than `THIN_ROWS` training rows or under
+    `THIN_SHARE` of the `total`."""
+    return [n for n in names if scored.get(n)
+            and (train.get(n, 0) < THIN_ROWS or train.get(n, 0) / total < THIN_SHARE)]
 
 
 def _edge_coverage(data: list[Row], tools_by_service: dict[str, list[str]]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,9 +76,10 @@ def apply_floor(rows: Sequence[dict[str, Any]], floor: float, seed: int) -> tupl
         whole, rest = divmod(extra, len(members))
         rng = random.Random(f"{seed}:floor:{behaviour}")
         picks = [m for _ in range(whole) for m in members] + rng.sample(members, rest)
-        seen: dict[str, int] = defaultdict(lambda: 1)
+        copies: Counter[str] = Counter()
         for row in picks:
-            seen[str(row.get("id"))] += 1
-            out.append({**row, "id": f"{row.get('id')}~{seen[str(row.get('id'))]}"})
+            key = str(row.get("id"))
+            copies[key] += 1
+            out.append({**row, "id": f"{key}~{copies[key] + 1}"})  # the row itself is ~1
         added[behaviour] = extra
     return out, added
