@@ -64,6 +64,7 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
         output.warn(f"scored behaviours with too few training rows: {_names(behaviours['thin'])} "
                     f"(fewer than {THIN_ROWS} or {THIN_SHARE:.0%} of train); the model will not learn "
                     "them: add examples or edge cases, or repeat them with training.behaviour_floor")
+    _check_floor(ws.load_project()[0].training.behaviour_floor, behaviours["train"])
     if behaviours.get("thin_categories"):
         found = ", ".join(f"{c} ({n})" for c, n in behaviours["thin_categories"].items())
         output.warn(f"scored BFCL categories with too few training rows: {found} (fewer than {THIN_ROWS} "
@@ -122,6 +123,17 @@ def _listed(names: list[str]) -> str:
 
 def _names(names: list[str]) -> str:
     return ", ".join(names) if len(names) <= 5 else f"{', '.join(names[:3])}, ... {names[-1]}"
+
+
+def _check_floor(floor: float, train: dict[str, int]) -> None:
+    """A `training.behaviour_floor` this training split cannot hold: `train` would refuse it,
+    so say so here, where the split is first known."""
+    from mcptrain.training.balance import floor_counts
+
+    try:
+        floor_counts(train, floor)
+    except ValueError as e:
+        output.warn(f"mcptrain.yaml: training.behaviour_floor: {e}; `mcptrain train` will refuse it")
 
 
 def _n(count: int, word: str) -> str:

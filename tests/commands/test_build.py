@@ -90,3 +90,16 @@ def test_build_push_then_data_status_and_pull(good_project: Path) -> None:
     assert mcptrain("data", "pull", str(good_project)) == (0, (
         f"mcptrain: pulled datasets/ (md5 {md5[1]}) from remote 'storage'; next: mcptrain train\n"), "")
     assert (good_project / "datasets" / "manifest.json").is_file()
+
+
+def test_build_warns_of_a_floor_the_split_cannot_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcptrain.commands.build import _check_floor
+
+    seven = {"call": 40, "parallel": 9, "sequence": 8, "no_tool": 7, "clarify": 5, "ask_for_details": 4, "refuse": 3}
+    _check_floor(0.15, seven)  # 7 x 0.15 > 1
+    assert capsys.readouterr().err.splitlines() == [
+        "mcptrain: warning: mcptrain.yaml: training.behaviour_floor: a behaviour floor of 0.15 cannot hold "
+        "for 7 behaviours (at most 0.143 each); `mcptrain train` will refuse it"]
+    _check_floor(0.15, {**seven, "refuse": 0, "clarify": 0})  # five held: 0.75
+    _check_floor(0.0, seven)
+    assert capsys.readouterr().err == ""
