@@ -45,6 +45,8 @@ def describe(event: ProgressEvent) -> str:
             parts.append(f"{m['tokens_per_s']:.0f} tok/s")
         if "seconds" in m:
             parts.append(f"{m['seconds']:.1f} s/step")
+            if event.total_steps > event.step:
+                parts.append(f"{_duration(m['seconds'] * (event.total_steps - event.step))} left")
         return "  ".join(parts)
     if event.kind == "eval":
         best = f" (best {m['best_val_loss']:.4f})" if "best_val_loss" in m else ""
@@ -56,6 +58,18 @@ def describe(event: ProgressEvent) -> str:
     if event.kind == "early_stop":
         return f"{where}  early stop: {event.message}"
     return event.message or f"{event.kind} {where}"
+
+
+
+def _duration(seconds: float) -> str:
+    """A remaining time as a person reads it: at that step time (the window's mean), the
+    steps still to run; the step time varies by batch, so minutes are all it can promise."""
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "<1 min"
+    if minutes < 60:
+        return f"~{minutes} min"
+    return f"~{minutes // 60} h {minutes % 60} min"
 
 
 def window(events: list[ProgressEvent]) -> ProgressEvent:
