@@ -60,7 +60,6 @@ def describe(event: ProgressEvent) -> str:
     return event.message or f"{event.kind} {where}"
 
 
-
 def _duration(seconds: float) -> str:
     """A remaining time as a person reads it: at that step time (the window's mean), the
     steps still to run; the step time varies by batch, so minutes are all it can promise."""
