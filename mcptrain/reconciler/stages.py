@@ -234,8 +234,11 @@ def eval_stage(ws: Workspace, project: ProjectSpec, artifact: Path | None, *, ar
     if extra:
         say(f"generating with the candidate: {len(extra)} diagnostic rows (validation, seen phrasings)")
         started = time.perf_counter()
-        diagnosed = score_rows(extra, predict_items(predictor, extra, "diagnostics"))
+        diagnostic_outputs = predict_items(predictor, extra, "diagnostics")
+        diagnosed = score_rows(extra, diagnostic_outputs)
         seconds["diagnostics"] = round(time.perf_counter() - started, 2)
+        # Not gated, so safe to read: the split a recipe or a decoder setting is chosen on.
+        write_outputs(out_dir / "diagnostic_predictions.jsonl", diagnostic_outputs)
     raw_results = None
     if candidate is None and project.evaluation.report_raw and getattr(predictor, "constrained", False):
         # The same candidate without the grammar: what the adapter itself writes.

@@ -110,6 +110,13 @@ def test_prompt_backend_shows_the_rows_closest_to_last_validation_failures(tiny_
     assert first["failures_addressed"] == {}  # nothing evaluated before the first prompt
     report = json.loads((tiny_project / read_record(Workspace(tiny_project), "eval")["outputs"]["report"]).read_text())
     assert set(report["diagnostics"]) == {"validation", "train"}
+    # what the candidate wrote on them, beside the verdicts: the outputs of the split a recipe
+    # is chosen on, in the format `--predictions` reads back
+    out_dir = tiny_project / read_record(Workspace(tiny_project), "eval")["outputs"]["report"]
+    written = [json.loads(line) for line in
+               (out_dir.parent / "diagnostic_predictions.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in written) == sorted(i["id"] for i in report["diagnostic_items"])
+    assert all(isinstance(r["output"], str) for r in written)
     wrong = {i["row_id"] for i in report["diagnostic_items"]
              if i["split"] == "validation" and not i["candidate"]["correct"]}
     assert wrong  # a random-weight model gets things wrong
