@@ -64,7 +64,8 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
         output.warn(f"scored behaviours with too few training rows: {_names(behaviours['thin'])} "
                     f"(fewer than {THIN_ROWS} or {THIN_SHARE:.0%} of train); the model will not learn "
                     "them: add examples or edge cases, or repeat them with training.behaviour_floor")
-    _check_floor(ws.load_project()[0].training.behaviour_floor, behaviours["train"])
+    project, _ = ws.load_project()
+    _check_floor(project.training.behaviour_floor, behaviours["train"])
     if behaviours.get("thin_categories"):
         found = ", ".join(f"{c} ({n})" for c, n in behaviours["thin_categories"].items())
         output.warn(f"scored BFCL categories with too few training rows: {found} (fewer than {THIN_ROWS} "
@@ -78,7 +79,6 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
     if report.checks.warnings:
         found = ", ".join(f"{k}: {v}" for k, v in sorted(report.checks.warnings.items()))
         output.warn(f"OpenAI format check warnings ({found}); token counts are estimates")
-    project, _ = ws.load_project()
     from mcptrain.commands.lengths import measure, print_report
 
     print_report(measure(project, report.rows))

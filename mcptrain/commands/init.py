@@ -154,7 +154,7 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-{install_plan}
+{install}
       - run: mcptrain validate
       - uses: actions/cache/restore@v4   # main's stage records: the plan compares against them
         with:
@@ -199,7 +199,7 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-{install_reconcile}
+{install}
       - uses: actions/cache@v4   # stage records, artifacts and the dequantised model:
         with:                      # an unchanged stage is not run again
           path: |
@@ -352,9 +352,7 @@ def scaffold(name: str) -> dict[str, str]:
         "specs/README.md": SPECS_README,
         "policies/default.yaml": POLICY,
         ".gitignore": GITIGNORE,
-        ".github/workflows/mcptrain.yml": WORKFLOW.format(
-            install_plan=install_steps("train,data,github"),
-            install_reconcile=install_steps("train,data,github")),
+        ".github/workflows/mcptrain.yml": WORKFLOW.format(install=install_steps("train,data,github")),
         ".github/workflows/mcptrain-release.yml": RELEASE_WORKFLOW.format(install=install_steps("", model=False)),
         ".github/workflows/mcptrain-holdout.yml": HOLDOUT_WORKFLOW.format(install=install_steps("train,data")),
         ".github/workflows/mcptrain-drift.yml": DRIFT_WORKFLOW.format(install=install_steps("live", model=False)),
