@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from mcptrain.evaluation.calls import Expected, ExpectedCall, OneOf, ToolCall, show_value
 from mcptrain.evaluation.parsing import Parsed
+from mcptrain.replies import asks_question, reply_problem
 from mcptrain.specs.bfcl_values import decode
 
 Outcome = Literal["correct", "wrong_function", "wrong_arguments", "missing_call", "extra_call",
@@ -37,11 +38,6 @@ CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "relevance"
               "edge_case", "zero_shot")
 _PRIORITY = ("wrong_function", "wrong_arguments", "missing_call", "extra_call")
 _BFCL_PUNCT = re.compile(r"[\s,./\-_*^]")  # BFCL's standardize_string, plus all whitespace
-_ASKS = re.compile(r"\b(please (provide|specify|tell|confirm|share|give|let me know)|could you|can you|"
-                   r"would you|do you (mean|want)|did you mean|which one)\b", re.IGNORECASE)
-_DECLINES = re.compile(r"\b(can ?not|can't|cannot|unable|not able|won't|will not|not allowed|not permitted|"
-                       r"not possible|sorry|refuse|decline|must not|shouldn't|should not)\b", re.IGNORECASE)
-_GENERIC = {"id", "ids", "the", "a", "of", "to", "value", "name", "type", "data"}
 _KINDS = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
           dict: "object", type(None): "null"}
 
@@ -112,26 +108,6 @@ def _check_options(parsed: Parsed, options: Sequence[Expected],
     return Match(matches[0].outcome, False, f"{matches[0].reason} (nor any other acceptable answer: {others})")
 
 
-def asks_question(text: str, fields: Sequence[str] = ()) -> bool:
-    """A question, a request for details, or a reply naming the missing fields."""
-    if "?" in text or "？" in text or _ASKS.search(text):
-        return True
-    return bool(fields) and all(names_field(text, f) for f in fields)
-
-
-def names_field(text: str, field: str) -> bool:
-    """Whether a reply mentions a parameter: `customer_id` as itself, as "customer id" or as
-    "customer"; `address.city` as "city"; `items` as "item"."""
-    low = text.lower()
-    words = set(re.findall(r"[a-z0-9]+", low))
-    words |= {w[:-1] for w in words if w.endswith("s")}
-    name = field.lower()
-    if name in low or name.replace("_", " ").replace(".", " ") in low:
-        return True
-    tokens = [t for t in re.split(r"[._\s]+", name) if t and t not in _GENERIC]
-    return any(t in words or t.rstrip("s") in words for t in tokens)
-
-
 def _check_behaviour(parsed: Parsed, expected: Expected) -> Match:
     action = expected.action or "no_tool"
     if action == "use_tool":  # BFCL's relevance: any call of an offered tool will do
@@ -141,21 +117,12 @@ def _check_behaviour(parsed: Parsed, expected: Expected) -> Match:
     if parsed.calls:
         got = ", ".join(c.show() for c in parsed.calls)
         return Match("extra_call", False, f"expected no tool call ({action}), got {got}")
-    text = parsed.text.strip()
+    problem = reply_problem(action, parsed.text, expected.required_fields)
+    if problem is not None:
+        asked = problem.startswith("asked")  # a question, but of the wrong kind or detail
+        return Match("clarified" if asked else "abstained", False, problem)
     if action in ("clarify", "ask_for_details"):
-        if not text:
-            return Match("abstained", False, f"expected a question ({action}), got an empty reply")
-        if not asks_question(text, expected.required_fields):
-            return Match("abstained", False, f"expected a question ({action}), got a reply that asks nothing")
-        missing = [f for f in expected.required_fields if not names_field(text, f)]
-        if action == "ask_for_details" and len(missing) == len(expected.required_fields) > 0:
-            return Match("clarified", False, f"asked, but not for {' or '.join(missing)}")
         return Match("clarified", True, f"asked for clarification, as expected ({action})")
-    if action == "refuse":
-        if not text:
-            return Match("abstained", False, "expected a refusal, got an empty reply")
-        if asks_question(text) and not _DECLINES.search(text):
-            return Match("clarified", False, "asked for details instead of refusing")
     # `no_tool` (BFCL's relevance) asks only that no tool is called: BFCL scores an empty
     # reply to an irrelevant question as correct, and so does this checker.
     return Match("correct", True, f"no tool call, as expected ({action})")

@@ -672,6 +672,12 @@ class EvaluationSpec(_Spec):
                     "the values the user says, as themselves or as a synonym (\"by text message\": "
                     "sms), and must be given; an optional one the user says nothing of is left out "
                     "(training/grounding.py).")
+    unsaid_required: bool = Field(
+        default=False,
+        description="With vocabulary_values: a tool whose required parameter has canonical values in "
+                    "the vocabulary, none of which the conversation says (\"Change U-6311's access "
+                    "level\" and role: admin / viewer / ...), is not offered: the model answers in "
+                    "text, where the question for it belongs (training/grounding.py).")
     invented_values: bool = Field(
         default=True,
         description="Under the grammar, a call giving a free-text value that shares no word "

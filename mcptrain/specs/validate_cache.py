@@ -196,14 +196,16 @@ _IDENTITY: list[str] = []
 
 
 def code_identity() -> str:
-    """mcptrain's version, the specs package's source and the libraries behind its messages."""
+    """mcptrain's version, the source behind validation and the libraries behind its messages."""
     if not _IDENTITY:
         from importlib.metadata import version
 
         import mcptrain
 
         digest = hashlib.sha256(mcptrain.__version__.encode())
-        for source in sorted(Path(__file__).parent.glob("*.py")):
+        # The specs package, and the reply rules its edge-case check reads (mcptrain/replies.py).
+        sources = [*sorted(Path(__file__).parent.glob("*.py")), Path(__file__).parent.parent / "replies.py"]
+        for source in sources:
             digest.update(source.name.encode() + b"\0" + source.read_bytes())
         for lib in ("pydantic", "jsonschema", "jsonschema-rs", "jinja2", "rapidfuzz"):
             digest.update(f"{lib}={version(lib)}".encode())

@@ -19,6 +19,7 @@ from rapidfuzz import fuzz, process
 
 from mcptrain.errors import Diagnostic
 from mcptrain.locations import dotted
+from mcptrain.replies import reply_problem
 from mcptrain.specs import models as s
 from mcptrain.specs.dialogue import alternatives_of, is_alternatives, merge_contexts
 from mcptrain.specs.loader import Loaded, Specs, load_specs
@@ -467,6 +468,7 @@ class _Checker:
         scope = self.scope_of(ec, base, service, case, [case.tool] if case.tool else [])
         if case.tool is not None:
             self.resolve(scope, ec, (*base, "tool"), case.tool, key=False)
+        self.check_reply_kind(ec, (*base, "expect"), case.expect)
         if case.template is None or case.vars is None:
             assert case.query is not None
             self.remember_query(service, case.query, ec, (*base, "query"))
@@ -481,6 +483,23 @@ class _Checker:
         for exp in expansions:
             self.remember_query(service, exp.query, ec, (*base, "template"))
             self.check_texts(ec, (*base, "expect"), case.expect, {**values, **exp.values}, seen)
+
+    def check_reply_kind(self, loaded: Loaded[Any], base: tuple[Any, ...], answer: Any) -> None:
+        """An edge case's written reply must be of the kind its action is scored by: the
+        training row teaches it, and the checker would fail it (mcptrain/replies.py)."""
+        action = getattr(answer, "action", None)
+        if action not in ("clarify", "ask_for_details", "refuse"):
+            return
+        name = "response" if action == "refuse" else ("question" if answer.question else "response")
+        text = getattr(answer, name, None)
+        if not text:
+            return  # the build writes a reply of the right kind
+        problem = reply_problem(action, text, answer.required_fields or ())
+        if problem is not None:
+            hint = ("say no in so many words (\"I can't ...\", \"Sorry, ...\", \"I won't ...\")"
+                    if action == "refuse" else "ask with a question mark, naming a missing field")
+            self.add(loaded, (*base, name), f"the checker would not accept this {name} as {action}: {problem}",
+                     severity="warning", hint=hint)
 
     def check_texts(self, loaded: Loaded[Any], base: tuple[Any, ...], answer: Any, values: dict[str, Any],
                     seen: set[tuple[Any, ...]]) -> None:

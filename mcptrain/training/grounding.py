@@ -177,7 +177,8 @@ def _taken(used: dict[str, dict[str, set[str]]] | None, tool: str, parameter: st
 
 
 def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any] | None,
-                text: str, context: str = "", used: dict[str, dict[str, set[str]]] | None = None) -> list[dict[str, Any]]:
+                text: str, context: str = "", used: dict[str, dict[str, set[str]]] | None = None,
+                *, unsaid_required: bool = False) -> list[dict[str, Any]]:
     """`tools` with each top-level parameter that the vocabulary gives canonical values
     (`canonical`: `{tool: {parameter: {value: [what users say instead]}}}`, the rows'
     `canonical_values`) narrowed to what the user says (`text`): the values said as
@@ -185,7 +186,10 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
     required; an optional one of which neither the user nor the rest of the conversation
     (`context`: earlier calls, tool results) says anything is dropped (unless the schema
     admits extra keys). A required one of which the user says nothing stays the model's
-    choice; values the schema's own `enum` does not allow are never offered. A value an
+    choice, unless `unsaid_required`: then the conversation has not given what the tool
+    needs, and the tool is left out (as `ground_tools` leaves out a tool needing an id the
+    conversation does not hold), so the turn is answered in text, where "which role?"
+    belongs. Values the schema's own `enum` does not allow are never offered. A value an
     earlier call of another tool took (`used`, `used_values`: "escalate every open ticket
     to urgent" lists `status: open`) counts as said for that call, not for this one."""
     if not canonical:
@@ -201,6 +205,7 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
         function, parameters, props = found
         required = list(parameters.get("required") or [])
         props = dict(props)
+        unsaid = False
         for name, values in terms.items():
             sub = props.get(name)
             if not isinstance(sub, dict) or sub.get("type", "string") != "string" or not isinstance(values, dict):
@@ -216,10 +221,17 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
             if said:
                 props[name] = {**sub, "enum": said}
                 required += [] if name in required else [name]
+            elif (unsaid_required and name in required
+                  and not any(_says(str(x), elsewhere, context) for v, xs in phrases.items() if v not in taken
+                              for x in xs)):
+                unsaid = True
+                break
             elif (name not in required and parameters.get("additionalProperties") is not True
                   and not any(_says(str(x), elsewhere, context) for v, xs in phrases.items() if v not in taken
                               for x in xs)):
                 del props[name]  # (a schema open to extra keys would let it back in unconstrained)
+        if unsaid:
+            continue
         out.append(_with_parameters(tool, function, {**parameters, "properties": props, "required": required}))
     return out
 

@@ -70,7 +70,8 @@ class LocalPredictor:
                  max_new_tokens: int = 160, precision: str = "bf16", constrained: bool = True,
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
                  ground_identifiers: bool = True, stated_values: bool = True, vocabulary_values: bool = True,
-                 invented_values: bool = True, name_calibration: float = 0.0, tool_retrieval: float = 0.0) -> None:
+                 invented_values: bool = True, name_calibration: float = 0.0, tool_retrieval: float = 0.0,
+                 unsaid_required: bool = False) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -128,6 +129,8 @@ class LocalPredictor:
         self.ground_identifiers = constrained and ground_identifiers
         self.stated_values = constrained and stated_values
         self.vocabulary_values = constrained and vocabulary_values
+        # ... and a tool needing a vocabulary value nobody said is not offered (grounding.py).
+        self.unsaid_required = self.vocabulary_values and unsaid_required
         # Under the grammar, a call that makes up a free-text value is answered in text.
         self.invented_values = constrained and invented_values
         # Under the grammar, a tool's name is scored against how likely the model finds it
@@ -327,7 +330,8 @@ class LocalPredictor:
         if self.stated_values:
             tools = require_stated(tools, user_text(row), used)
         if self.vocabulary_values:
-            tools = said_values(tools, row.get("canonical_values"), user_text(row), said_text(row), used)
+            tools = said_values(tools, row.get("canonical_values"), user_text(row), said_text(row), used,
+                                unsaid_required=self.unsaid_required)
         if self.ground_identifiers:
             tools = ground_tools(tools, conversation_text(row))
         return tools
@@ -881,6 +885,7 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           ground_identifiers=project.evaluation.ground_identifiers,
                           stated_values=project.evaluation.stated_values,
                           vocabulary_values=project.evaluation.vocabulary_values,
+                          unsaid_required=project.evaluation.unsaid_required,
                           invented_values=project.evaluation.invented_values,
                           name_calibration=project.evaluation.name_calibration,
                           tool_retrieval=project.evaluation.tool_retrieval)

@@ -166,3 +166,25 @@ def test_critical_categories_may_name_scenario_tags(org: Path) -> None:
     assert errors(org) == [
         "policies/default.yaml:13:3: critical_categories[1]: unknown category or tag 'securty'\n"
         "    hint: did you mean 'security'?"]
+
+
+def test_a_reply_the_checker_would_fail_is_named(org: Path) -> None:
+    """An edge case's written reply is read by the checker's own rules (mcptrain/replies.py):
+    a refusal that declines nothing, or a question that asks nothing, is a warning at its line."""
+    extra = [{"id": "pet-edge-refuse", "query": "Delete every pet in the clinic",
+              "expect": {"action": "refuse", "response": "Here is how to remove all of them at once."}},
+             {"id": "pet-edge-ask", "query": "Book a visit",
+              "expect": {"action": "ask_for_details", "required_fields": ["pet_id", "date"],
+                         "question": "Sure, booking it now."}},
+             {"id": "pet-edge-fine", "query": "Wipe all the records",
+              "expect": {"action": "refuse", "response": "Sorry, I can't wipe the records."}}]
+    edit(org / "specs/pets/edge_cases.yaml", lambda d: d["edge_cases"].extend(extra))
+    result = validate_repository(org)
+    assert result.errors == []
+    said = [d.format() for d in result.warnings if "checker would not accept" in d.message]
+    assert len(said) == 2, said
+    assert said[0].startswith("specs/pets/edge_cases.yaml:") and "edge_cases[1].expect.response: the checker " \
+        "would not accept this response as refuse: expected a refusal, got a reply that declines nothing" in said[0]
+    assert "hint: say no in so many words" in said[0]
+    assert "edge_cases[2].expect.question: the checker would not accept this question as ask_for_details: " \
+        "expected a question (ask_for_details), got a reply that asks nothing" in said[1]

@@ -332,6 +332,24 @@ def test_said_values_leave_a_required_parameter_nothing_is_said_of() -> None:
                      "reset_password")["delivery"]["enum"] == ["sms"]
 
 
+def test_unsaid_required_leaves_out_a_tool_whose_required_value_nobody_said() -> None:
+    """`unsaid_required` (evaluation.unsaid_required): a required vocabulary parameter of
+    which the conversation says nothing takes the tool out of the offer, as a missing id does."""
+    need = tool("reset_password", {"delivery": {"type": "string", "enum": ["email", "sms"]}}, ["delivery"])
+    other = tool("find_user", {"name": {"type": "string"}}, ["name"])
+    terms = {"reset_password": {"delivery": {"sms": ["text message"], "email": ["mail"]}}}
+    assert [t["function"]["name"] for t in said_values([need, other], terms, "reset it", unsaid_required=True)] == \
+        ["find_user"]
+    kept = said_values([need, other], terms, "reset it by text message", unsaid_required=True)
+    assert arguments(kept, "reset_password")["delivery"]["enum"] == ["sms"]
+    # Said earlier in the conversation (a tool result, an earlier call): the tool stays offered.
+    assert len(said_values([need], terms, "reset it", "delivery preference: email", unsaid_required=True)) == 1
+    # A value an earlier call of another tool took is not said for this one: nothing is left for it.
+    used = {"notify": {"delivery": {"sms"}}}
+    assert said_values([need], terms, "text message them, then reset it", used=used, unsaid_required=True) == []
+    assert len(said_values([need], terms, "text message them, then reset it", used=used)) == 1  # off: offered
+
+
 def test_the_said_grammar_takes_only_the_said_value(tiny_tokenizer: Any) -> None:
     grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
     tools = said_values([SHIP], SAID, "Ship SKU-1 the fast way")

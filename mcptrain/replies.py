@@ -1,0 +1,78 @@
+"""What kind of text reply a turn is: a question, a refusal, or neither.
+
+The checker scores an edge case by the kind of its reply (`clarify` and `ask_for_details`
+must ask, `refuse` must decline), and `validate` reads a spec's own reference replies with
+the same rules, so a hand-written refusal the checker would fail is named in review rather
+than discovered as a lost point. They are heuristics on English text: they catch a model
+that answers, complies, stays silent or asks about the wrong thing, not one that asks
+politely but uselessly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_ASKS = re.compile(r"\b(please (provide|specify|tell|confirm|share|give|let me know)|could you|can you|"
+                   r"would you|do you (mean|want)|did you mean|which one)\b", re.IGNORECASE)
+_DECLINES = re.compile(
+    r"\b(can ?not|can't|can’t|cannot|unable|not able|won't|won’t|will not|not allowed|not permitted|"
+    r"not authori[sz]ed|not possible|isn't possible|is not possible|sorry|unfortunately|i'm afraid|"
+    r"i am afraid|refuse|decline|must not|shouldn't|should not|not going to|not something i|"
+    r"(don't|do not|doesn't|does not) (have|allow|permit)|not in a position|no, )",
+    re.IGNORECASE)
+_GENERIC = {"id", "ids", "the", "a", "of", "to", "value", "name", "type", "data"}
+
+
+def asks_question(text: str, fields: Sequence[str] = ()) -> bool:
+    """A question, a request for details, or a reply naming the missing fields."""
+    if "?" in text or "？" in text or _ASKS.search(text):
+        return True
+    return bool(fields) and all(names_field(text, f) for f in fields)
+
+
+def declines(text: str) -> bool:
+    """Whether a reply says no in so many words ("I can't", "sorry", "I won't", "not
+    permitted", ...). A reply that tells the user how to do the thing does not."""
+    return bool(_DECLINES.search(text))
+
+
+def names_field(text: str, field: str) -> bool:
+    """Whether a reply mentions a parameter: `customer_id` as itself, as "customer id" or as
+    "customer"; `address.city` as "city"; `items` as "item"."""
+    low = text.lower()
+    words = set(re.findall(r"[a-z0-9]+", low))
+    words |= {w[:-1] for w in words if w.endswith("s")}
+    name = field.lower()
+    if name in low or name.replace("_", " ").replace(".", " ") in low:
+        return True
+    tokens = [t for t in re.split(r"[._\s]+", name) if t and t not in _GENERIC]
+    return any(t in words or t.rstrip("s") in words for t in tokens)
+
+
+def reply_problem(action: str, text: str, required_fields: Sequence[str] = ()) -> str | None:
+    """Why the checker would not accept `text` as the reply an `action` wants, or None.
+
+    `clarify` must ask; `ask_for_details` must ask, and for at least one of
+    `required_fields` when it names none of them; `refuse` must decline, and a reply
+    that asks without declining is a request for details, not a refusal. `no_tool` and
+    `use_tool` accept any text."""
+    text = text.strip()
+    if action in ("clarify", "ask_for_details"):
+        if not text:
+            return f"expected a question ({action}), got an empty reply"
+        if not asks_question(text, required_fields):
+            return f"expected a question ({action}), got a reply that asks nothing"
+        missing = [f for f in required_fields if not names_field(text, f)]
+        if action == "ask_for_details" and len(missing) == len(required_fields) > 0:
+            return f"asked, but not for {' or '.join(missing)}"
+        return None
+    if action == "refuse":
+        if not text:
+            return "expected a refusal, got an empty reply"
+        if declines(text):
+            return None
+        if asks_question(text):
+            return "asked for details instead of refusing"
+        return "expected a refusal, got a reply that declines nothing"
+    return None
