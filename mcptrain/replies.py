@@ -19,7 +19,8 @@ _DECLINES = re.compile(
     r"\b(can ?not|can't|can’t|cannot|unable|not able|won't|won’t|will not|not allowed|not permitted|"
     r"not authori[sz]ed|not possible|isn't possible|is not possible|sorry|unfortunately|i'm afraid|"
     r"i am afraid|refuse|decline|must not|shouldn't|should not|not going to|not something i|"
-    r"(don't|do not|doesn't|does not) (have|allow|permit)|not in a position|no, )",
+    r"(don't|do not|doesn't|does not) (have|allow|permit)|not in a position|no, |apologi[sz]e|"
+    r"my apologies|beyond (my|what i))",
     re.IGNORECASE)
 _GENERIC = {"id", "ids", "the", "a", "of", "to", "value", "name", "type", "data"}
 
