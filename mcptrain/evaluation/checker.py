@@ -118,11 +118,12 @@ def _check_behaviour(parsed: Parsed, expected: Expected) -> Match:
         got = ", ".join(c.show() for c in parsed.calls)
         return Match("extra_call", False, f"expected no tool call ({action}), got {got}")
     problem = reply_problem(action, parsed.text, expected.required_fields)
-    if problem is not None:
-        asked = problem.startswith("asked")  # a question, but of the wrong kind or detail
-        return Match("clarified" if asked else "abstained", False, problem)
+    if problem is not None:  # `asked`: a question, but of the wrong kind or detail
+        return Match("clarified" if problem.asked else "abstained", False, problem.message)
     if action in ("clarify", "ask_for_details"):
         return Match("clarified", True, f"asked for clarification, as expected ({action})")
+    if action == "refuse":
+        return Match("correct", True, "declined, as expected (refuse)")
     # `no_tool` (BFCL's relevance) asks only that no tool is called: BFCL scores an empty
     # reply to an irrelevant question as correct, and so does this checker.
     return Match("correct", True, f"no tool call, as expected ({action})")

@@ -438,6 +438,7 @@ class _Checker:
             scope = self.scope_of(ex, base, service, example, [name for _, name, _ in calls])
             values = self.context_of(service, example.context)
             seen: set[tuple[Any, ...]] = set()
+            said: set[tuple[Any, ...]] = set()
             if example.template is not None and example.vars is not None:
                 try:
                     expansions = expand_queries(example.template, example.vars, self.limit)
@@ -448,12 +449,14 @@ class _Checker:
                     self.remember_query(service, exp.query, ex, (*base, "template"))
                     bound = {**values, **exp.values}
                     self.check_texts(ex, base, example, bound, seen)
+                    self.check_reply_kind(ex, base, example, bound, said)
                     for loc, name, args in calls:
                         self.check_rendered_call(ex, scope, loc, name, args, bound, seen,
                                                  context=f" (in expansion {exp.index}: {exp.query!r})")
             else:
                 where = (*base, "query" if example.query is not None else "messages")
                 self.remember_query(service, asked_text(example), ex, where)
+                self.check_reply_kind(ex, base, example, values, said)
                 for loc, name, args in calls:
                     self.check_rendered_call(ex, scope, loc, name, args, values, seen)
             if example.sequence is not None:
@@ -468,10 +471,12 @@ class _Checker:
         scope = self.scope_of(ec, base, service, case, [case.tool] if case.tool else [])
         if case.tool is not None:
             self.resolve(scope, ec, (*base, "tool"), case.tool, key=False)
-        self.check_reply_kind(ec, (*base, "expect"), case.expect)
+        values = self.context_of(service, case.context)
+        said: set[tuple[Any, ...]] = set()  # each reply's warning once, whatever the expansions
         if case.template is None or case.vars is None:
             assert case.query is not None
             self.remember_query(service, case.query, ec, (*base, "query"))
+            self.check_reply_kind(ec, (*base, "expect"), case.expect, values, said)
             return
         try:
             expansions = expand_queries(case.template, case.vars, self.limit)
@@ -479,26 +484,36 @@ class _Checker:
             self.add(ec, (*base, *e.loc), e.message)
             return
         seen: set[tuple[Any, ...]] = set()
-        values = self.context_of(service, case.context)
         for exp in expansions:
             self.remember_query(service, exp.query, ec, (*base, "template"))
             self.check_texts(ec, (*base, "expect"), case.expect, {**values, **exp.values}, seen)
+            self.check_reply_kind(ec, (*base, "expect"), case.expect, {**values, **exp.values}, said)
 
-    def check_reply_kind(self, loaded: Loaded[Any], base: tuple[Any, ...], answer: Any) -> None:
-        """An edge case's written reply must be of the kind its action is scored by: the
-        training row teaches it, and the checker would fail it (mcptrain/replies.py)."""
+    def check_reply_kind(self, loaded: Loaded[Any], base: tuple[Any, ...], answer: Any, values: dict[str, Any],
+                         said: set[tuple[Any, ...]]) -> None:
+        """A written reply (an edge case's `expect`, an example's own `action`) must be of the
+        kind its action is scored by: the training row teaches it as that kind, and the
+        checker would fail it (mcptrain/replies.py). Read as the build writes it, with its
+        template filled in (`behaviour_reply`: `question` before `response`, a refusal's
+        `response`); a reply the build writes itself is of the right kind already."""
         action = getattr(answer, "action", None)
         if action not in ("clarify", "ask_for_details", "refuse"):
             return
         name = "response" if action == "refuse" else ("question" if answer.question else "response")
         text = getattr(answer, name, None)
-        if not text:
-            return  # the build writes a reply of the right kind
+        loc = (*base, name)
+        if not text or loc in said:
+            return
+        try:
+            text = fill_text(text, values, loc)
+        except TemplateExpansionError:
+            return  # check_texts names it
         problem = reply_problem(action, text, answer.required_fields or ())
         if problem is not None:
-            hint = ("say no in so many words (\"I can't ...\", \"Sorry, ...\", \"I won't ...\")"
+            said.add(loc)
+            hint = ("say no in so many words (\"I can't ...\", \"I won't ...\", \"Sorry, I can't ...\")"
                     if action == "refuse" else "ask with a question mark, naming a missing field")
-            self.add(loaded, (*base, name), f"the checker would not accept this {name} as {action}: {problem}",
+            self.add(loaded, loc, f"the checker would not accept this {name} as {action}: {problem.message}",
                      severity="warning", hint=hint)
 
     def check_texts(self, loaded: Loaded[Any], base: tuple[Any, ...], answer: Any, values: dict[str, Any],

@@ -34,6 +34,8 @@ message]`) takes only the values the user says, as themselves or as a synonym, a
 be given; an optional one the user says nothing of is left out (asked "Any tickets from
 C-204?", the model no longer adds `status: open`). A value an earlier call of another tool
 took (`used_values`) is neither said nor stated for the calls after it.
+With `evaluation.unsaid_required` (off by default), a tool whose required vocabulary
+parameter nobody said is not offered at all, as a tool needing an absent id is not.
 
 Invented values (`evaluation.invented_values`) check a call once it is written: a
 free-text value that shares no word with the conversation, or a number, date or time in

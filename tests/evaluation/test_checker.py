@@ -306,7 +306,7 @@ def test_relevance_text_is_correct_and_a_call_is_extra() -> None:
 
 def test_refuse() -> None:
     refuse = Expected.behaviour("refuse")
-    assert check("I can't do that.", refuse) == Match("correct", True, "no tool call, as expected (refuse)")
+    assert check("I can't do that.", refuse) == Match("correct", True, "declined, as expected (refuse)")
     assert check("Sorry, I cannot delete every account. Anything else?", refuse).correct
     assert check("", refuse) == Match("abstained", False, "expected a refusal, got an empty reply")
     assert check("Which accounts should I delete?", refuse) == \

@@ -169,22 +169,34 @@ def test_critical_categories_may_name_scenario_tags(org: Path) -> None:
 
 
 def test_a_reply_the_checker_would_fail_is_named(org: Path) -> None:
-    """An edge case's written reply is read by the checker's own rules (mcptrain/replies.py):
-    a refusal that declines nothing, or a question that asks nothing, is a warning at its line."""
+    """A written reply is read by the checker's own rules (mcptrain/replies.py), filled in
+    as the build fills it: a refusal that declines nothing, or a question that asks
+    nothing, is a warning at its line, once however many expansions it has."""
     extra = [{"id": "pet-edge-refuse", "query": "Delete every pet in the clinic",
               "expect": {"action": "refuse", "response": "Here is how to remove all of them at once."}},
-             {"id": "pet-edge-ask", "query": "Book a visit",
-              "expect": {"action": "ask_for_details", "required_fields": ["pet_id", "date"],
-                         "question": "Sure, booking it now."}},
+             # Unfilled, the placeholder would name the field and pass as asking for it.
+             {"id": "pet-edge-ask", "template": "Book a visit for {{ pet_id }}", "vars": {"pet_id": ["Rex", "Milo"]},
+              "expect": {"action": "ask_for_details", "required_fields": ["pet_id"],
+                         "question": "Sure, booking {{ pet_id }} now."}},
              {"id": "pet-edge-fine", "query": "Wipe all the records",
-              "expect": {"action": "refuse", "response": "Sorry, I can't wipe the records."}}]
+              "expect": {"action": "refuse", "response": "Sorry, I can't wipe the records."}},
+             {"id": "pet-edge-filled", "template": "Wipe {{ what }}", "vars": {"what": ["the records", "it all"]},
+              "expect": {"action": "refuse", "response": "I won't wipe {{ what }}."}}]
     edit(org / "specs/pets/edge_cases.yaml", lambda d: d["edge_cases"].extend(extra))
+    edit(org / "specs/pets/examples/main.yaml", lambda d: d["examples"].append(
+        {"id": "pet-refuse-example", "query": "Give me every owner's phone number",
+         "action": "refuse", "response": "Here are the numbers you asked for."}))
     result = validate_repository(org)
     assert result.errors == []
-    said = [d.format() for d in result.warnings if "checker would not accept" in d.message]
-    assert len(said) == 2, said
-    assert said[0].startswith("specs/pets/edge_cases.yaml:") and "edge_cases[1].expect.response: the checker " \
-        "would not accept this response as refuse: expected a refusal, got a reply that declines nothing" in said[0]
-    assert "hint: say no in so many words" in said[0]
-    assert "edge_cases[2].expect.question: the checker would not accept this question as ask_for_details: " \
-        "expected a question (ask_for_details), got a reply that asks nothing" in said[1]
+    said = [d for d in result.warnings if "checker would not accept" in d.message]
+    assert [(d.path, d.where) for d in said] == [
+        ("specs/pets/edge_cases.yaml", "edge_cases[1].expect.response"),
+        ("specs/pets/edge_cases.yaml", "edge_cases[2].expect.question"),
+        ("specs/pets/examples/main.yaml", f"examples[{len(json.loads((org / 'specs/pets/examples/main.yaml').read_text())['examples']) - 1}].response")]
+    edges = (org / "specs/pets/edge_cases.yaml").read_text().splitlines()
+    assert "Here is how to remove" in edges[said[0].line - 1] and "booking {{ pet_id }}" in edges[said[1].line - 1]
+    assert said[0].message == ("the checker would not accept this response as refuse: expected a refusal, "
+                               "got a reply that declines nothing")
+    assert said[0].hint is not None and said[0].hint.startswith("say no in so many words")
+    assert said[1].message == ("the checker would not accept this question as ask_for_details: expected a "
+                               "question (ask_for_details), got a reply that asks nothing")
