@@ -76,6 +76,16 @@ def names_field(text: str, field: str) -> bool:
     return any(t in words or t.rstrip("s") in words for t in tokens)
 
 
+def written_reply_field(action: str | None, question: str | None, response: str | None) -> str | None:
+    """Which written field a behaviour's reply is taken from — `question` before `response`
+    for `clarify` and `ask_for_details`, `response` for the others — or None when neither
+    is written (the build then writes its own reply). The build (`behaviour_reply`) and
+    `validate` both read a reply through this, so they read the same text."""
+    if action in ("clarify", "ask_for_details") and question:
+        return "question"
+    return "response" if response else None
+
+
 def reply_problem(action: str, text: str, required_fields: Sequence[str] = ()) -> Problem | None:
     """Why the checker would not accept `text` as the reply an `action` wants, or None.
 

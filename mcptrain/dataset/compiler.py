@@ -20,6 +20,7 @@ from typing import Any
 from mcptrain.dataset.directory import Directory, function_tool
 from mcptrain.dataset.knowledge import row_mistakes
 from mcptrain.errors import StageError
+from mcptrain.replies import written_reply_field
 from mcptrain.specs import models as s
 from mcptrain.specs.dialogue import TurnSpec, alternatives_of, is_alternatives
 from mcptrain.specs.loader import ServiceBundle
@@ -101,22 +102,22 @@ def verb_of(tool_name: str) -> str:
 
 
 def behaviour_reply(expect: Any) -> str:
-    """The assistant's text turn for a behaviour (clarify, ask_for_details, refuse, no_tool)."""
+    """The assistant's text turn for a behaviour (clarify, ask_for_details, refuse, no_tool):
+    the written one (`written_reply_field`, which `validate` reads too), else the build's own."""
+    written = written_reply_field(expect.action, expect.question, expect.response)
+    if written is not None:
+        return str(getattr(expect, written))
     if expect.action == "clarify":
-        return expect.question or expect.response or "Could you tell me a bit more about what you need?"
+        return "Could you tell me a bit more about what you need?"
     if expect.action == "ask_for_details":
-        if expect.question or expect.response:
-            return expect.question or expect.response or ""
         fields = [f.replace("_", " ") for f in expect.required_fields or []]
         listed = fields[0] if len(fields) == 1 else ", ".join(fields[:-1]) + f" and {fields[-1]}"
         return f"I can do that, but I need a few more details first: the {listed}. Could you provide them?"
     if expect.action == "refuse":
-        if expect.response:
-            return str(expect.response)
         return f"I can't help with that: {expect.reason}" if expect.reason else "I can't help with that request."
     if expect.action == "use_tool":
-        return expect.response or "I'll use one of the available tools for that."
-    return expect.response or "I can answer that directly; it doesn't need any of the tools."
+        return "I'll use one of the available tools for that."
+    return "I can answer that directly; it doesn't need any of the tools."
 
 
 @dataclass

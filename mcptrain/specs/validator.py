@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 
 from mcptrain.errors import Diagnostic
 from mcptrain.locations import dotted
-from mcptrain.replies import reply_problem
+from mcptrain.replies import reply_problem, written_reply_field
 from mcptrain.specs import models as s
 from mcptrain.specs.dialogue import alternatives_of, is_alternatives, merge_contexts
 from mcptrain.specs.loader import Loaded, Specs, load_specs
@@ -486,8 +486,9 @@ class _Checker:
         seen: set[tuple[Any, ...]] = set()
         for exp in expansions:
             self.remember_query(service, exp.query, ec, (*base, "template"))
-            self.check_texts(ec, (*base, "expect"), case.expect, {**values, **exp.values}, seen)
-            self.check_reply_kind(ec, (*base, "expect"), case.expect, {**values, **exp.values}, said)
+            bound = {**values, **exp.values}
+            self.check_texts(ec, (*base, "expect"), case.expect, bound, seen)
+            self.check_reply_kind(ec, (*base, "expect"), case.expect, bound, said)
 
     def check_reply_kind(self, loaded: Loaded[Any], base: tuple[Any, ...], answer: Any, values: dict[str, Any],
                          said: set[tuple[Any, ...]]) -> None:
@@ -497,12 +498,12 @@ class _Checker:
         template filled in (`behaviour_reply`: `question` before `response`, a refusal's
         `response`); a reply the build writes itself is of the right kind already."""
         action = getattr(answer, "action", None)
-        if action not in ("clarify", "ask_for_details", "refuse"):
+        name = written_reply_field(action, answer.question, answer.response)
+        if name is None or action not in ("clarify", "ask_for_details", "refuse"):
             return
-        name = "response" if action == "refuse" else ("question" if answer.question else "response")
-        text = getattr(answer, name, None)
+        text = getattr(answer, name)
         loc = (*base, name)
-        if not text or loc in said:
+        if loc in said:
             return
         try:
             text = fill_text(text, values, loc)

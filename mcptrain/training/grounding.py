@@ -223,15 +223,14 @@ def said_values(tools: Sequence[dict[str, Any]] | None, canonical: dict[str, Any
             if said:
                 props[name] = {**sub, "enum": said}
                 required += [] if name in required else [name]
-            elif (unsaid_required and name in required
+            elif ((name not in required or unsaid_required)
                   and not any(_says(str(x), elsewhere, context) for v, xs in phrases.items() if v not in taken
-                              for x in xs)):
-                unsaid = True
-                break
-            elif (name not in required and parameters.get("additionalProperties") is not True
-                  and not any(_says(str(x), elsewhere, context) for v, xs in phrases.items() if v not in taken
-                              for x in xs)):
-                del props[name]  # (a schema open to extra keys would let it back in unconstrained)
+                              for x in xs)):  # nothing in the whole conversation says it
+                if name in required:  # (unsaid_required) the tool cannot be called
+                    unsaid = True
+                    break
+                if parameters.get("additionalProperties") is not True:
+                    del props[name]  # (a schema open to extra keys would let it back in unconstrained)
         if unsaid:
             continue
         out.append(_with_parameters(tool, function, {**parameters, "properties": props, "required": required}))

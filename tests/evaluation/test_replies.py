@@ -69,3 +69,13 @@ def test_questions_and_the_fields_they_ask_for() -> None:
     for action in ("clarify", "ask_for_details", "refuse"):
         assert reply_problem(action, "  ", ["amount"]) is not None
     assert reply_problem("no_tool", "") is None and reply_problem("use_tool", "anything") is None
+
+
+def test_the_written_reply_is_the_question_before_the_response() -> None:
+    from mcptrain.replies import written_reply_field
+
+    assert written_reply_field("clarify", "Which one?", "I need more.") == "question"
+    assert written_reply_field("ask_for_details", None, "Which amount?") == "response"
+    assert written_reply_field("refuse", "Which one?", "I can't.") == "response"  # a refusal has no question
+    assert written_reply_field("refuse", "Which one?", None) is None  # the build writes its own
+    assert written_reply_field("no_tool", None, "") is None and written_reply_field(None, None, "Hi") == "response"
