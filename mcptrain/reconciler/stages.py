@@ -32,6 +32,7 @@ from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.backends import TrainJob, get_backend
 from mcptrain.training.backends import make_predictor as default_predictor
 from mcptrain.training.grammar import GRAMMAR_DIR, export_grammars
+from mcptrain.training.prompt import PROMPT_REVISION
 from mcptrain.workspace import Workspace
 
 
@@ -151,7 +152,7 @@ def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
     key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
                        "openai": get_backend(project.backend).baseline_settings(project),
                        "evaluation": project.evaluation.model_dump(mode="json", exclude={"report_raw"}),
-                       "precision": project.training.precision})
+                       "precision": project.training.precision, "prompt": PROMPT_REVISION})
     return OutputCache(ws.cache_dir("baseline") / f"{key[:16]}.jsonl")
 
 
@@ -160,7 +161,7 @@ def eval_inputs(dataset: Dataset, artifact_inputs: str | None, splits: Sequence[
     return inputs_hash({"data": dataset.content_hash, "artifact": artifact_inputs, "splits": list(splits),
                         "baseline": baseline, "limit": limit, "base_model": project.base_model,
                         "evaluation": project.evaluation.model_dump(mode="json"),
-                        "diagnostics": diagnostics and project.evaluation.diagnostics})
+                        "diagnostics": diagnostics and project.evaluation.diagnostics, "prompt": PROMPT_REVISION})
 
 
 def diagnostic_rows(dataset: Dataset, project: ProjectSpec, limit: int | None) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from mcptrain.specs.models import ProjectSpec
 from mcptrain.training import checkpoint as ckpt
 from mcptrain.training.batches import PLAN_VERSION
 from mcptrain.training.progress import OnProgress, ProgressEvent
+from mcptrain.training.prompt import PROMPT_REVISION
 
 SUMMARY = "training_summary.json"
 TEMPLATE_FILE = "chat_template.jinja"
@@ -63,6 +64,7 @@ def run_fingerprint(project: ProjectSpec, data_sha256: str, template: str) -> st
         "training": project.training.model_dump(mode="json"),
         "template": hashlib.sha256(template.encode()).hexdigest(),
         "batch_plan": PLAN_VERSION,
+        "prompt": PROMPT_REVISION,  # the calibration after training decodes prompts
     }, ensure_ascii=True)
 
 

@@ -1,6 +1,8 @@
 """Predictors: a model's raw assistant output for each row's prompt.
 
-A row's prompt is its messages before the first assistant turn (`prompt_messages`).
+A row's prompt is its messages before the first assistant turn (`prompt_messages`); a
+row that ends without an assistant turn (a later step of a multi_turn row, with its true
+history) is a prompt as a whole, earlier assistant turns included (`prompt_segments`).
 Output is text in the training format: tool calls as hermes
 `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` blocks, or a plain reply.
 
@@ -39,6 +41,7 @@ from mcptrain.training.prompt import (
     choose_template,
     end_of_turn,
     prompt_messages,
+    prompt_segments,
     render,
     segments,
 )
@@ -247,12 +250,11 @@ class LocalPredictor:
 
     def encode(self, row: dict[str, Any]) -> tuple[tuple[int, ...], list[int]]:
         """(shared system-turn ids, the rest of the prompt's ids), tokenised as in training."""
-        messages = [*prompt_messages(row), {"role": "assistant", "content": ""}]
-        pieces = segments(self.template, {"messages": messages, "tools": row.get("tools")})
+        messages = prompt_messages(row)
+        pieces = prompt_segments(self.template, messages, row.get("tools"))
         ids = [self.tokenizer(p.text, add_special_tokens=False)["input_ids"] for p in pieces]
-        trained = next(i for i, p in enumerate(pieces) if p.trained)
-        shared = tuple(ids[0]) if messages[0]["role"] == "system" and trained > 1 else ()
-        rest = [t for chunk in ids[1 if shared else 0 : trained] for t in chunk]
+        shared = tuple(ids[0]) if messages[0]["role"] == "system" and len(ids) > 1 else ()
+        rest = [t for chunk in ids[1 if shared else 0 :] for t in chunk]
         return shared, rest
 
     def predict(self, rows: list[dict[str, Any]]) -> list[str]:

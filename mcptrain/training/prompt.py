@@ -29,6 +29,12 @@ from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 IGNORE_INDEX = -100
+# How a prompt's tokens are made from its messages (`prompt_segments`). It is in every
+# fingerprint of what decoding made (an adapter's calibrated decisions, evaluation reports,
+# the base model's kept outputs), so outputs of an earlier encoding are never reused.
+# 2: a later step of a multi_turn row keeps its history (1 cut every prompt at the
+# history's first assistant turn, so every step was asked as the first).
+PROMPT_REVISION = 2
 END_OF_TURN = "<|im_end|>"
 # Turn markers a template may be written with: ChatML's (SmolLM2, Qwen) and Gemma's.
 # HERMES uses whichever pair is in the model's vocabulary as single tokens, so a row's
@@ -226,16 +232,28 @@ def encode_row(tokenizer: Any, template: str, row: dict[str, Any]) -> Encoded:
     return Encoded(ids, labels, shared)
 
 
+def prompt_segments(template: str, messages: list[dict[str, Any]],
+                    tools: list[dict[str, Any]] | None) -> list[Segment]:
+    """The segments of a prompt that ends in the generation prompt, cut as training cuts the
+    whole conversation (`segments`): everything before the final assistant turn's own piece.
+
+    `messages` may hold earlier assistant turns (a later step of a multi_turn row, a
+    dialogue): they are prompt here, so the cut is at the *last* turn, never the first.
+    """
+    row = {"messages": [*messages, {"role": "assistant", "content": ""}], "tools": tools}
+    end = len(render(template, messages, tools, add_generation_prompt=True))
+    out: list[Segment] = []
+    at = 0
+    for seg in segments(template, row):
+        if at + len(seg.text) > end:
+            break
+        out.append(seg)
+        at += len(seg.text)
+    return out
+
+
 def encode_prompt(tokenizer: Any, template: str, messages: list[dict[str, Any]],
                   tools: list[dict[str, Any]] | None) -> list[int]:
     """Token ids of a prompt ending in the generation prompt, tokenised as in training."""
-    row = {"messages": [*messages, {"role": "assistant", "content": ""}], "tools": tools}
-    ids: list[int] = []
-    for seg in segments(template, row):
-        if seg.trained:
-            break
-        ids += tokenizer(seg.text, add_special_tokens=False)["input_ids"]
-    else:  # an empty assistant turn has no trained segment: cut at the generation prompt
-        text = render(template, messages, tools, add_generation_prompt=True)
-        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-    return ids
+    return [t for seg in prompt_segments(template, messages, tools)
+            for t in tokenizer(seg.text, add_special_tokens=False)["input_ids"]]

@@ -12,6 +12,7 @@ from mcptrain.training.predictor import (
     PromptPredictor,
     hermes_calls,
 )
+from mcptrain.training.prompt import render
 from tests.training.openai_emulator import running
 from tests.training.tiny import make_row, multi_turn_row, reference_generation
 
@@ -55,6 +56,19 @@ def test_shared_prefix_attention_equals_the_expanded_cache(predictor: LocalPredi
         predictor.prefix_attention = True
     assert shared == expanded
     assert shared_probs == pytest.approx(expanded_probs, abs=1e-5)
+
+
+def test_a_later_steps_prompt_holds_its_history(predictor: LocalPredictor) -> None:
+    # Each step of a multi_turn row is asked with the true history before it: the earlier
+    # calls and their results are in the prompt, after the shared system turn.
+    row = multi_turn_row()
+    steps = [{**row, "messages": row["messages"][:n]} for n in (2, 4)]
+    encoded = [predictor.encode(step) for step in steps]
+    assert encoded[0][0] == encoded[1][0] and encoded[0][0]  # one shared system turn
+    for step, (shared, rest) in zip(steps, encoded, strict=True):
+        text = render(predictor.template, step["messages"], step["tools"], add_generation_prompt=True)
+        assert predictor.tokenizer.decode([*shared, *rest]) == text
+    assert len(encoded[1][1]) > len(encoded[0][1])
 
 
 def test_adapter_and_template_come_from_the_adapter_dir(tiny_model: Path, tmp_path: Path) -> None:

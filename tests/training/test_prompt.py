@@ -109,6 +109,21 @@ def test_prompt_tokens_are_the_training_tokens_before_the_answer(tiny_tokenizer:
     assert ids == enc.input_ids[:first]
 
 
+def test_every_turns_prompt_is_the_training_tokens_before_that_turn(tiny_tokenizer: Any) -> None:
+    # A later step's prompt holds the earlier assistant turns and tool results: it is cut at
+    # its own (last) turn, not at the first assistant turn of the history.
+    row = multi_turn_row()
+    enc = encode_row(tiny_tokenizer, HERMES, row)
+    starts = [i for i, label in enumerate(enc.labels)
+              if label != IGNORE_INDEX and (i == 0 or enc.labels[i - 1] == IGNORE_INDEX)]
+    turns = [i for i, m in enumerate(row["messages"]) if m["role"] == "assistant"]
+    assert len(starts) == len(turns) == 2
+    prompts = [encode_prompt(tiny_tokenizer, HERMES, row["messages"][:turn], row["tools"]) for turn in turns]
+    assert prompts == [enc.input_ids[:start] for start in starts]
+    later = tiny_tokenizer.decode(prompts[1])
+    assert '{"user_id": "U-1"}' in later and later.endswith("<|im_start|>assistant\n")
+
+
 def test_prompt_messages() -> None:
     row = multi_turn_row()
     assert [m["role"] for m in prompt_messages(row)] == ["system", "user"]
