@@ -31,6 +31,7 @@ from mcptrain.reconciler.records import (
 from mcptrain.specs.models import ProjectSpec
 from mcptrain.training.backends import TrainJob, get_backend
 from mcptrain.training.backends import make_predictor as default_predictor
+from mcptrain.training.decision import stale_decision
 from mcptrain.training.grammar import GRAMMAR_DIR, export_grammars
 from mcptrain.training.prompt import PROMPT_REVISION
 from mcptrain.workspace import Workspace
@@ -70,7 +71,10 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     inputs = train_inputs(project, dataset)
     target = Path(out) if out is not None else artifact_dir(ws, project, inputs)
     record = up_to_date(ws, "train", inputs, "artifact")
-    if record is not None and not force and (out is None or (root / record["outputs"]["artifact"]).resolve() == target.resolve()):
+    # An adapter whose decision was calibrated on an older prompt encoding goes back to the
+    # backend, which calibrates it again without training (training/lora.py).
+    if (record is not None and not force and not stale_decision(root / record["outputs"]["artifact"])
+            and (out is None or (root / record["outputs"]["artifact"]).resolve() == target.resolve())):
         return TrainOutcome(root / record["outputs"]["artifact"], project.backend, inputs,
                             record["outputs"].get("summary", {}), reused=True)
     refuse_cloud(ws, project)
@@ -152,7 +156,9 @@ def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
     key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
                        "openai": get_backend(project.backend).baseline_settings(project),
                        "evaluation": project.evaluation.model_dump(mode="json", exclude={"report_raw"}),
-                       "precision": project.training.precision, "prompt": PROMPT_REVISION})
+                       "precision": project.training.precision,
+                       # how a local model's prompts are tokenised; an endpoint takes the messages
+                       **({} if project.backend == "openai" else {"prompt": PROMPT_REVISION})})
     return OutputCache(ws.cache_dir("baseline") / f"{key[:16]}.jsonl")
 
 

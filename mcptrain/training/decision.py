@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from mcptrain.files import replace_file
+from mcptrain.training.prompt import PROMPT_REVISION
 
 DECISION_FILE = "decision.json"
 TRIGGER = "<tool_call>"
@@ -124,7 +125,8 @@ class Decision:
 
     def save(self, folder: Path, evidence: dict[str, Any]) -> None:
         replace_file(folder / DECISION_FILE, json.dumps(
-            {**asdict(self), "validation": evidence}, indent=2, sort_keys=True) + "\n")
+            {**asdict(self), "validation": evidence, "prompt_revision": PROMPT_REVISION},
+            indent=2, sort_keys=True) + "\n")
 
     @staticmethod
     def load(folder: Path) -> Decision | None:
@@ -135,6 +137,17 @@ class Decision:
                             More(float(more["threshold"]), _head(more.get("head"))) if more else None)
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+
+def stale_decision(folder: Path) -> bool:
+    """Whether `folder` holds a decision calibrated on prompts encoded otherwise than they are
+    now (`prompt.PROMPT_REVISION`; a file without one predates revision 2, whose later steps of
+    multi_turn rows were measured as if they were the first): calibrate it again."""
+    try:
+        data = json.loads((folder / DECISION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return not isinstance(data, dict) or data.get("prompt_revision", 1) != PROMPT_REVISION
 
 
 def _head(data: dict[str, Any] | None) -> Head | None:

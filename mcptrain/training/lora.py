@@ -29,7 +29,6 @@ from mcptrain.specs.models import ProjectSpec
 from mcptrain.training import checkpoint as ckpt
 from mcptrain.training.batches import PLAN_VERSION
 from mcptrain.training.progress import OnProgress, ProgressEvent
-from mcptrain.training.prompt import PROMPT_REVISION
 
 SUMMARY = "training_summary.json"
 TEMPLATE_FILE = "chat_template.jinja"
@@ -64,7 +63,6 @@ def run_fingerprint(project: ProjectSpec, data_sha256: str, template: str) -> st
         "training": project.training.model_dump(mode="json"),
         "template": hashlib.sha256(template.encode()).hexdigest(),
         "batch_plan": PLAN_VERSION,
-        "prompt": PROMPT_REVISION,  # the calibration after training decodes prompts
     }, ensure_ascii=True)
 
 
@@ -92,7 +90,17 @@ def train_lora(project: ProjectSpec, rows_train: Sequence[dict[str, Any]],
     template = choose_template(tokenizer)
     fingerprint = run_fingerprint(project, data_sha, template)
     if (done := _finished_summary(out_dir, fingerprint)) is not None:
-        return TrainingResult(out_dir, done, reused=True)
+        from mcptrain.training.decision import stale_decision
+
+        if not (project.training.calibrate_decision and stale_decision(out_dir)):
+            return TrainingResult(out_dir, done, reused=True)
+        # The adapter is this run's; only its decision was measured on prompts encoded
+        # otherwise than decoding now writes them (prompt.PROMPT_REVISION): measure it again.
+        emit(ProgressEvent("info", message="the adapter is up to date; its call-or-answer decision was "
+                                           "calibrated on an older prompt encoding: calibrating it again"))
+        done["decision"] = calibrate_decision(project, base_path, out_dir, rows_val, emit, rows_train)
+        write_json(out_dir / SUMMARY, done)
+        return TrainingResult(out_dir, done, reused=False)
 
     t = project.training
     encoded: dict[str, list[list[Any]]] = {"train": [], "validation": []}

@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mcptrain.errors import PROMPT_TOO_LONG, ConfigError
 from mcptrain.specs.models import ProjectSpec
-from mcptrain.training.decision import CONTINUE, TRIGGER, Decision, head_input
+from mcptrain.training.decision import (
+    CONTINUE,
+    DECISION_FILE,
+    TRIGGER,
+    Decision,
+    head_input,
+    stale_decision,
+)
 from mcptrain.training.prompt import (
     END_OF_TURN,
     HERMES,
@@ -149,6 +156,12 @@ class LocalPredictor:
         self._opener = tuple(self.tokenizer(NAME_OPENER, add_special_tokens=False)["input_ids"])
         # The adapter's calibrated call-or-answer threshold (training/decision.py), if any.
         self.decision = Decision.load(self.adapter_dir) if calibrated and self.adapter_dir else None
+        if self.decision is not None and self.adapter_dir is not None and stale_decision(self.adapter_dir):
+            from mcptrain import output
+
+            output.warn(f"{self.adapter_dir / DECISION_FILE} was calibrated on prompts of an older encoding "
+                        "(before revision 2, a later step of a multi_turn row was asked as the first); decoding "
+                        "uses it as it is: run `mcptrain train` again to calibrate it anew (nothing is retrained)")
         # Its first token; without a decision, the one a text-only turn bans (`invented_values`).
         self._trigger = self.trigger_id(self.decision.trigger if self.decision else TRIGGER)
         # For its another-call-or-end decision after each call (decision.More): the tokens an

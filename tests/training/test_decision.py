@@ -24,9 +24,11 @@ from mcptrain.training.decision import (
     choose_threshold,
     decision_points,
     enough_for_head,
+    stale_decision,
 )
 from mcptrain.training.grammar import END
 from mcptrain.training.predictor import LocalPredictor
+from mcptrain.training.prompt import PROMPT_REVISION
 from tests.training.tiny import make_row, multi_turn_row
 
 
@@ -359,3 +361,15 @@ def test_an_end_tag_inside_a_string_value_closes_no_call(predictor: LocalPredict
     assert predictor._in_string(inside) and not predictor._in_string(closed)
     assert not predictor._in_string(ids('<tool_call>{"name": "send", "arguments": {"message": "say \\"hi\\" now", '))
     assert all("</" in predictor.tokenizer.convert_ids_to_tokens(i) for i in predictor._tag_list)
+
+
+def test_a_decision_from_an_older_prompt_encoding_is_stale(tmp_path: Path) -> None:
+    assert not stale_decision(tmp_path)  # no file: nothing to calibrate again
+    Decision(TRIGGER, 0.5).save(tmp_path, {"turns": 4})
+    assert not stale_decision(tmp_path)
+    data = json.loads((tmp_path / DECISION_FILE).read_text(encoding="utf-8"))
+    assert data["prompt_revision"] == PROMPT_REVISION
+    del data["prompt_revision"]  # written before the revisions: later steps asked as the first
+    (tmp_path / DECISION_FILE).write_text(json.dumps(data), encoding="utf-8")
+    assert stale_decision(tmp_path)
+    assert Decision.load(tmp_path) == Decision(TRIGGER, 0.5)  # still readable, with a warning where loaded

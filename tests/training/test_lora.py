@@ -75,6 +75,30 @@ def test_rerun_of_a_finished_run_does_nothing(tiny_model: Path, tmp_path: Path) 
     assert again.reused and events == []
 
 
+def test_a_finished_run_whose_decision_is_stale_is_calibrated_again_not_retrained(
+        tiny_model: Path, tmp_path: Path) -> None:
+    from mcptrain.training.decision import DECISION_FILE, Decision, stale_decision
+
+    p = project(tiny_model, max_steps=2)
+    out = tmp_path / "out"
+    first = train_lora(p, TRAIN, VAL, out, "run", runner="inline")
+    weights = (out / "adapter_model.safetensors").read_bytes()
+    Decision("<tool_call>", 0.99).save(out, {"turns": 1})
+    data = json.loads((out / DECISION_FILE).read_text(encoding="utf-8"))
+    del data["prompt_revision"]  # calibrated before the prompt revisions
+    (out / DECISION_FILE).write_text(json.dumps(data), encoding="utf-8")
+    assert stale_decision(out)
+    events: list[ProgressEvent] = []
+    again = train_lora(p, TRAIN, VAL, out, "run", runner="inline", on_progress=events.append)
+    assert not again.reused and not stale_decision(out)
+    assert not [e for e in events if e.kind in ("start", "step", "resume")]  # nothing trained
+    assert any("calibrating it again" in (e.message or "") for e in events)
+    assert (out / "adapter_model.safetensors").read_bytes() == weights
+    assert again.summary["history"] == first.summary["history"]
+    assert again.summary["decision"] is not None and again.summary == json.loads((out / SUMMARY).read_text())
+    assert train_lora(p, TRAIN, VAL, out, "run", runner="inline").reused  # and now it is up to date
+
+
 def test_a_finished_run_without_its_outputs_is_exported_again(tiny_model: Path, tmp_path: Path) -> None:
     p = project(tiny_model, max_steps=2)
     first = train_lora(p, TRAIN, VAL, tmp_path / "out", "run", runner="inline")

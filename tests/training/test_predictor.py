@@ -12,7 +12,7 @@ from mcptrain.training.predictor import (
     PromptPredictor,
     hermes_calls,
 )
-from mcptrain.training.prompt import render
+from mcptrain.training.prompt import IGNORE_INDEX, encode_row, render
 from tests.training.openai_emulator import running
 from tests.training.tiny import make_row, multi_turn_row, reference_generation
 
@@ -69,6 +69,11 @@ def test_a_later_steps_prompt_holds_its_history(predictor: LocalPredictor) -> No
         text = render(predictor.template, step["messages"], step["tools"], add_generation_prompt=True)
         assert predictor.tokenizer.decode([*shared, *rest]) == text
     assert len(encoded[1][1]) > len(encoded[0][1])
+    # ... tokenised as training tokenised the whole row, piece by piece: the ids before each turn
+    enc = encode_row(predictor.tokenizer, predictor.template, row)
+    starts = [i for i, label in enumerate(enc.labels)
+              if label != IGNORE_INDEX and (i == 0 or enc.labels[i - 1] == IGNORE_INDEX)]
+    assert [[*shared, *rest] for shared, rest in encoded] == [enc.input_ids[:start] for start in starts]
 
 
 def test_adapter_and_template_come_from_the_adapter_dir(tiny_model: Path, tmp_path: Path) -> None:
