@@ -153,12 +153,12 @@ class EvalOutcome:
 
 def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
     """Where the base model's outputs are kept: keyed by everything that shapes them."""
-    key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
-                       "openai": get_backend(project.backend).baseline_settings(project),
+    endpoint = get_backend(project.backend).baseline_settings(project)  # None: the base model runs here
+    key = inputs_hash({"base_model": project.base_model, "backend": project.backend, "openai": endpoint,
                        "evaluation": project.evaluation.model_dump(mode="json", exclude={"report_raw"}),
                        "precision": project.training.precision,
                        # how a local model's prompts are tokenised; an endpoint takes the messages
-                       **({} if project.backend == "openai" else {"prompt": PROMPT_REVISION})})
+                       **({"prompt": PROMPT_REVISION} if endpoint is None else {})})
     return OutputCache(ws.cache_dir("baseline") / f"{key[:16]}.jsonl")
 
 
