@@ -71,12 +71,12 @@ def train_stage(ws: Workspace, project: ProjectSpec, *, out: Path | None = None,
     inputs = train_inputs(project, dataset)
     target = Path(out) if out is not None else artifact_dir(ws, project, inputs)
     record = up_to_date(ws, "train", inputs, "artifact")
+    recorded = root / record["outputs"]["artifact"] if record is not None else None
     # An adapter whose decision was calibrated on an older prompt encoding goes back to the
     # backend, which calibrates it again without training (training/lora.py).
-    if (record is not None and not force and not stale_decision(root / record["outputs"]["artifact"])
-            and (out is None or (root / record["outputs"]["artifact"]).resolve() == target.resolve())):
-        return TrainOutcome(root / record["outputs"]["artifact"], project.backend, inputs,
-                            record["outputs"].get("summary", {}), reused=True)
+    if (record is not None and recorded is not None and not force and not stale_decision(recorded)
+            and (out is None or recorded.resolve() == target.resolve())):
+        return TrainOutcome(recorded, project.backend, inputs, record["outputs"].get("summary", {}), reused=True)
     refuse_cloud(ws, project)
     estimate = get_backend(project.backend).estimate(project, dataset)
     if estimate is not None and (confirm is None or not confirm(estimate)):
@@ -153,12 +153,10 @@ class EvalOutcome:
 
 def baseline_cache(ws: Workspace, project: ProjectSpec) -> OutputCache:
     """Where the base model's outputs are kept: keyed by everything that shapes them."""
-    endpoint = get_backend(project.backend).baseline_settings(project)  # None: the base model runs here
-    key = inputs_hash({"base_model": project.base_model, "backend": project.backend, "openai": endpoint,
+    key = inputs_hash({"base_model": project.base_model, "backend": project.backend,
+                       "openai": get_backend(project.backend).baseline_settings(project),
                        "evaluation": project.evaluation.model_dump(mode="json", exclude={"report_raw"}),
-                       "precision": project.training.precision,
-                       # how a local model's prompts are tokenised; an endpoint takes the messages
-                       **({"prompt": PROMPT_REVISION} if endpoint is None else {})})
+                       "precision": project.training.precision, **prompt_encoding(project)})
     return OutputCache(ws.cache_dir("baseline") / f"{key[:16]}.jsonl")
 
 
@@ -167,7 +165,14 @@ def eval_inputs(dataset: Dataset, artifact_inputs: str | None, splits: Sequence[
     return inputs_hash({"data": dataset.content_hash, "artifact": artifact_inputs, "splits": list(splits),
                         "baseline": baseline, "limit": limit, "base_model": project.base_model,
                         "evaluation": project.evaluation.model_dump(mode="json"),
-                        "diagnostics": diagnostics and project.evaluation.diagnostics, "prompt": PROMPT_REVISION})
+                        "diagnostics": diagnostics and project.evaluation.diagnostics, **prompt_encoding(project)})
+
+
+def prompt_encoding(project: ProjectSpec) -> dict[str, Any]:
+    """How the backend's models are asked, for the keys of what they output: the revision of
+    how prompts are tokenised when they run here (`baseline_settings` None); an endpoint takes
+    the messages, so its outputs do not change with it."""
+    return {"prompt": PROMPT_REVISION} if get_backend(project.backend).baseline_settings(project) is None else {}
 
 
 def diagnostic_rows(dataset: Dataset, project: ProjectSpec, limit: int | None) -> list[dict[str, Any]]:
