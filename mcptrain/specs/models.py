@@ -687,6 +687,20 @@ class EvaluationSpec(_Spec):
                     "left alone. So is a call giving a number, date or time when the conversation "
                     "gives none at all (no digit, no word for one), unless the parameter's schema "
                     "writes it (training/grounding.py).")
+    fresh_calls: bool = Field(
+        default=True,
+        description="Under the grammar, a call repeating one already made (the same tool with the "
+                    "same arguments, earlier in the turn or in the conversation's history) is written "
+                    "again from just before it, offered only calls that repeat none: a tool already "
+                    "called must give an enum or id parameter a value its calls have not "
+                    "(training/predictor.py, `_unrepeat`).")
+    named_ids: bool = Field(
+        default=True,
+        description="Under the grammar, when a call closes while the user's last message names an id "
+                    "(a value of an offered tool's id parameter) that no call of the turn or of the "
+                    "history has taken, the turn goes on with another call, whatever the calibrated "
+                    "another-call decision says (\"Reset U-1450 and U-6021\" gets two calls; "
+                    "training/predictor.py).")
     name_calibration: float = Field(
         default=0.0, ge=0.0, le=2.0,
         description="Under the grammar, each token of a tool's name is scored log p - this x its log "

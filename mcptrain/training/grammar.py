@@ -54,6 +54,27 @@ def written_calls(text: str) -> list[tuple[str, Any]]:
     return found
 
 
+def call_blocks(text: str) -> list[tuple[int, int, tuple[str, Any] | None]]:
+    """Each call block of `text`, in order: where it starts (its `<tool_call>`), where it
+    ends (after its `</tool_call>`, or at the text's end), and its (name, arguments) as
+    `written_calls` reads them, None for a block that is not such JSON."""
+    blocks = []
+    start = text.find(TRIGGER)
+    while start >= 0:
+        close = text.find(END, start)
+        end = len(text) if close < 0 else close + len(END)
+        call = None
+        try:
+            data = json.loads(text[start + len(TRIGGER): end - (len(END) if close >= 0 else 0)])
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            call = (data["name"], data.get("arguments"))
+        blocks.append((start, end, call))
+        start = text.find(TRIGGER, end)
+    return blocks
+
+
 def tool_function(tool: dict[str, Any]) -> dict[str, Any]:
     """`{"type": "function", "function": {...}}` or a bare function: the function."""
     function = tool.get("function", tool)

@@ -150,21 +150,11 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
 
 def used_values(row: dict[str, Any]) -> dict[str, dict[str, set[str]]]:
     """The string values the conversation's earlier calls gave, by tool and parameter."""
-    from mcptrain.training.prompt import prompt_messages
-
     used: dict[str, dict[str, set[str]]] = {}
-    for message in prompt_messages(row):
-        for call in message.get("tool_calls") or []:
-            function = call.get("function") or call
-            arguments = function.get("arguments")
-            if isinstance(arguments, str):
-                try:
-                    arguments = json.loads(arguments)
-                except ValueError:
-                    continue
-            for name, value in arguments.items() if isinstance(arguments, dict) else ():
-                if isinstance(value, str):
-                    used.setdefault(str(function.get("name")), {}).setdefault(name, set()).add(value)
+    for tool, arguments in earlier_calls(row):
+        for name, value in arguments.items() if isinstance(arguments, dict) else ():
+            if isinstance(value, str):
+                used.setdefault(tool, {}).setdefault(name, set()).add(value)
     return used
 
 
@@ -467,3 +457,153 @@ def ground_tools(tools: Sequence[dict[str, Any]] | None, text: str) -> list[dict
             continue
         grounded.append(_with_parameters(tool, function, parameters))
     return grounded
+
+
+def earlier_calls(row: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(name, arguments) of every call the conversation's assistant turns made before the
+    turn asked (arguments written as a JSON string are read)."""
+    from mcptrain.training.prompt import prompt_messages
+
+    calls = []
+    for message in prompt_messages(row):
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or call
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments)
+                except ValueError:
+                    continue
+            calls.append((str(function.get("name")), arguments))
+    return calls
+
+
+def first_repeat(calls: Sequence[tuple[str, Any] | None], earlier: Sequence[tuple[str, Any]] = ()) -> int | None:
+    """The index of the first of `calls` that repeats a call made before it, in `earlier`
+    or in `calls` itself: the same tool with the same arguments. None when none does (a
+    call that could not be read, None, repeats nothing)."""
+    made: list[tuple[str, Any]] = list(earlier)
+    for k, call in enumerate(calls):
+        if call is None:
+            continue
+        if call in made:
+            return k
+        made.append(call)
+    return None
+
+
+FRESH_VARIANTS = 32  # schema variants `fresh_tools` writes per tool before it asks for new values only
+
+
+def fresh_tools(tools: Sequence[dict[str, Any]] | None, made: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """`tools` for a call that repeats none of `made`. A tool already called must differ
+    from each of its calls in `made` in an enum parameter (after grounding, its ids are
+    enums too): its schema becomes the variants that say where (each a choice, per earlier
+    call, of a parameter required to take another value than that call's; variants another
+    variant contains are left out). Beyond `FRESH_VARIANTS` variants, one per parameter asks
+    a value no earlier call gave it. A difference in free text alone cannot be written in a
+    schema: a tool whose calls differ only there, or with no enum parameter, is not offered."""
+    out = []
+    for tool in tools or []:
+        name = str(tool_function_name(tool))
+        before = [arguments if isinstance(arguments, dict) else {} for n, arguments in made if n == name]
+        if not before:
+            out.append(tool)
+            continue
+        found = _object_parameters(tool)
+        if found is None:
+            continue
+        function, parameters, props = found
+        enums = {p: [json.dumps(v, sort_keys=True) for v in sub["enum"]] for p, sub in props.items()
+                 if isinstance(sub, dict) and isinstance(sub.get("enum"), list)}
+        given = [{p: json.dumps(a[p], sort_keys=True) for p in enums if p in a} for a in before]
+        choices = _differences(enums, given)
+        variants = []
+        for choice in choices:
+            required = list(parameters.get("required") or [])
+            narrowed = {p: {**props[p], "enum": [v for v, key in zip(props[p]["enum"], enums[p], strict=True)
+                                                 if key not in taken]} for p, taken in choice.items()}
+            variants.append({**parameters, "properties": {**props, **narrowed},
+                             "required": required + [p for p in choice if p not in required]})
+        if variants:
+            schema = variants[0] if len(variants) == 1 else {"type": "object", "anyOf": variants}
+            out.append(_with_parameters(tool, function, schema))
+    return out
+
+
+def _differences(enums: dict[str, list[str]], given: list[dict[str, str]]) -> list[dict[str, frozenset[str]]]:
+    """Ways to differ from every one of `given` (values by parameter, as JSON): each a map
+    from parameters to the values they may not take, every one of them left some value."""
+    ways: list[dict[str, frozenset[str]]] = [{}]
+    for call in given:
+        grown = []
+        for way in ways:
+            for p, values in enums.items():
+                taken = way.get(p, frozenset()) | ({call[p]} if p in call else set())
+                if set(values) - taken:
+                    grown.append({**way, p: frozenset(taken)})
+        ways = _loosest(grown)
+        if len(ways) > FRESH_VARIANTS:  # too many to write: values no earlier call gave
+            return [{p: frozenset(c[p] for c in given if p in c)} for p, values in enums.items()
+                    if set(values) - {c[p] for c in given if p in c}]
+    return ways
+
+
+def _loosest(ways: list[dict[str, frozenset[str]]]) -> list[dict[str, frozenset[str]]]:
+    """`ways` without repeats and without any another one admits everything of."""
+    unique = list({tuple(sorted(w.items())): w for w in ways}.values())
+    return [w for w in unique if not any(o is not w and o.keys() <= w.keys() and all(o[p] <= w[p] for p in o)
+                                         for o in unique)]
+
+
+def tool_function_name(tool: dict[str, Any]) -> Any:
+    from mcptrain.training.grammar import tool_function
+
+    return tool_function(tool).get("name")
+
+
+def named_ids(row: dict[str, Any]) -> frozenset[str]:
+    """The ids the user's last message names that a call may take (values of the row's
+    tools' identifier parameters, `value_regex`) and that no call of the history took:
+    what the turn is asked to act on and has not yet."""
+    from mcptrain.training.grammar import tool_function
+    from mcptrain.training.prompt import prompt_messages
+
+    said = [m["content"] for m in prompt_messages(row) if m.get("role") == "user" and isinstance(m.get("content"), str)]
+    if not said:
+        return frozenset()
+    regexes: list[re.Pattern[str]] = []
+    for tool in row.get("tools") or []:
+        _identifier_regexes(tool_function(tool).get("parameters"), regexes)
+    ids = {v for regex in regexes for v in found_values(regex, said[-1])}
+    return frozenset(ids - taken_values(earlier_calls(row)))
+
+
+def taken_values(calls: Sequence[tuple[str, Any] | None]) -> set[str]:
+    """Every string value `calls` give, at any depth of their arguments."""
+    out: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            out.add(node)
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for call in calls:
+        if call is not None:
+            walk(call[1])
+    return out
+
+
+def _identifier_regexes(node: Any, out: list[re.Pattern[str]]) -> None:
+    if not isinstance(node, dict):
+        return
+    if regex := value_regex(node):
+        out.append(regex)
+    for sub in (node.get("properties") or {}).values() if isinstance(node.get("properties"), dict) else ():
+        _identifier_regexes(sub, out)
+    _identifier_regexes(node.get("items"), out)

@@ -81,7 +81,7 @@ class LocalPredictor:
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
                  ground_identifiers: bool = True, stated_values: bool = True, vocabulary_values: bool = True,
                  invented_values: bool = True, name_calibration: float = 0.0, tool_retrieval: float = 0.0,
-                 unsaid_required: bool = False) -> None:
+                 unsaid_required: bool = False, fresh_calls: bool = True, named_ids: bool = True) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -143,6 +143,11 @@ class LocalPredictor:
         self.unsaid_required = self.vocabulary_values and unsaid_required
         # Under the grammar, a call that makes up a free-text value is answered in text.
         self.invented_values = constrained and invented_values
+        # Under the grammar, a call repeating one already made is written again (`_unrepeat`).
+        self.fresh_calls = constrained and fresh_calls
+        # Under the grammar, a turn goes on with another call while the user's last message
+        # names an id no call has taken (`_generate`).
+        self.named_ids = constrained and named_ids
         # Under the grammar, a tool's name is scored against how likely the model finds it
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
         self.name_calibration = float(name_calibration) if constrained else 0.0
@@ -272,6 +277,11 @@ class LocalPredictor:
 
     def predict(self, rows: list[dict[str, Any]]) -> list[str]:
         tools = [self.offered_tools(row) for row in rows]
+        named = None
+        if self.named_ids:
+            from mcptrain.training.grounding import named_ids
+
+            named = [named_ids(row) for row in rows]
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
         base: dict[int, Any] = {}  # row -> the base model's hidden state, for a head that reads it
@@ -279,7 +289,9 @@ class LocalPredictor:
         if head is not None and "base" in head.inputs:
             kept = [i for members in groups.values() for i, _ in members]
             base = dict(zip(kept, self.base_hidden([rows[i] for i in kept]), strict=True))
-        self._decode(groups, rows, tools, base, out)
+        self._decode(groups, rows, tools, base, out, named=named)
+        if self.fresh_calls:
+            self._unrepeat(groups, rows, tools, base, out, named)
         if self.invented_values:
             # A call giving a value the conversation never says ("Ship ORD-2301 to
             # 10 Main Street" with `city: "New York"`) is not the call asked for: the turn is
@@ -291,9 +303,55 @@ class LocalPredictor:
                 self._decode(again, rows, tools, base, out, text_only=True)
         return out
 
+    def _unrepeat(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
+                  tools: list[Any], base: dict[int, Any], out: list[str],
+                  named: list[frozenset[str]] | None = None) -> None:
+        """Write again, in `out`, each call that repeats one already made: the same tool with
+        the same arguments as a call of the conversation's history or an earlier call of the
+        turn. No expected call of the demo's training and validation rows does that (README),
+        so a repeat is always wrong; a small model makes it when it loses count of a parallel
+        request ("cancel ORD-1 and ORD-2": ORD-1 twice) or answers a later step with the call
+        its history already holds. The turn is decoded on from just before that call (its
+        calls before it kept, then the continuation the training format writes), with tools
+        offered so that the call cannot repeat any call made (`grounding.fresh_tools`); what
+        still repeats after `REPEAT_ROUNDS` is cut off (a first call repeating the history
+        is answered in text)."""
+        from mcptrain.training.grammar import call_blocks
+        from mcptrain.training.grounding import earlier_calls, first_repeat, fresh_tools
+
+        history = {i: earlier_calls(rows[i]) for members in groups.values() for i, _ in members}
+        for last in [False] * REPEAT_ROUNDS + [True]:
+            again: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
+            starts: dict[int, list[int]] = {}
+            fresh: list[Any] = list(tools)
+            text_only: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
+            for shared, members in groups.items():
+                for i, rest in members:
+                    blocks = call_blocks(out[i])
+                    k = first_repeat([b[2] for b in blocks], history[i])
+                    if k is None:
+                        continue
+                    kept = out[i][: blocks[k - 1][1]] if k else ""
+                    fresh[i] = fresh_tools(tools[i], [*history[i], *(b[2] for b in blocks[:k] if b[2])])
+                    if k and (last or not fresh[i]):
+                        out[i] = kept  # the calls before it stand; the turn ends there
+                    elif last or not fresh[i]:
+                        text_only.setdefault(shared, []).append((i, rest))
+                    else:
+                        starts[i] = self.tokenizer(kept, add_special_tokens=False)["input_ids"] if k else []
+                        again.setdefault(shared, []).append((i, [*rest, *starts[i]]))
+            if text_only:
+                self._decode(text_only, rows, tools, base, out, text_only=True)
+            if not again:
+                return
+            self._decode(again, rows, fresh, base, out, starts=starts, named=named)
+
     def _decode(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
-                tools: list[Any], base: dict[int, Any], out: list[str], text_only: bool = False) -> None:
-        """Decode `groups`' rows into `out` (a text answer only, with `text_only`)."""
+                tools: list[Any], base: dict[int, Any], out: list[str], text_only: bool = False,
+                starts: dict[int, list[int]] | None = None, named: list[frozenset[str]] | None = None) -> None:
+        """Decode `groups`' rows into `out` (a text answer only, with `text_only`). A row with
+        `starts` has already written those tokens (they end its prompt too): it goes on
+        with another call (`_generate`)."""
         import torch
 
         with torch.no_grad(), self.precision.autocast():
@@ -301,7 +359,9 @@ class LocalPredictor:
                 adjust = ([self.name_adjustments(shared, prefix_cache, rows[i]) for i, _ in part]
                           if (self.name_calibration or self.tool_retrieval) and not text_only else None)
                 texts = self._generate(shared, prefix_cache, [m[1] for m in part], [tools[m[0]] for m in part],
-                                       adjust, [base[i] for i, _ in part] if base else None, text_only=text_only)
+                                       adjust, [base[i] for i, _ in part] if base else None, text_only=text_only,
+                                       starts=[starts.get(i, []) for i, _ in part] if starts else None,
+                                       named=[named[i] for i, _ in part] if named else None)
                 for (i, _), text in zip(part, texts, strict=True):
                     out[i] = text
 
@@ -549,6 +609,20 @@ class LocalPredictor:
             logits[j] = logp
         return logits
 
+    @staticmethod
+    def _sends_on(text: str, named: frozenset[str], untaken: dict[int, int], row: int) -> bool:
+        """Whether a turn whose call has just closed, having written `text`, goes on with
+        another call: some id of `named` no call of it has taken, and fewer than when `row`
+        was last sent on (`untaken`, updated), so a call that takes none ends the turn."""
+        from mcptrain.training.grammar import written_calls
+        from mcptrain.training.grounding import taken_values
+
+        left = len(named - taken_values(written_calls(text))) if named else 0
+        if 0 < left < untaken.get(row, left + 1):
+            untaken[row] = left
+            return True
+        return False
+
     def _opens_name(self, tokens: list[int]) -> bool:
         """Whether `tokens` end with the call opener's text, in whatever tokens it was written."""
         from mcptrain.training.grammar import NAME_OPENER
@@ -619,7 +693,9 @@ class LocalPredictor:
     def _generate(self, shared: tuple[int, ...], prefix_cache: Any, prompts: list[list[int]],
                   tools: Sequence[Any] | None = None,
                   adjust: Sequence[dict[tuple[int, ...], dict[int, float]]] | None = None,
-                  base: Sequence[Any] | None = None, text_only: bool = False) -> list[str]:
+                  base: Sequence[Any] | None = None, text_only: bool = False,
+                  starts: Sequence[list[int]] | None = None,
+                  named: Sequence[frozenset[str]] | None = None) -> list[str]:
         """Greedy decoding of one batch with a KV cache; a row that has produced its stop
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
@@ -633,13 +709,19 @@ class LocalPredictor:
         With `adjust` (`name_adjustments`, one per prompt), a row writing a tool's name
         scores each next token of it as log p + its adjustment. `base` holds each prompt's
         base-model hidden state when the decision head reads it (`base_hidden`). With
-        `text_only`, no row may open a call."""
+        `text_only`, no row may open a call. A row with `starts` (`_unrepeat`) has written
+        those tokens already, the last of its prompt, ending with a closed call: it skips the
+        call-or-answer decision and writes another call (its grammar starts after them).
+        With `named` (`grounding.named_ids`, one per prompt), a row whose call closes while
+        an id its user's last message names is still untaken by its calls writes another
+        call whatever the decision says, as long as each such call leaves fewer untaken."""
         import torch
 
         size = len(prompts)
         step_ids, mask, step_pos, cache = self._batch(shared, prefix_cache, prompts)
         active = list(range(size))
-        tokens: list[list[int]] = [[] for _ in range(size)]
+        tokens: list[list[int]] = [list(s) for s in starts] if starts else [[] for _ in range(size)]
+        started = {i for i, s in enumerate(tokens) if s}
         matchers = ([self.grammar.matcher(t) for t in (tools or [None] * size)]
                     if self.grammar is not None else None)
         bitmask = self.grammar.bitmask(size) if self.grammar is not None else None
@@ -654,12 +736,13 @@ class LocalPredictor:
                                if self.ground_identifiers and tools is not None else set())
         grace = CALL_GRACE if matchers is not None else 0
         more = self.decision.more if self.decision is not None and not text_only else None
-        queued: dict[int, list[int]] = {}  # row -> the tokens it writes next (another call, or the end)
+        queued: dict[int, list[int]] = {i: list(self._continue) for i in started}  # row -> the tokens it writes next (another call, or the end)
+        untaken: dict[int, int] = {}  # row -> how many named ids were untaken when it was last sent on
         for step in range(self.max_new_tokens + grace):
             head = self.decision.head if step == 0 and self.decision is not None and not text_only else None
             # Rows that have just closed a call: another call, or the end of the turn (decision.More).
             ends = ([j for j, row in enumerate(active) if row not in queued and self._closed_call(tokens[row])]
-                    if more is not None else [])
+                    if more is not None or named else [])
             seen: list[Any] = []
             hidden = head is not None or (ends and more is not None and more.head is not None)
             with self._hidden_states() if hidden else nullcontext(seen) as seen:
@@ -673,6 +756,11 @@ class LocalPredictor:
                     p_more = again / (again + stop).clamp(min=1e-12)
                 for j, p in zip(ends, p_more.tolist(), strict=True):
                     queued[active[j]] = list(self._continue) if p >= more.threshold else [self.stop_id]
+            for j in ends:
+                row = active[j]
+                if named is not None and self._sends_on(
+                        str(self.tokenizer.decode(tokens[row], skip_special_tokens=False)), named[row], untaken, row):
+                    queued[row] = list(self._continue)
             if self.decision is not None or answering:
                 logits = logits.float()
                 if step == 0 and self.decision is not None and not text_only:
@@ -681,8 +769,8 @@ class LocalPredictor:
                     else:
                         p_call = logits.softmax(-1)[:, self._trigger]
                     calls = p_call >= self.decision.threshold
-                    calls &= torch.tensor([row not in answering for row in active])
-                    answering.update(active[j] for j, c in enumerate(calls.tolist()) if not c)
+                    calls &= torch.tensor([row not in answering and row not in started for row in active])
+                    answering.update(active[j] for j, c in enumerate(calls.tolist()) if not c and active[j] not in started)
                     forced = logits[calls, self._trigger].clone()
                     logits[calls] = float("-inf")
                     logits[calls, self._trigger] = forced
@@ -792,6 +880,7 @@ def window_masks(mask: Any, queries: int, window: int) -> dict[str, Any]:
 
 
 LOOP_BREAKS = 8  # loops broken inside one row's tool call before it is cut off after all
+REPEAT_ROUNDS = 2  # times a turn is decoded on after a repeated call before the repeat is cut (_unrepeat)
 # Under the grammar, a row still inside a call when `max_new_tokens` run out gets up to this
 # many more to close it, taking closing tokens wherever the grammar allows one: cut off, the
 # call would be malformed (the demo's three parallel calls with an address each need ~170
@@ -903,4 +992,6 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           unsaid_required=project.evaluation.unsaid_required,
                           invented_values=project.evaluation.invented_values,
                           name_calibration=project.evaluation.name_calibration,
-                          tool_retrieval=project.evaluation.tool_retrieval)
+                          tool_retrieval=project.evaluation.tool_retrieval,
+                          fresh_calls=project.evaluation.fresh_calls,
+                          named_ids=project.evaluation.named_ids)

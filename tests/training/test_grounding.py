@@ -523,7 +523,7 @@ def test_a_call_with_an_invented_value_is_decoded_again_as_text(
     prompts[1]["messages"][1]["content"] = "hello there, how are things?"
     calls: list[bool] = []
 
-    def fake_generate(shared, prefix_cache, ids, tools, adjust, base, text_only=False):  # type: ignore[no-untyped-def]
+    def fake_generate(shared, prefix_cache, ids, tools, adjust, base, text_only=False, starts=None, named=None):  # type: ignore[no-untyped-def]
         """The city the prompt names, or one of the model's own."""
         calls.append(text_only)
         if text_only:

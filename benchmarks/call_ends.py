@@ -1,0 +1,57 @@
+"""What the decoder's call rules rely on, counted on an organisation's own data.
+
+`evaluation.fresh_calls` rewrites a call that repeats one already made, and
+`evaluation.named_ids` sends a turn on to another call while the user's last message
+names an id no call has taken. Both are right only as far as the expected calls of the
+data behave that way; this prints, for the train and validation splits of the dataset
+`mcptrain build` compiled (the scored splits are not read):
+
+- expected calls that repeat a call of their history or their turn (fresh calls assume
+  none), out of the calls made after another one;
+- call ends by what follows (another call of the turn, or the end of the turn) and by
+  whether a named id is still untaken there (named ids assume "untaken" means "another").
+
+    .venv/bin/python benchmarks/call_ends.py [repository root]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from mcptrain.training.grounding import earlier_calls, first_repeat, named_ids, taken_values
+
+
+def main(root: Path) -> None:
+    repeats = later = 0
+    ends: Counter[tuple[str, str, str]] = Counter()
+    for split in ("train", "validation"):
+        for line in (root / "datasets" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            for i, message in enumerate(row["messages"]):
+                if message.get("role") != "assistant" or not message.get("tool_calls"):
+                    continue
+                before = {**row, "messages": row["messages"][:i]}
+                calls = []
+                for call in message["tool_calls"]:
+                    arguments = call["function"]["arguments"]
+                    calls.append((call["function"]["name"],
+                                  json.loads(arguments) if isinstance(arguments, str) else arguments))
+                history = earlier_calls(before)
+                repeats += first_repeat(calls, history) is not None
+                later += bool(history) + len(calls) - 1
+                named = named_ids(before)
+                for k in range(len(calls)):
+                    untaken = named - taken_values(calls[: k + 1])
+                    ends[(split, "another call" if k < len(calls) - 1 else "end of turn",
+                          "a named id untaken" if untaken else "none untaken")] += 1
+    print(f"expected turns repeating a call made before: {repeats} (calls after another call: {later})")
+    print("call ends (split, what follows, named ids):")
+    for key, n in sorted(ends.items()):
+        print(f"  {' / '.join(key)}: {n}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())

@@ -1,0 +1,247 @@
+"""Fresh calls: a call repeating one already made is written again (`evaluation.fresh_calls`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcptrain.training.grammar import ToolCallGrammar, call_blocks, written_calls
+from mcptrain.training.grounding import (
+    FRESH_VARIANTS,
+    earlier_calls,
+    first_repeat,
+    fresh_tools,
+    ground_tools,
+    named_ids,
+    taken_values,
+)
+from mcptrain.training.predictor import LocalPredictor, hermes_calls
+from tests.training.test_grounding import expected_calls, tool
+
+TICKET = {"type": "string", "pattern": "^T-[0-9]+$"}
+UPDATE = tool("update_ticket", {"ticket_id": TICKET, "priority": {"type": "string", "enum": ["low", "urgent"]},
+                                "note": {"type": "string"}}, ["ticket_id"])
+NOTIFY = tool("notify", {"message": {"type": "string"}}, ["message"])
+ASK = "Make T-610 and T-611 urgent"
+
+
+def admits(grammar: ToolCallGrammar, tools: list[dict[str, Any]], calls: list[tuple[str, Any]]) -> bool:
+    matcher = grammar.matcher(tools)
+    stop = grammar.info.stop_token_ids[0]
+    return bool(matcher.accept_string(hermes_calls(calls))) and bool(matcher.accept_token(stop))
+
+
+@pytest.fixture(scope="module")
+def grammar(tiny_tokenizer: Any) -> ToolCallGrammar:
+    return ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")])
+
+
+def test_first_repeat_finds_a_call_made_earlier_in_the_turn_or_the_history() -> None:
+    a, b = ("update_ticket", {"ticket_id": "T-1"}), ("update_ticket", {"ticket_id": "T-2"})
+    assert first_repeat([a, b]) is None
+    assert first_repeat([a, b, a]) == 2
+    assert first_repeat([b, a], [a]) == 1
+    assert first_repeat([("update_ticket", {"ticket_id": "T-1", "priority": "low"})], [a]) is None
+    assert first_repeat([None, a], [a]) == 1 and first_repeat([None, None]) is None  # blocks that are not JSON
+
+
+def test_earlier_calls_read_the_history_before_the_turn_asked() -> None:
+    row = {"messages": [
+        {"role": "user", "content": ASK},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "update_ticket", "arguments": '{"ticket_id": "T-610"}'}}]},
+        {"role": "tool", "name": "update_ticket", "content": "ok"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "notify", "arguments": {"message": "done"}}}]}]}
+    assert earlier_calls(row) == []  # a whole row is asked at its first assistant turn (docs/rows.md)
+    assert earlier_calls({"messages": row["messages"][:3]}) == [("update_ticket", {"ticket_id": "T-610"})]
+
+
+def test_fresh_tools_refuse_every_call_made_and_admit_a_new_value(grammar: ToolCallGrammar) -> None:
+    tools = ground_tools([UPDATE, NOTIFY], ASK)
+    made = [("update_ticket", {"priority": "urgent", "ticket_id": "T-611"})]
+    fresh = fresh_tools(tools, made)
+    assert not admits(grammar, fresh, made)
+    assert admits(grammar, fresh, [("update_ticket", {"priority": "urgent", "ticket_id": "T-610"})])
+    assert admits(grammar, fresh, [("update_ticket", {"priority": "low", "ticket_id": "T-611"})])
+    assert admits(grammar, fresh, [("notify", {"message": "done"})])  # a tool not called is as it was
+    # The same id with a new free text only: no enum takes a new value, so it is refused too.
+    assert not admits(grammar, fresh, [("update_ticket", {"note": "x", "priority": "urgent", "ticket_id": "T-611"})])
+    # Both ids and both priorities taken: no variant is left for the tool.
+    both = [*made, ("update_ticket", {"priority": "low", "ticket_id": "T-610"})]
+    assert [t["function"]["name"] for t in fresh_tools(tools, both)] == ["update_ticket", "notify"]
+    assert not any(admits(grammar, fresh_tools(tools, both), [call]) for call in both)
+    assert admits(grammar, fresh_tools(tools, both), [("update_ticket", {"priority": "urgent", "ticket_id": "T-610"})])
+    every = [(n, {"priority": p, "ticket_id": t}) for n, _ in made for p in ("low", "urgent") for t in ("T-610", "T-611")]
+    assert [t["function"]["name"] for t in fresh_tools(tools, every)] == ["notify"]
+    # A tool with no enum parameter, once called, is not offered.
+    assert [t["function"]["name"] for t in fresh_tools(tools, [("notify", {"message": "done"})])] == ["update_ticket"]
+    assert fresh_tools(tools, []) == tools
+
+
+def test_fresh_tools_fall_back_to_new_values_when_the_variants_are_too_many(grammar: ToolCallGrammar) -> None:
+    """Six enum parameters and three earlier calls: 6^3 ways to differ from all three, over
+    `FRESH_VARIANTS`; each parameter then asks a value none of the three gave it."""
+    params = {f"p{k}": {"type": "string", "enum": ["a", "b", "c", "d"]} for k in range(6)}
+    wide = tool("wide", params, [])
+    made = [("wide", {p: v for p in params}) for v in ("a", "b", "c")]
+    fresh = fresh_tools([wide], made)
+    schema = fresh[0]["function"]["parameters"]
+    assert len(schema["anyOf"]) == 6 < 6 ** 3 and FRESH_VARIANTS < 6 ** 3
+    assert all(sub["properties"][f"p{k}"]["enum"] == ["d"] for k, sub in enumerate(schema["anyOf"]))
+    assert not any(admits(grammar, fresh, [call]) for call in made)
+    assert admits(grammar, fresh, [("wide", {**made[0][1], "p3": "d"})])
+
+
+def test_no_expected_call_of_the_demos_train_and_validation_repeats_one(demo_rows: list[dict[str, Any]]) -> None:
+    """The property fresh calls rely on, on the data they are chosen on: no expected call
+    repeats a call of its history or of its own turn, so a repeat is always wrong."""
+    checked = later = 0
+    for _row, before, calls in expected_calls(demo_rows):
+        history = earlier_calls(before)
+        assert first_repeat(calls, history) is None, (_row["id"], calls)
+        checked += 1
+        later += bool(history) + len(calls) - 1
+    assert checked > 400 and later > 50
+
+
+def test_call_blocks_cut_where_written_calls_read() -> None:
+    text = "Sure. " + hermes_calls([("notify", {"message": "a"}), ("notify", {"message": "b"})])
+    blocks = call_blocks(text)
+    assert [b[2] for b in blocks] == written_calls(text)
+    assert text[: blocks[0][1]].endswith("</tool_call>") and text[blocks[1][0]:].startswith("<tool_call>")
+    assert call_blocks("<tool_call>{oops") == [(0, len("<tool_call>{oops"), None)]
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_model: Path) -> LocalPredictor:
+    return LocalPredictor(str(tiny_model), batch_size=4, max_new_tokens=160, precision="fp32",
+                          constrained=True, calibrated=False)
+
+
+def ticket_rows(n: int) -> list[dict[str, Any]]:
+    return [{"id": f"t-{i}", "service": "demo", "tools": [UPDATE, NOTIFY], "messages": [
+        {"role": "system", "content": "You call tools."}, {"role": "user", "content": ASK}]} for i in range(n)]
+
+
+def test_a_turn_goes_on_from_before_its_repeated_call(predictor: LocalPredictor,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass writes T-611 twice; the turn is decoded on after the first call
+    (its tokens the prompt's last, and the row's `starts`), offered tools without it."""
+    first = hermes_calls([("update_ticket", {"priority": "urgent", "ticket_id": "T-611"})] * 2)
+    seen: list[dict[str, Any]] = []
+    real = predictor._generate
+
+    def fake_generate(shared, prefix_cache, ids, tools, adjust=None, base=None, text_only=False, starts=None, named=None):  # type: ignore[no-untyped-def]
+        if starts is None:
+            return [first] * len(ids)
+        seen.append({"ids": ids, "tools": tools, "starts": starts})
+        return real(shared, prefix_cache, ids, tools, adjust, base, text_only=text_only, starts=starts, named=named)
+
+    monkeypatch.setattr(predictor, "_generate", fake_generate)
+    monkeypatch.setattr(predictor, "invented_values", False)  # the random model's notes would be
+    rows = ticket_rows(2)
+    out = predictor.predict(rows)
+    kept = first[: call_blocks(first)[0][1]]
+    start = predictor.tokenizer(kept, add_special_tokens=False)["input_ids"]
+    assert seen and all(s == start for s in seen[0]["starts"])
+    assert all(ids[-len(start):] == start for ids in seen[0]["ids"])
+    for text in out:
+        assert text.startswith(kept + "\n<tool_call>")
+        calls = written_calls(text)
+        assert calls[0] == ("update_ticket", {"priority": "urgent", "ticket_id": "T-611"})
+        assert len(calls) >= 2 and first_repeat(calls) is None  # a random model, held to fresh calls
+    predictor.fresh_calls = False
+    try:
+        seen.clear()
+        assert predictor.predict(rows) == [first, first] and not seen
+    finally:
+        predictor.fresh_calls = True
+
+
+def test_a_first_call_repeating_the_history_with_nothing_fresh_left_is_answered_in_text(
+        predictor: LocalPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = ("notify", {"message": "done"})
+    row = ticket_rows(1)[0]
+    row["tools"] = [NOTIFY]
+    row["messages"] += [
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": made[0], "arguments": json.dumps(made[1])}}]},
+        {"role": "tool", "name": "notify", "content": "sent"}, {"role": "user", "content": "Thanks!"}]
+    passes: list[bool] = []
+
+    def fake_generate(shared, prefix_cache, ids, tools, adjust=None, base=None, text_only=False, starts=None, named=None):  # type: ignore[no-untyped-def]
+        passes.append(text_only)
+        return ["You're welcome." if text_only else hermes_calls([made])] * len(ids)
+
+    monkeypatch.setattr(predictor, "_generate", fake_generate)
+    assert predictor.predict([row]) == ["You're welcome."] and passes == [False, True]
+
+
+def test_a_repeat_that_persists_is_cut_after_the_calls_before_it(
+        predictor: LocalPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    twice = hermes_calls([("update_ticket", {"ticket_id": "T-611"})] * 2)
+
+    def fake_generate(shared, prefix_cache, ids, tools, adjust=None, base=None, text_only=False, starts=None, named=None):  # type: ignore[no-untyped-def]
+        return [twice] * len(ids)  # a model that will not stop repeating itself
+
+    monkeypatch.setattr(predictor, "_generate", fake_generate)
+    assert predictor.predict(ticket_rows(1)) == [hermes_calls([("update_ticket", {"ticket_id": "T-611"})])]
+
+
+def test_named_ids_are_the_last_user_messages_ids_no_history_call_took() -> None:
+    nested = tool("move", {"ticket": {"type": "object", "properties": {"id": TICKET}},
+                           "queue": {"type": "string", "pattern": "^[A-Z]{2}$"}}, [])
+    row = {"tools": [nested], "messages": [
+        {"role": "user", "content": "Look at T-1 first"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"type": "function", "function": {"name": "move", "arguments": {"ticket": {"id": "T-2"}}}}]},
+        {"role": "tool", "name": "move", "content": "T-9 moved"},
+        {"role": "user", "content": "Now move T-2, T-3 and T-4 to queue EU"}]}
+    # T-1 is an earlier message's, T-9 a tool result's, T-2 a history call's; EU is no id (no digit).
+    assert named_ids(row) == {"T-3", "T-4"}
+    assert named_ids({"tools": [NOTIFY], "messages": row["messages"]}) == set()
+    assert taken_values([("move", {"ticket": {"id": "T-3"}, "tags": ["T-4", 5]}), None]) == {"T-3", "T-4"}
+
+
+def test_a_turn_goes_on_while_a_named_id_is_untaken(predictor: LocalPredictor,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decision that never opens another call (More above 1). Where a call closes (here:
+    after the first token, whatever it was) with an id the user names untaken, the turn
+    goes on with another call (the grammar holds the random model to T-610 or T-611)."""
+    from mcptrain.training.decision import CONTINUE, TRIGGER, Decision, More
+
+    rows = ticket_rows(2)
+    rows[1]["messages"][1]["content"] = "Close my tickets"  # names no id
+    for r in rows:
+        r["tools"] = [tool("close_ticket", {"ticket_id": TICKET}, ["ticket_id"])]
+    monkeypatch.setattr(predictor, "_closed_call", lambda tokens: len(tokens) == 1)
+    predictor.decision = Decision(TRIGGER, 0.0, more=More(threshold=2.0))
+    predictor._trigger = predictor.trigger_id(TRIGGER)
+    try:
+        predictor.named_ids = False
+        ended = predictor.predict(rows)
+        predictor.named_ids = True
+        outputs = predictor.predict(rows)
+    finally:
+        predictor.decision, predictor.named_ids = None, True
+    assert len(predictor.tokenizer(ended[0], add_special_tokens=False)["input_ids"]) == 1
+    assert outputs[0].startswith(ended[0] + CONTINUE), outputs[0]
+    assert written_calls(outputs[0])[0][1]["ticket_id"] in {"T-610", "T-611"}
+    assert outputs[1] == ended[1]  # nothing named: the decision's end stands
+
+
+def test_a_turn_is_sent_on_only_while_each_call_takes_a_named_id(predictor: LocalPredictor) -> None:
+    named = frozenset({"T-610", "T-611"})
+    one = hermes_calls([("close_ticket", {"ticket_id": "T-611"})])
+    both = hermes_calls([("close_ticket", {"ticket_id": "T-611"}), ("close_ticket", {"ticket_id": "T-610"})])
+    assert predictor._sends_on(one, named, {}, 0) and not predictor._sends_on(both, named, {}, 0)
+    untaken: dict[int, int] = {}
+    assert predictor._sends_on("", named, untaken, 0) and untaken == {0: 2}
+    assert not predictor._sends_on("Sure.", named, untaken, 0)  # nothing taken since: no progress
+    assert predictor._sends_on(one, named, untaken, 0) and untaken == {0: 1}
+    assert not predictor._sends_on(one + "\n" + one, named, untaken, 0)
+    assert not predictor._sends_on(one, frozenset(), {}, 0)
