@@ -692,8 +692,8 @@ class EvaluationSpec(_Spec):
         description="Under the grammar, a call repeating one already made (the same tool with the "
                     "same arguments, earlier in the turn or in the conversation's history) is written "
                     "again from just before it, offered only calls that repeat none: a tool already "
-                    "called must give an enum or id parameter a value its calls have not "
-                    "(training/predictor.py, `_unrepeat`).")
+                    "called must give an enum, boolean or id parameter another value than each of its "
+                    "earlier calls did (training/predictor.py, `_unrepeat`; README, \"Fresh calls\").")
     named_ids: bool = Field(
         default=True,
         description="Under the grammar, when a call closes while the user's last message names an id "

@@ -482,14 +482,19 @@ def first_repeat(calls: Sequence[tuple[str, Any] | None], earlier: Sequence[tupl
     """The index of the first of `calls` that repeats a call made before it, in `earlier`
     or in `calls` itself: the same tool with the same arguments. None when none does (a
     call that could not be read, None, repeats nothing)."""
-    made: list[tuple[str, Any]] = list(earlier)
+    made = {_call_key(call) for call in earlier}
     for k, call in enumerate(calls):
         if call is None:
             continue
-        if call in made:
+        if _call_key(call) in made:
             return k
-        made.append(call)
+        made.add(_call_key(call))
     return None
+
+
+def _call_key(call: tuple[str, Any]) -> tuple[str, str]:
+    """A call as JSON, keys sorted: `1` and `1.0`, `true` and `1` differ (as `fresh_tools` sees them)."""
+    return call[0], json.dumps(call[1], sort_keys=True, ensure_ascii=False)
 
 
 FRESH_VARIANTS = 32  # schema variants `fresh_tools` writes per tool before it asks for new values only
@@ -497,12 +502,14 @@ FRESH_VARIANTS = 32  # schema variants `fresh_tools` writes per tool before it a
 
 def fresh_tools(tools: Sequence[dict[str, Any]] | None, made: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
     """`tools` for a call that repeats none of `made`. A tool already called must differ
-    from each of its calls in `made` in an enum parameter (after grounding, its ids are
-    enums too): its schema becomes the variants that say where (each a choice, per earlier
-    call, of a parameter required to take another value than that call's; variants another
-    variant contains are left out). Beyond `FRESH_VARIANTS` variants, one per parameter asks
-    a value no earlier call gave it. A difference in free text alone cannot be written in a
-    schema: a tool whose calls differ only there, or with no enum parameter, is not offered."""
+    from each of its calls in `made` in an enum or boolean parameter (after grounding, its
+    ids are enums too): its schema becomes the variants that say where (each a choice, per
+    earlier call, of a parameter required to take another value than that call's; variants
+    another variant contains are left out). Beyond `FRESH_VARIANTS` variants, one per
+    parameter asks a value no earlier call gave it. A difference in free text alone cannot
+    be written in a schema, nor can leaving out a parameter an earlier call gave (every
+    variant requires its parameter): a tool whose calls differ only so, or with no enum or
+    boolean parameter, is not offered."""
     out = []
     for tool in tools or []:
         name = str(tool_function_name(tool))
@@ -514,14 +521,14 @@ def fresh_tools(tools: Sequence[dict[str, Any]] | None, made: Sequence[tuple[str
         if found is None:
             continue
         function, parameters, props = found
-        enums = {p: [json.dumps(v, sort_keys=True) for v in sub["enum"]] for p, sub in props.items()
-                 if isinstance(sub, dict) and isinstance(sub.get("enum"), list)}
-        given = [{p: json.dumps(a[p], sort_keys=True) for p in enums if p in a} for a in before]
+        values = {p: v for p, sub in props.items() if (v := _choices(sub)) is not None}
+        enums = {p: [json.dumps(v, sort_keys=True, ensure_ascii=False) for v in vs] for p, vs in values.items()}
+        given = [{p: json.dumps(a[p], sort_keys=True, ensure_ascii=False) for p in enums if p in a} for a in before]
         choices = _differences(enums, given)
         variants = []
         for choice in choices:
             required = list(parameters.get("required") or [])
-            narrowed = {p: {**props[p], "enum": [v for v, key in zip(props[p]["enum"], enums[p], strict=True)
+            narrowed = {p: {**props[p], "enum": [v for v, key in zip(values[p], enums[p], strict=True)
                                                  if key not in taken]} for p, taken in choice.items()}
             variants.append({**parameters, "properties": {**props, **narrowed},
                              "required": required + [p for p in choice if p not in required]})
@@ -529,6 +536,15 @@ def fresh_tools(tools: Sequence[dict[str, Any]] | None, made: Sequence[tuple[str
             schema = variants[0] if len(variants) == 1 else {"type": "object", "anyOf": variants}
             out.append(_with_parameters(tool, function, schema))
     return out
+
+
+def _choices(schema: Any) -> list[Any] | None:
+    """The values a parameter can take when they are few: its enum, or true and false."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("enum"), list):
+        return list(schema["enum"])
+    return [True, False] if schema.get("type") == "boolean" else None
 
 
 def _differences(enums: dict[str, list[str]], given: list[dict[str, str]]) -> list[dict[str, frozenset[str]]]:
@@ -562,21 +578,35 @@ def tool_function_name(tool: dict[str, Any]) -> Any:
     return tool_function(tool).get("name")
 
 
-def named_ids(row: dict[str, Any]) -> frozenset[str]:
-    """The ids the user's last message names that a call may take (values of the row's
-    tools' identifier parameters, `value_regex`) and that no call of the history took:
-    what the turn is asked to act on and has not yet."""
+def named_ids(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = None) -> frozenset[str]:
+    """The ids the user's last message names that a call may take (values of an identifier
+    parameter, `value_regex`, of the row's tools, or of those of them `offered` names when
+    given) and that no call of the history took: what the turn is asked to act on and has
+    not yet."""
     from mcptrain.training.grammar import tool_function
     from mcptrain.training.prompt import prompt_messages
 
-    said = [m["content"] for m in prompt_messages(row) if m.get("role") == "user" and isinstance(m.get("content"), str)]
+    users = [m for m in prompt_messages(row) if m.get("role") == "user"]
+    said = _content_text(users[-1].get("content")) if users else ""
     if not said:
         return frozenset()
+    names = None if offered is None else {tool_function(t).get("name") for t in offered}
     regexes: list[re.Pattern[str]] = []
     for tool in row.get("tools") or []:
-        _identifier_regexes(tool_function(tool).get("parameters"), regexes)
-    ids = {v for regex in regexes for v in found_values(regex, said[-1])}
+        function = tool_function(tool)
+        if names is None or function.get("name") in names:
+            _identifier_regexes(function.get("parameters"), regexes)
+    ids = {v for regex in regexes for v in found_values(regex, said)}
     return frozenset(ids - taken_values(earlier_calls(row)))
+
+
+def _content_text(content: Any) -> str:
+    """A message's text: its content, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text")) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
 
 
 def taken_values(calls: Sequence[tuple[str, Any] | None]) -> set[str]:

@@ -281,7 +281,7 @@ class LocalPredictor:
         if self.named_ids:
             from mcptrain.training.grounding import named_ids
 
-            named = [named_ids(row) for row in rows]
+            named = [named_ids(row, offered) for row, offered in zip(rows, tools, strict=True)]
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
         base: dict[int, Any] = {}  # row -> the base model's hidden state, for a head that reads it
@@ -308,8 +308,8 @@ class LocalPredictor:
                   named: list[frozenset[str]] | None = None) -> None:
         """Write again, in `out`, each call that repeats one already made: the same tool with
         the same arguments as a call of the conversation's history or an earlier call of the
-        turn. No expected call of the demo's training and validation rows does that (README),
-        so a repeat is always wrong; a small model makes it when it loses count of a parallel
+        turn. No expected call of the demo's training and validation rows does that, and few of
+        BFCL's (README, "Fresh calls"), so a repeat is nearly always wrong; a small model makes it when it loses count of a parallel
         request ("cancel ORD-1 and ORD-2": ORD-1 twice) or answers a later step with the call
         its history already holds. The turn is decoded on from just before that call (its
         calls before it kept, then the continuation the training format writes), with tools
@@ -717,6 +717,9 @@ class LocalPredictor:
         call whatever the decision says, as long as each such call leaves fewer untaken."""
         import torch
 
+        from mcptrain.training.grammar import written_calls
+        from mcptrain.training.grounding import taken_values
+
         size = len(prompts)
         step_ids, mask, step_pos, cache = self._batch(shared, prefix_cache, prompts)
         active = list(range(size))
@@ -737,7 +740,9 @@ class LocalPredictor:
         grace = CALL_GRACE if matchers is not None else 0
         more = self.decision.more if self.decision is not None and not text_only else None
         queued: dict[int, list[int]] = {i: list(self._continue) for i in started}  # row -> the tokens it writes next (another call, or the end)
-        untaken: dict[int, int] = {}  # row -> how many named ids were untaken when it was last sent on
+        # row -> how many named ids were untaken when it was last sent on (a rewrite: after its kept calls)
+        untaken: dict[int, int] = {i: len(named[i] - taken_values(written_calls(
+            str(self.tokenizer.decode(tokens[i], skip_special_tokens=False))))) for i in started} if named else {}
         for step in range(self.max_new_tokens + grace):
             head = self.decision.head if step == 0 and self.decision is not None and not text_only else None
             # Rows that have just closed a call: another call, or the end of the turn (decision.More).

@@ -46,6 +46,9 @@ def test_first_repeat_finds_a_call_made_earlier_in_the_turn_or_the_history() -> 
     assert first_repeat([b, a], [a]) == 1
     assert first_repeat([("update_ticket", {"ticket_id": "T-1", "priority": "low"})], [a]) is None
     assert first_repeat([None, a], [a]) == 1 and first_repeat([None, None]) is None  # blocks that are not JSON
+    # As fresh_tools compares them: as JSON, so 1 is not 1.0 and true is not 1.
+    assert first_repeat([("f", {"n": 1}), ("f", {"n": 1.0}), ("f", {"n": True})]) is None
+    assert first_repeat([("f", {"a": 1, "b": 2})], [("f", {"b": 2, "a": 1})]) == 0
 
 
 def test_earlier_calls_read_the_history_before_the_turn_asked() -> None:
@@ -70,13 +73,18 @@ def test_fresh_tools_refuse_every_call_made_and_admit_a_new_value(grammar: ToolC
     assert admits(grammar, fresh, [("notify", {"message": "done"})])  # a tool not called is as it was
     # The same id with a new free text only: no enum takes a new value, so it is refused too.
     assert not admits(grammar, fresh, [("update_ticket", {"note": "x", "priority": "urgent", "ticket_id": "T-611"})])
-    # Both ids and both priorities taken: no variant is left for the tool.
+    # Both ids and both priorities taken, by two calls: the other pairings are still fresh.
     both = [*made, ("update_ticket", {"priority": "low", "ticket_id": "T-610"})]
     assert [t["function"]["name"] for t in fresh_tools(tools, both)] == ["update_ticket", "notify"]
     assert not any(admits(grammar, fresh_tools(tools, both), [call]) for call in both)
     assert admits(grammar, fresh_tools(tools, both), [("update_ticket", {"priority": "urgent", "ticket_id": "T-610"})])
     every = [(n, {"priority": p, "ticket_id": t}) for n, _ in made for p in ("low", "urgent") for t in ("T-610", "T-611")]
     assert [t["function"]["name"] for t in fresh_tools(tools, every)] == ["notify"]
+    # A boolean is an enum of true and false.
+    flag = tool("mute", {"ticket_id": TICKET, "on": {"type": "boolean"}}, ["ticket_id", "on"])
+    muted = fresh_tools(ground_tools([flag], "T-610"), [("mute", {"ticket_id": "T-610", "on": True})])
+    assert admits(grammar, muted, [("mute", {"on": False, "ticket_id": "T-610"})])
+    assert not admits(grammar, muted, [("mute", {"on": True, "ticket_id": "T-610"})])
     # A tool with no enum parameter, once called, is not offered.
     assert [t["function"]["name"] for t in fresh_tools(tools, [("notify", {"message": "done"})])] == ["update_ticket"]
     assert fresh_tools(tools, []) == tools
@@ -162,6 +170,42 @@ def test_a_turn_goes_on_from_before_its_repeated_call(predictor: LocalPredictor,
         predictor.fresh_calls = True
 
 
+def test_a_rewritten_row_skips_the_call_or_answer_decision(predictor: LocalPredictor) -> None:
+    """A decision that would answer every turn in text and end every turn after a call:
+    the rewritten rows still write the continuation and another call after their kept one."""
+    from mcptrain.training.decision import CONTINUE, TRIGGER, Decision, More
+
+    rows = ticket_rows(2)
+    kept = hermes_calls([("update_ticket", {"priority": "urgent", "ticket_id": "T-611"})])
+    start = predictor.tokenizer(kept, add_special_tokens=False)["input_ids"]
+    fresh = fresh_tools(ground_tools([UPDATE], ASK), [written_calls(kept)[0]])
+    groups = predictor._groups(rows)
+    predictor.decision = Decision(TRIGGER, 1.5, more=More(threshold=2.0))
+    predictor._trigger = predictor.trigger_id(TRIGGER)
+    try:
+        for shared, cache, part in predictor._batches(groups):
+            out = predictor._generate(shared, cache, [[*m[1], *start] for m in part], [fresh] * len(part),
+                                      starts=[start] * len(part))
+            plain = predictor._generate(shared, cache, [m[1] for m in part], [fresh] * len(part))
+    finally:
+        predictor.decision = None
+    for text in out:
+        assert text.startswith(kept + CONTINUE), text
+        assert written_calls(text)[1][1]["ticket_id"] in {"T-610", "T-611"} and first_repeat(written_calls(text)) is None
+    assert not any(TRIGGER in text for text in plain)  # the decision answers these in text
+
+
+def test_named_ids_read_the_offered_tools_and_the_last_user_messages_text() -> None:
+    close = tool("close_ticket", {"ticket_id": TICKET}, ["ticket_id"])
+    order = tool("get_order", {"order_id": {"type": "string", "pattern": "^ORD-[0-9]+$"}}, ["order_id"])
+    row = {"tools": [close, order], "messages": [
+        {"role": "user", "content": "T-1 please"},
+        {"role": "user", "content": [{"type": "text", "text": "Close T-2 and look at ORD-3"}]}]}
+    assert named_ids(row) == {"T-2", "ORD-3"}
+    assert named_ids(row, ground_tools([close], "T-2")) == {"T-2"}  # get_order is not offered
+    assert named_ids(row, []) == set()
+
+
 def test_a_first_call_repeating_the_history_with_nothing_fresh_left_is_answered_in_text(
         predictor: LocalPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
     made = ("notify", {"message": "done"})
@@ -183,13 +227,19 @@ def test_a_first_call_repeating_the_history_with_nothing_fresh_left_is_answered_
 
 def test_a_repeat_that_persists_is_cut_after_the_calls_before_it(
         predictor: LocalPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcptrain.training.predictor import REPEAT_ROUNDS
+
     twice = hermes_calls([("update_ticket", {"ticket_id": "T-611"})] * 2)
+    rewrites: list[Any] = []
 
     def fake_generate(shared, prefix_cache, ids, tools, adjust=None, base=None, text_only=False, starts=None, named=None):  # type: ignore[no-untyped-def]
+        if starts is not None:
+            rewrites.append(starts)
         return [twice] * len(ids)  # a model that will not stop repeating itself
 
     monkeypatch.setattr(predictor, "_generate", fake_generate)
     assert predictor.predict(ticket_rows(1)) == [hermes_calls([("update_ticket", {"ticket_id": "T-611"})])]
+    assert len(rewrites) == REPEAT_ROUNDS >= 1
 
 
 def test_named_ids_are_the_last_user_messages_ids_no_history_call_took() -> None:
