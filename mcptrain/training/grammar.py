@@ -43,35 +43,28 @@ def written_calls(text: str) -> list[tuple[str, Any]]:
     """(name, arguments) of each call block in `text` as the grammar writes them
     (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`); a block that is not such
     JSON is skipped (the evaluator, not the decoder, reports malformed output)."""
-    found = []
-    for block in text.split(TRIGGER)[1:]:
-        try:
-            call = json.loads(block.split(END, 1)[0])
-        except ValueError:
-            continue
-        if isinstance(call, dict) and isinstance(call.get("name"), str):
-            found.append((call["name"], call.get("arguments")))
-    return found
+    return [call for _, _, call in call_blocks(text) if call is not None]
 
 
 def call_blocks(text: str) -> list[tuple[int, int, tuple[str, Any] | None]]:
     """Each call block of `text`, in order: where it starts (its `<tool_call>`), where it
-    ends (after its `</tool_call>`, or at the text's end), and its (name, arguments) as
-    `written_calls` reads them, None for a block that is not such JSON."""
+    ends (after its `</tool_call>`; without one, where the next block or the text starts),
+    and its (name, arguments), None for a block that is not such JSON."""
     blocks = []
     start = text.find(TRIGGER)
     while start >= 0:
-        close = text.find(END, start)
-        end = len(text) if close < 0 else close + len(END)
+        following = text.find(TRIGGER, start + len(TRIGGER))
+        stop = following if following >= 0 else len(text)
+        body, closed, _ = text[start + len(TRIGGER): stop].partition(END)
         call = None
         try:
-            data = json.loads(text[start + len(TRIGGER): end - (len(END) if close >= 0 else 0)])
+            data = json.loads(body)
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             call = (data["name"], data.get("arguments"))
-        blocks.append((start, end, call))
-        start = text.find(TRIGGER, end)
+        blocks.append((start, start + len(TRIGGER) + len(body) + len(END) if closed else stop, call))
+        start = following
     return blocks
 
 

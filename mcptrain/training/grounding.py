@@ -510,9 +510,11 @@ def fresh_tools(tools: Sequence[dict[str, Any]] | None, made: Sequence[tuple[str
     be written in a schema, nor can leaving out a parameter an earlier call gave (every
     variant requires its parameter): a tool whose calls differ only so, or with no enum or
     boolean parameter, is not offered."""
+    from mcptrain.training.grammar import tool_function
+
     out = []
     for tool in tools or []:
-        name = str(tool_function_name(tool))
+        name = str(tool_function(tool).get("name"))
         before = [arguments if isinstance(arguments, dict) else {} for n, arguments in made if n == name]
         if not before:
             out.append(tool)
@@ -570,12 +572,6 @@ def _loosest(ways: list[dict[str, frozenset[str]]]) -> list[dict[str, frozenset[
     unique = list({tuple(sorted(w.items())): w for w in ways}.values())
     return [w for w in unique if not any(o is not w and o.keys() <= w.keys() and all(o[p] <= w[p] for p in o)
                                          for o in unique)]
-
-
-def tool_function_name(tool: dict[str, Any]) -> Any:
-    from mcptrain.training.grammar import tool_function
-
-    return tool_function(tool).get("name")
 
 
 def named_ids(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = None) -> frozenset[str]:

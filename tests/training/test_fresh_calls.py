@@ -122,6 +122,11 @@ def test_call_blocks_cut_where_written_calls_read() -> None:
     assert [b[2] for b in blocks] == written_calls(text)
     assert text[: blocks[0][1]].endswith("</tool_call>") and text[blocks[1][0]:].startswith("<tool_call>")
     assert call_blocks("<tool_call>{oops") == [(0, len("<tool_call>{oops"), None)]
+    # An unclosed block ends where the next begins: it does not swallow the next one's end tag.
+    broken = "<tool_call>{oops\n" + hermes_calls([("notify", {"message": "a"})])
+    assert [(b[0], b[1], b[2]) for b in call_blocks(broken)] == [
+        (0, len("<tool_call>{oops\n"), None), (len("<tool_call>{oops\n"), len(broken), ("notify", {"message": "a"}))]
+    assert written_calls(broken) == [("notify", {"message": "a"})]
 
 
 @pytest.fixture(scope="module")
