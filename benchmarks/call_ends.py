@@ -2,14 +2,16 @@
 
 `evaluation.fresh_calls` rewrites a call that repeats one already made, and
 `evaluation.named_ids` sends a turn on to another call while the user's last message
-names an id no call has taken. Both are right only as far as the expected calls of the
+names an id no call has taken (`evaluation.named_values`: or states another value of an
+enum parameter a call set to a stated value). All are right only as far as the expected calls of the
 data behave that way; this prints, for the train and validation splits of the dataset
 `mcptrain build` compiled (the scored splits are not read):
 
 - expected calls that repeat a call of their history or their turn (fresh calls assume
   none), out of the calls made after another one;
 - call ends by what follows (another call of the turn, or the end of the turn) and by
-  whether a named id is still untaken there (named ids assume "untaken" means "another").
+  whether a named id, or a named value, is still untaken there (the rules assume
+  "untaken" means "another").
 
     .venv/bin/python benchmarks/call_ends.py [repository root]
 """
@@ -21,7 +23,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from mcptrain.training.grounding import earlier_calls, first_repeat, named_ids, taken_values
+from mcptrain.training.grounding import (
+    Named,
+    earlier_calls,
+    first_repeat,
+    named_ids,
+    named_values,
+    taken_values,
+)
 
 
 def main(root: Path) -> None:
@@ -42,13 +51,15 @@ def main(root: Path) -> None:
                 history = earlier_calls(before)
                 repeats += first_repeat(calls, history) is not None
                 later += bool(history) + len(calls) - 1
-                named = named_ids(before)
+                taken = frozenset(taken_values(history))
+                ids, values = Named(named_ids(before), {}, taken), Named(frozenset(), named_values(before), taken)
                 for k in range(len(calls)):
-                    untaken = named - taken_values(calls[: k + 1])
+                    untaken = [kind for kind, named in (("a named id", ids), ("a named value", values))
+                               if named.untaken(calls[: k + 1])]
                     ends[(split, "another call" if k < len(calls) - 1 else "end of turn",
-                          "a named id untaken" if untaken else "none untaken")] += 1
+                          " and ".join(untaken) + " untaken" if untaken else "none untaken")] += 1
     print(f"expected turns repeating a call made before: {repeats} (calls after another call: {later})")
-    print("call ends (split, what follows, named ids):")
+    print("call ends (split, what follows, named ids and values):")
     for key, n in sorted(ends.items()):
         print(f"  {' / '.join(key)}: {n}")
 

@@ -701,6 +701,13 @@ class EvaluationSpec(_Spec):
                     "history has taken, the turn goes on with another call, whatever the calibrated "
                     "another-call decision says (\"Reset U-1450 and U-6021\" gets two calls; "
                     "training/predictor.py).")
+    named_values: bool = Field(
+        default=True,
+        description="Under the grammar, the same for an enum parameter's values: when a call closes "
+                    "having set a string-enum parameter to a value the user's last message states, "
+                    "and the message states other values of it that no call has taken, the turn goes "
+                    "on with another call (\"the pending, the failed and the refunded payments\": "
+                    "three listings; training/grounding.py, `Named`).")
     name_calibration: float = Field(
         default=0.0, ge=0.0, le=2.0,
         description="Under the grammar, each token of a tool's name is scored log p - this x its log "

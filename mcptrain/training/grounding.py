@@ -39,8 +39,13 @@ parameter nobody said is not offered at all, as a tool needing an absent id is n
 
 Invented values (`evaluation.invented_values`) check a call once it is written: a
 free-text value that shares no word with the conversation, or a number, date or time in
-a conversation that gives none (`invented_values`), makes the predictor decode the turn
-again as a text answer.
+a conversation that gives none (`invented_values`), makes the predictor leave that call
+out; a turn left with none is decoded again as a text answer.
+
+Named ids and named values (`evaluation.named_ids`, `evaluation.named_values`) read what
+the user's last message asks a turn to act on (`Named`): while an id it names, or another
+stated value of an enum parameter a call set to a stated value, is untaken, the turn goes
+on with another call.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -113,14 +119,51 @@ def stated(value: str, text: str) -> bool:
     return re.search(left + phrase + right, text.lower()) is not None
 
 
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december")
+_MONTH = r"(?P<{}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|May|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_DAY = r"(?P<{}>[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s+(?P<{}>\d{{4}}))?"
+# 2025-11-01; October 3, 2025; June 3; 12 June 2026; the 15th of January 2026; January 5th 2026.
+_DATE = re.compile(
+    r"(?<![\w-])(?:(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})(?![\w-])"
+    r"|(?i:" + _MONTH.format("am") + r")\.?\s+" + _DAY.format("ad") + r"(?!\d|:)" + _YEAR.format("ay") +
+    r"|(?:the\s+)?" + _DAY.format("bd") + r"\s+(?:of\s+)?(?i:" + _MONTH.format("bm") + r")\b" + _YEAR.format("by") + r")",
+    re.IGNORECASE)
+
+
+def stated_dates(text: str) -> list[str]:
+    """The calendar dates `text` writes, as ISO dates (`--MM-DD` without a year), distinct,
+    in order: "2025-11-01", "October 3, 2025", "12 June 2026", "the 15th of January"
+    ("May" only capitalised, as a month). Relative dates ("last week") are not stated."""
+    found = []
+    for m in _DATE.finditer(text):
+        if m["iy"]:
+            found.append(f"{m['iy']}-{m['im']}-{m['id']}")
+            continue
+        month, day, year = (m["am"], m["ad"], m["ay"]) if m["am"] else (m["bm"], m["bd"], m["by"])
+        if month.lower() == "may" and month != "May":
+            continue
+        number = next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(month.lower()[:3]))
+        found.append(f"{year or '-'}-{number:02d}-{int(day):02d}")
+    return list(dict.fromkeys(found))
+
+
 def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
                    used: dict[str, dict[str, set[str]]] | None = None) -> list[dict[str, Any]]:
     """`tools` with every optional parameter whose value `text` states made required
     (top-level parameters; the schema itself is left as it is): a string enum one of whose
     values it states, and an identifier (`value_regex`) one of whose ids it holds — "Pay
     INV-123 for C-1042" gives `create_payment` its optional `invoice_id` — unless a required
-    parameter of the tool could take that id. A value an earlier call of another tool took
-    (`used`, as in `said_values`) is not stated for this one."""
+    parameter of the tool could take that id. So do a tool's optional `date`/`date-time`
+    parameters when the user writes at least as many calendar dates (`stated_dates`) as
+    the tool has date parameters — "payments since 2025-11-01" gives `list_payments` its
+    `since`; a date the tool's required date parameters would take first, and one date for
+    `from`/`to`, ask nothing — and then each `date` parameter takes one of the dates
+    written with a year (the model no longer writes 2026-06-04 for "12 June 2026"). A
+    value an earlier call of another tool took (`used`, as in `said_values`) is not stated
+    for this one."""
+    dates = stated_dates(text)
     out = []
     for tool in tools or []:
         found = _object_parameters(tool)
@@ -141,10 +184,21 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
                       and any(v not in _taken(used, tool_name, name)
                               and not any(found_values(r, v) == [v] for r in owned)
                               for v in found_values(regex, text)))]
-        if not added:
+        dated = [n for n, sub in props.items()
+                 if isinstance(sub, dict) and sub.get("type") == "string" and sub.get("format") in ("date", "date-time")]
+        optional = [n for n in dated if n not in required and n not in added]
+        free = [d for d in dates if not any(d in _taken(used, tool_name, n) for n in dated)]
+        if optional and len(free) >= len(dated):
+            added += optional
+        # Written with its year, a stated date is the value: a `date` takes one of them.
+        full = [d for d in free if not d.startswith("-")]
+        narrowed = {n: {**{k: v for k, v in props[n].items() if k != "format"}, "enum": full}
+                    for n in dated if props[n].get("format") == "date"} if dated and len(full) >= len(dated) else {}
+        if not added and not narrowed:
             out.append(tool)
             continue
-        out.append(_with_parameters(tool, function, {**parameters, "required": required + added}))
+        out.append(_with_parameters(tool, function, {**parameters, "required": required + added,
+                                                     "properties": {**props, **narrowed}}))
     return out
 
 
@@ -580,10 +634,8 @@ def named_ids(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = No
     given) and that no call of the history took: what the turn is asked to act on and has
     not yet."""
     from mcptrain.training.grammar import tool_function
-    from mcptrain.training.prompt import prompt_messages
 
-    users = [m for m in prompt_messages(row) if m.get("role") == "user"]
-    said = _content_text(users[-1].get("content")) if users else ""
+    said = last_user_text(row)
     if not said:
         return frozenset()
     names = None if offered is None else {tool_function(t).get("name") for t in offered}
@@ -594,6 +646,58 @@ def named_ids(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = No
             _identifier_regexes(function.get("parameters"), regexes)
     ids = {v for regex in regexes for v in found_values(regex, said)}
     return frozenset(ids - taken_values(earlier_calls(row)))
+
+
+@dataclass(frozen=True)
+class Named:
+    """What the user's last message asks a turn to act on: its ids (`named_ids`) and, for
+    each tool and string-enum parameter, the values of that parameter it states
+    (`named_values`)."""
+
+    ids: frozenset[str] = frozenset()
+    values: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+    history: frozenset[str] = frozenset()  # what calls before the turn took
+
+    def untaken(self, calls: Sequence[tuple[str, Any]]) -> frozenset[str]:
+        """The named ids no call of `calls` takes, and, for a parameter some call of them set
+        to a value the message states ("the pending, the failed and the refunded
+        payments": `status: pending`), the other stated values of it no call takes."""
+        asked = set(self.ids)
+        for name, arguments in calls:
+            for parameter, stated_values in self.values.get(name, {}).items():
+                if isinstance(arguments, dict) and arguments.get(parameter) in stated_values:
+                    asked |= stated_values
+        return frozenset(asked - taken_values(calls) - self.history)
+
+
+def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = None) -> dict[str, dict[str, frozenset[str]]]:
+    """For each tool of the row (of those `offered` names, when given) and each of its
+    top-level string-enum parameters, the values of it the user's last message states
+    (`stated`), where it states two or more."""
+    from mcptrain.training.grammar import tool_function
+
+    said = last_user_text(row)
+    names = None if offered is None else {tool_function(t).get("name") for t in offered}
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for tool in row.get("tools") or []:
+        function = tool_function(tool)
+        props = (function.get("parameters") or {}).get("properties")
+        if (names is not None and function.get("name") not in names) or not isinstance(props, dict):
+            continue
+        for parameter, sub in props.items():
+            if isinstance(sub, dict) and sub.get("type") == "string" and isinstance(sub.get("enum"), list):
+                values = frozenset(v for v in sub["enum"] if isinstance(v, str) and stated(v, said))
+                if len(values) > 1:
+                    out.setdefault(str(function.get("name")), {})[parameter] = values
+    return out
+
+
+def last_user_text(row: dict[str, Any]) -> str:
+    """The text of the last user message before the turn."""
+    from mcptrain.training.prompt import prompt_messages
+
+    users = [m for m in prompt_messages(row) if m.get("role") == "user"]
+    return _content_text(users[-1].get("content")) if users else ""
 
 
 def _content_text(content: Any) -> str:

@@ -55,6 +55,7 @@ from mcptrain.training.prompt import (
 
 if TYPE_CHECKING:
     from mcptrain.training.grammar import ToolCallGrammar
+    from mcptrain.training.grounding import Named
 
 
 class Predictor(Protocol):
@@ -81,7 +82,8 @@ class LocalPredictor:
                  calibrated: bool = True, max_prompt_tokens: int | None = None,
                  ground_identifiers: bool = True, stated_values: bool = True, vocabulary_values: bool = True,
                  invented_values: bool = True, name_calibration: float = 0.0, tool_retrieval: float = 0.0,
-                 unsaid_required: bool = False, fresh_calls: bool = True, named_ids: bool = True) -> None:
+                 unsaid_required: bool = False, fresh_calls: bool = True, named_ids: bool = True,
+                 named_values: bool = True) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -148,6 +150,7 @@ class LocalPredictor:
         # Under the grammar, a turn goes on with another call while the user's last message
         # names an id no call has taken (`_generate`).
         self.named_ids = constrained and named_ids
+        self.named_values = constrained and named_values
         # Under the grammar, a tool's name is scored against how likely the model finds it
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
         self.name_calibration = float(name_calibration) if constrained else 0.0
@@ -278,10 +281,19 @@ class LocalPredictor:
     def predict(self, rows: list[dict[str, Any]]) -> list[str]:
         tools = [self.offered_tools(row) for row in rows]
         named = None
-        if self.named_ids:
-            from mcptrain.training.grounding import named_ids
+        if self.named_ids or self.named_values:
+            from mcptrain.training.grounding import (
+                Named,
+                earlier_calls,
+                named_ids,
+                named_values,
+                taken_values,
+            )
 
-            named = [named_ids(row, offered) for row, offered in zip(rows, tools, strict=True)]
+            named = [Named(named_ids(row, offered) if self.named_ids else frozenset(),
+                           named_values(row, offered) if self.named_values else {},
+                           frozenset(taken_values(earlier_calls(row))))
+                     for row, offered in zip(rows, tools, strict=True)]
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
         base: dict[int, Any] = {}  # row -> the base model's hidden state, for a head that reads it
@@ -294,9 +306,17 @@ class LocalPredictor:
             self._unrepeat(groups, rows, tools, base, out, named)
         if self.invented_values:
             # A call giving a value the conversation never says ("Ship ORD-2301 to
-            # 10 Main Street" with `city: "New York"`) is not the call asked for: the turn is
-            # decoded again as a text answer, where "which city?" belongs.
-            redo = {i for members in groups.values() for i, _ in members if self.invents(rows[i], out[i])}
+            # 10 Main Street" with `city: "New York"`) is not the call asked for: it is left
+            # out, the turn's other calls standing; a turn left with none is decoded again as
+            # a text answer, where "which city?" belongs.
+            redo: set[int] = set()
+            for members in groups.values():
+                for i, _ in members:
+                    standing = self.without_invented(rows[i], out[i])
+                    if standing is None:
+                        redo.add(i)
+                    else:
+                        out[i] = standing
             if redo:
                 again = {shared: mine for shared, members in groups.items()
                          if (mine := [m for m in members if m[0] in redo])}
@@ -305,7 +325,7 @@ class LocalPredictor:
 
     def _unrepeat(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
                   tools: list[Any], base: dict[int, Any], out: list[str],
-                  named: list[frozenset[str]] | None = None) -> None:
+                  named: list[Named] | None = None) -> None:
         """Write again, in `out`, each call that repeats one already made: the same tool with
         the same arguments as a call of the conversation's history or an earlier call of the
         turn. No expected call of the demo's training and validation rows does that, and few of
@@ -348,7 +368,7 @@ class LocalPredictor:
 
     def _decode(self, groups: dict[tuple[int, ...], list[tuple[int, list[int]]]], rows: list[dict[str, Any]],
                 tools: list[Any], base: dict[int, Any], out: list[str], text_only: bool = False,
-                starts: dict[int, list[int]] | None = None, named: list[frozenset[str]] | None = None) -> None:
+                starts: dict[int, list[int]] | None = None, named: list[Named] | None = None) -> None:
         """Decode `groups`' rows into `out` (a text answer only, with `text_only`). A row with
         `starts` has already written those tokens (they end its prompt too): it goes on
         with another call (`_generate`)."""
@@ -365,12 +385,20 @@ class LocalPredictor:
                 for (i, _), text in zip(part, texts, strict=True):
                     out[i] = text
 
-    @staticmethod
-    def invents(row: dict[str, Any], text: str) -> bool:
+    @classmethod
+    def invents(cls, row: dict[str, Any], text: str) -> bool:
         """Whether `text` calls one of `row`'s tools with a value the conversation does not
         give: free text sharing no word with it, or a number, date or time when it gives
         none (`grounding.invented_values`)."""
-        from mcptrain.training.grammar import tool_function, written_calls
+        return cls.without_invented(row, text) != text
+
+    @staticmethod
+    def without_invented(row: dict[str, Any], text: str) -> str | None:
+        """`text` without its call blocks that invent a value (`invents`), the separator
+        before each with it; None when every call of it does. A turn asked for two things,
+        one of them said in full ("Mark T-1 resolved and email C-2"), keeps the call it can
+        make rather than turning the whole request into a question."""
+        from mcptrain.training.grammar import call_blocks, tool_function
         from mcptrain.training.grounding import (
             content_words,
             conversation_text,
@@ -378,14 +406,25 @@ class LocalPredictor:
             says_quantity,
         )
 
-        calls = written_calls(text)
-        if not calls:
-            return False
+        blocks = call_blocks(text)
+        if not any(call for _, _, call in blocks):
+            return text
         schemas = {str(f.get("name")): f.get("parameters") for t in row.get("tools") or [] if (f := tool_function(t))}
-        text = conversation_text(row)
-        words, quantities = content_words(text), says_quantity(text)
-        return any(invented_values(schemas.get(name), arguments, words, quantities=quantities)
-                   for name, arguments in calls)
+        said = conversation_text(row)
+        words, quantities = content_words(said), says_quantity(said)
+        made_up = [call is not None and bool(invented_values(schemas.get(call[0]), call[1], words, quantities=quantities))
+                   for _, _, call in blocks]
+        if not any(made_up):
+            return text
+        if all(made_up):
+            return None
+        pieces: list[str] = []
+        end = blocks[0][0]
+        for (start, stop, _), dropped in zip(blocks, made_up, strict=True):
+            if not dropped:  # the block, after the separator that went before it (none for the first kept)
+                pieces.append(text[end:stop] if pieces else text[start:stop])
+            end = stop
+        return text[: blocks[0][0]] + "".join(pieces) + text[end:]
 
     def offered_tools(self, row: dict[str, Any]) -> Any:
         """The tools the grammar offers for `row`: its own, grounded when that is on, with
@@ -610,14 +649,14 @@ class LocalPredictor:
         return logits
 
     @staticmethod
-    def _sends_on(text: str, named: frozenset[str], untaken: dict[int, int], row: int) -> bool:
+    def _sends_on(text: str, named: Named, untaken: dict[int, int], row: int) -> bool:
         """Whether a turn whose call has just closed, having written `text`, goes on with
-        another call: some id of `named` no call of it has taken, and fewer than when `row`
-        was last sent on (`untaken`, updated), so a call that takes none ends the turn."""
+        another call: something `named` asks for no call of it has taken (`Named.untaken`),
+        and less than when `row` was last sent on (`untaken`, updated), so a call that takes
+        none ends the turn."""
         from mcptrain.training.grammar import written_calls
-        from mcptrain.training.grounding import taken_values
 
-        left = len(named - taken_values(written_calls(text))) if named else 0
+        left = len(named.untaken(written_calls(text)))
         if 0 < left < untaken.get(row, left + 1):
             untaken[row] = left
             return True
@@ -695,7 +734,7 @@ class LocalPredictor:
                   adjust: Sequence[dict[tuple[int, ...], dict[int, float]]] | None = None,
                   base: Sequence[Any] | None = None, text_only: bool = False,
                   starts: Sequence[list[int]] | None = None,
-                  named: Sequence[frozenset[str]] | None = None) -> list[str]:
+                  named: Sequence[Named] | None = None) -> list[str]:
         """Greedy decoding of one batch with a KV cache; a row that has produced its stop
         token leaves the batch (its cache rows are dropped), so a few long answers do not
         make every finished row keep computing. Under a grammar (`constrained`), each row
@@ -712,13 +751,13 @@ class LocalPredictor:
         `text_only`, no row may open a call. A row with `starts` (`_unrepeat`) has written
         those tokens already, the last of its prompt, ending with a closed call: it skips the
         call-or-answer decision and writes another call (its grammar starts after them).
-        With `named` (`grounding.named_ids`, one per prompt), a row whose call closes while
-        an id its user's last message names is still untaken by its calls writes another
-        call whatever the decision says, as long as each such call leaves fewer untaken."""
+        With `named` (`grounding.Named`, one per prompt), a row whose call closes while an
+        id its user's last message names, or another value it states of a parameter a call
+        set (`Named.untaken`), is still untaken by its calls writes another call whatever
+        the decision says, as long as each such call leaves fewer untaken."""
         import torch
 
         from mcptrain.training.grammar import written_calls
-        from mcptrain.training.grounding import taken_values
 
         size = len(prompts)
         step_ids, mask, step_pos, cache = self._batch(shared, prefix_cache, prompts)
@@ -741,7 +780,7 @@ class LocalPredictor:
         more = self.decision.more if self.decision is not None and not text_only else None
         queued: dict[int, list[int]] = {i: list(self._continue) for i in started}  # row -> the tokens it writes next (another call, or the end)
         # row -> how many named ids were untaken when it was last sent on (a rewrite: after its kept calls)
-        untaken: dict[int, int] = {i: len(named[i] - taken_values(written_calls(
+        untaken: dict[int, int] = {i: len(named[i].untaken(written_calls(
             str(self.tokenizer.decode(tokens[i], skip_special_tokens=False))))) for i in started} if named else {}
         for step in range(self.max_new_tokens + grace):
             head = self.decision.head if step == 0 and self.decision is not None and not text_only else None
@@ -999,4 +1038,5 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           name_calibration=project.evaluation.name_calibration,
                           tool_retrieval=project.evaluation.tool_retrieval,
                           fresh_calls=project.evaluation.fresh_calls,
-                          named_ids=project.evaluation.named_ids)
+                          named_ids=project.evaluation.named_ids,
+                          named_values=project.evaluation.named_values)

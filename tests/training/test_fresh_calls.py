@@ -11,11 +11,13 @@ import pytest
 from mcptrain.training.grammar import ToolCallGrammar, call_blocks, written_calls
 from mcptrain.training.grounding import (
     FRESH_VARIANTS,
+    Named,
     earlier_calls,
     first_repeat,
     fresh_tools,
     ground_tools,
     named_ids,
+    named_values,
     taken_values,
 )
 from mcptrain.training.predictor import LocalPredictor, hermes_calls
@@ -290,7 +292,7 @@ def test_a_turn_goes_on_while_a_named_id_is_untaken(predictor: LocalPredictor,
 
 
 def test_a_turn_is_sent_on_only_while_each_call_takes_a_named_id(predictor: LocalPredictor) -> None:
-    named = frozenset({"T-610", "T-611"})
+    named = Named(frozenset({"T-610", "T-611"}))
     one = hermes_calls([("close_ticket", {"ticket_id": "T-611"})])
     both = hermes_calls([("close_ticket", {"ticket_id": "T-611"}), ("close_ticket", {"ticket_id": "T-610"})])
     assert predictor._sends_on(one, named, {}, 0) and not predictor._sends_on(both, named, {}, 0)
@@ -299,4 +301,44 @@ def test_a_turn_is_sent_on_only_while_each_call_takes_a_named_id(predictor: Loca
     assert not predictor._sends_on("Sure.", named, untaken, 0)  # nothing taken since: no progress
     assert predictor._sends_on(one, named, untaken, 0) and untaken == {0: 1}
     assert not predictor._sends_on(one + "\n" + one, named, untaken, 0)
-    assert not predictor._sends_on(one, frozenset(), {}, 0)
+    assert not predictor._sends_on(one, Named(), {}, 0)
+
+
+LISTING = tool("list_payments", {"status": {"type": "string", "enum": ["pending", "failed", "refunded", "paid"]},
+                                 "since": {"type": "string", "format": "date"}}, [])
+
+
+def test_named_values_are_the_enum_values_the_last_message_states() -> None:
+    row = {"tools": [LISTING, UPDATE], "messages": [
+        {"role": "user", "content": "Anything paid?"},
+        {"role": "user", "content": "Show me the pending, the failed and the refunded payments, low priority"}]}
+    # `paid` was said in an earlier message; one stated priority is no list of them.
+    assert named_values(row) == {"list_payments": {"status": frozenset({"pending", "failed", "refunded"})}}
+    assert named_values(row, [UPDATE]) == {}
+
+
+def test_a_parameter_set_to_a_stated_value_asks_for_its_other_stated_values() -> None:
+    named = Named(frozenset({"C-1"}), {"list_payments": {"status": frozenset({"pending", "failed", "refunded"})}})
+    assert named.untaken([]) == {"C-1"}
+    assert named.untaken([("list_payments", {"status": "pending"})]) == {"C-1", "failed", "refunded"}
+    assert named.untaken([("list_payments", {"status": "pending", "customer_id": "C-1"}),
+                          ("list_payments", {"status": "failed"}), ("list_payments", {"status": "refunded"})]) == set()
+    # A value nobody stated (derived: "hasn't paid" for `pending`) asks for nothing more.
+    assert named.untaken([("list_payments", {"status": "paid"})]) == {"C-1"}
+    # What the history took is not asked again.
+    again = Named(frozenset(), named.values, frozenset({"failed"}))
+    assert again.untaken([("list_payments", {"status": "pending"})]) == {"refunded"}
+
+
+def test_a_named_value_untaken_at_a_call_end_is_nearly_always_followed_by_another_call(
+        demo_rows: list[dict[str, Any]]) -> None:
+    """The property named ids and named values rest on, on the data they are chosen on: at
+    a call end of an expected turn where something named is untaken, the turn goes on."""
+    sent_on = ended = 0
+    for _row, before, calls in expected_calls(demo_rows):
+        named = Named(named_ids(before), named_values(before), frozenset(taken_values(earlier_calls(before))))
+        for j in range(len(calls)):
+            if named.untaken(calls[: j + 1]):
+                sent_on += j < len(calls) - 1
+                ended += j == len(calls) - 1
+    assert sent_on >= 30 and ended * 10 <= sent_on + ended, (sent_on, ended)

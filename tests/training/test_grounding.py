@@ -23,6 +23,7 @@ from mcptrain.training.grounding import (
     said_values,
     says_quantity,
     stated,
+    stated_dates,
     used_values,
     user_text,
 )
@@ -234,6 +235,47 @@ def test_a_stated_id_makes_an_optional_id_parameter_required() -> None:
     assert required_of(require_stated([PAY], "Pay INV-123", used)) == ["amount"]
     assert required_of(require_stated([PAY], "Pay INV-123", {"create_payment": {"invoice_id": {"INV-123"}}})) == [
         "amount", "invoice_id"]  # the same tool called again keeps its own
+
+
+def test_calendar_dates_are_read_in_the_ways_users_write_them() -> None:
+    assert stated_dates("Since 2025-11-01, and from October 3, 2025 to the 15th of January 2026") == [
+        "2025-11-01", "2025-10-03", "2026-01-15"]
+    assert stated_dates("payable by 12 June 2026, or January 5th 2026, or Sept 9") == [
+        "2026-06-12", "2026-01-05", "--09-09"]
+    assert stated_dates("Call me on May 3") == ["--05-03"]
+    # Not calendar dates: "may" the verb, a year alone, relative dates, a date inside an id.
+    assert stated_dates("You may 2 things in 2025, last week, ORD-2025-11-01, 3:30 today") == []
+
+
+LISTING = tool("list_payments", {"customer_id": {"type": "string", "pattern": r"^C-\d+$"},
+                                 "since": {"type": "string", "format": "date"}}, [])
+SPAN = tool("report", {"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date-time"}}, [])
+DUE = tool("remind", {"on": {"type": "string", "format": "date"}, "until": {"type": "string", "format": "date"}}, ["on"])
+
+
+def test_a_stated_date_makes_an_optional_date_parameter_required() -> None:
+    assert required_of(require_stated([LISTING], "C-1's payments since 12 June 2026")) == ["customer_id", "since"]
+    assert required_of(require_stated([LISTING], "C-1's payments since last week")) == ["customer_id"]
+    # As many dates as the tool has date parameters: one date for from/to says which of them nothing.
+    assert require_stated([SPAN], "a report from 2026-01-01")[0] is SPAN
+    assert required_of(require_stated([SPAN], "a report from 2026-01-01 to 2026-02-01")) == ["from", "to"]
+    # A required date parameter takes the first date.
+    assert required_of(require_stated([DUE], "remind me on 2026-01-01")) == ["on"]
+    assert required_of(require_stated([DUE], "remind me on 2026-01-01 until 2026-02-01")) == ["on", "until"]
+    # A date an earlier call of another tool took is not stated for this one.
+    used = {"list_orders": {"since": {"2026-06-12"}}}
+    assert required_of(require_stated([LISTING], "C-1's orders and payments since 12 June 2026", used)) == [
+        "customer_id"]
+
+
+def test_a_date_written_with_its_year_is_the_value() -> None:
+    props = arguments(require_stated([LISTING], "C-1's payments since 12 June 2026"), "list_payments")
+    assert props["since"] == {"type": "string", "enum": ["2026-06-12"]}
+    # Without a year the model writes the year; a date-time's time is the model's too.
+    assert arguments(require_stated([LISTING], "C-1's payments since June 12"), "list_payments")["since"] == {
+        "type": "string", "format": "date"}
+    props = arguments(require_stated([SPAN], "a report from 2026-01-01 to February 1, 2026"), "report")
+    assert props["from"]["enum"] == ["2026-01-01", "2026-02-01"] and props["to"]["format"] == "date-time"
 
 
 def test_the_stated_grammar_refuses_leaving_a_stated_value_out(tiny_tokenizer: Any) -> None:
@@ -542,6 +584,34 @@ def test_a_call_with_an_invented_value_is_decoded_again_as_text(
         assert predictor.predict(prompts)[1].startswith(TRIGGER) and calls == [False]
     finally:
         predictor.invented_values = True
+
+
+def test_of_several_calls_only_those_inventing_a_value_are_left_out(
+        predictor: LocalPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for two things, a turn whose second call makes up its value keeps the first
+    call (in its written form) and is not decoded again; one whose every call invents is."""
+    weather = [t for t in make_row(0)["tools"] if t["function"]["name"] == "get_weather"]
+    row = {**make_row(0, kind=0), "tools": weather}
+    row["messages"] = [row["messages"][0], {"role": "user", "content": "Weather in Oslo, and in my home town"}]
+    oslo, made_up, also_made_up = (("get_weather", {"city": c}) for c in ("Oslo", "Reykjavik", "Santiago"))
+    written = {
+        "first stands": hermes_calls([oslo, made_up]),
+        "second stands": hermes_calls([made_up, oslo]),
+        "none stands": hermes_calls([made_up, also_made_up]),
+        "all stand": hermes_calls([oslo]),
+    }
+    assert {k: predictor.without_invented(row, v) for k, v in written.items()} == {
+        "first stands": hermes_calls([oslo]), "second stands": hermes_calls([oslo]),
+        "none stands": None, "all stand": hermes_calls([oslo])}
+    calls: list[bool] = []
+
+    def fake_generate(shared, prefix_cache, ids, tools, adjust, base, text_only=False, starts=None, named=None):  # type: ignore[no-untyped-def]
+        calls.append(text_only)
+        return ["Which town?"] * len(ids) if text_only else [written["second stands"], written["none stands"]]
+
+    monkeypatch.setattr(predictor, "_generate", fake_generate)
+    out = predictor.predict([row, {**row, "id": "r-1"}])
+    assert out == [hermes_calls([oslo]), "Which town?"] and calls == [False, True]
 
 
 def test_a_text_only_decoding_never_opens_a_call(predictor: LocalPredictor) -> None:
