@@ -29,7 +29,6 @@ from mcptrain.training.grounding import (
     first_repeat,
     named_ids,
     named_values,
-    taken_values,
 )
 
 
@@ -51,8 +50,7 @@ def main(root: Path) -> None:
                 history = earlier_calls(before)
                 repeats += first_repeat(calls, history) is not None
                 later += bool(history) + len(calls) - 1
-                taken = frozenset(taken_values(history))
-                ids, values = Named(named_ids(before), {}, taken), Named(frozenset(), named_values(before), taken)
+                ids, values = Named(named_ids(before)), Named(frozenset(), named_values(before), tuple(history))
                 for k in range(len(calls)):
                     untaken = [kind for kind, named in (("a named id", ids), ("a named value", values))
                                if named.untaken(calls[: k + 1])]

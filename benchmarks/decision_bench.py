@@ -71,8 +71,8 @@ def main() -> None:
             outputs[name] = predictor.predict(prompts)
             best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
     n, reference = len(prompts), next(iter(variants))
-    redone = sum(predictor.invents(p, o) for p, o in zip(prompts, outputs["head [adapter, base], invented values off"],
-                                                          strict=True))
+    redone = sum(predictor.without_invented(p, o) is None
+                 for p, o in zip(prompts, outputs["head [adapter, base], invented values off"], strict=True))
     print(f"{n} items of {', '.join(p.name for p in args.rows)}, {torch.get_num_threads()} threads, "
           f"best of {args.repeats}; {redone} rows decoded again for an invented value")
     print(f"{'':44}{'seconds':>10}{'items/s':>10}{'vs default':>12}{'same output':>13}")

@@ -24,7 +24,8 @@ Stated values (`evaluation.stated_values`) are the converse, for a parameter a m
 leaves out: an optional string parameter with an `enum` becomes required when the user
 says one of its values in so many words ("send it express" and `shipping: [standard,
 express, overnight]`; `left_company` said as "left company"). Which value it takes is
-still the model's choice among the enum. On the demo's training and validation rows,
+still the model's choice among the enum (a date written with its year, `stated_dates`, is
+the one exception: it is the value). On the demo's training and validation rows,
 an optional enum parameter whose value the user states is in the expected call 90 times
 of 92; the rule is chosen or not on the validation split (README).
 
@@ -54,6 +55,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -121,46 +123,57 @@ def stated(value: str, text: str) -> bool:
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december")
-_MONTH = r"(?P<{}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|May|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_MONTH = r"(?P<{}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _DAY = r"(?P<{}>[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
-_YEAR = r"(?:,?\s+(?P<{}>\d{{4}}))?"
-# 2025-11-01; October 3, 2025; June 3; 12 June 2026; the 15th of January 2026; January 5th 2026.
+_YEAR = r"(?:,?\s+(?P<{}>(?:19|20)\d\d)(?!\d))?"
+# 2025-11-01 (or 2025-11-01T09:00); October 3, 2025; June 3; 12 June 2026; the 15th of
+# January 2026; January 5th 2026. Not after a digit's `:` or `.` (9:30 March 3, v1.12 June).
 _DATE = re.compile(
-    r"(?<![\w-])(?:(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})(?![\w-])"
-    r"|(?i:" + _MONTH.format("am") + r")\.?\s+" + _DAY.format("ad") + r"(?!\d|:)" + _YEAR.format("ay") +
-    r"|(?:the\s+)?" + _DAY.format("bd") + r"\s+(?:of\s+)?(?i:" + _MONTH.format("bm") + r")\b" + _YEAR.format("by") + r")",
+    r"(?<![\w:.-])(?:(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})(?:(?=T\d)|(?![\w-]))"
+    r"|" + _MONTH.format("am") + r"\.?\s+" + _DAY.format("ad") + r"(?!\d|:)" + _YEAR.format("ay") +
+    r"|(?:the\s+)?" + _DAY.format("bd") + r"\s+(?:of\s+)?" + _MONTH.format("bm") + r"\b" + _YEAR.format("by") + r")",
     re.IGNORECASE)
 
 
 def stated_dates(text: str) -> list[str]:
     """The calendar dates `text` writes, as ISO dates (`--MM-DD` without a year), distinct,
     in order: "2025-11-01", "October 3, 2025", "12 June 2026", "the 15th of January"
-    ("May" only capitalised, as a month). Relative dates ("last week") are not stated."""
+    ("May" only capitalised, as a month; a day the calendar lacks is no date). A date also
+    written with its year is not counted again without it. Relative dates ("last week")
+    are not stated."""
     found = []
     for m in _DATE.finditer(text):
         if m["iy"]:
-            found.append(f"{m['iy']}-{m['im']}-{m['id']}")
+            year, number, day = m["iy"], int(m["im"]), m["id"]
+        else:
+            month, day, year = (m["am"], m["ad"], m["ay"]) if m["am"] else (m["bm"], m["bd"], m["by"])
+            if month.lower() == "may" and month != "May":
+                continue
+            number = next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(month.lower()[:3]))
+        try:
+            date(int(year or 2000), number, int(day))  # 2000: a leap year, for "February 29"
+        except ValueError:
             continue
-        month, day, year = (m["am"], m["ad"], m["ay"]) if m["am"] else (m["bm"], m["bd"], m["by"])
-        if month.lower() == "may" and month != "May":
-            continue
-        number = next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(month.lower()[:3]))
         found.append(f"{year or '-'}-{number:02d}-{int(day):02d}")
-    return list(dict.fromkeys(found))
+    years = {d[4:] for d in found if not d.startswith("-")}
+    return [d for d in dict.fromkeys(found) if not (d.startswith("--") and d[1:] in years)]
 
 
 def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
                    used: dict[str, dict[str, set[str]]] | None = None) -> list[dict[str, Any]]:
     """`tools` with every optional parameter whose value `text` states made required
-    (top-level parameters; the schema itself is left as it is): a string enum one of whose
+    (top-level parameters): a string enum one of whose
     values it states, and an identifier (`value_regex`) one of whose ids it holds — "Pay
     INV-123 for C-1042" gives `create_payment` its optional `invoice_id` — unless a required
     parameter of the tool could take that id. So do a tool's optional `date`/`date-time`
     parameters when the user writes at least as many calendar dates (`stated_dates`) as
     the tool has date parameters — "payments since 2025-11-01" gives `list_payments` its
     `since`; a date the tool's required date parameters would take first, and one date for
-    `from`/`to`, ask nothing — and then each `date` parameter takes one of the dates
-    written with a year (the model no longer writes 2026-06-04 for "12 June 2026"). A
+    `from`/`to`, ask nothing — and then each such `date` parameter takes one of the dates
+    written with a year (the model no longer writes 2026-06-04 for "12 June 2026"; a
+    parameter with a `pattern` is left to it, and one with an `enum` keeps only those of
+    its values). Otherwise the schema is left as it is: which enum value a stated
+    parameter takes is the model's choice. A
     value an earlier call of another tool took (`used`, as in `said_values`) is not stated
     for this one."""
     dates = stated_dates(text)
@@ -188,13 +201,17 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
                  if isinstance(sub, dict) and sub.get("type") == "string" and sub.get("format") in ("date", "date-time")]
         optional = [n for n in dated if n not in required and n not in added]
         free = [d for d in dates if not any(d in _taken(used, tool_name, n) for n in dated)]
+        narrowed = {}
         if optional and len(free) >= len(dated):
             added += optional
-        # Written with its year, a stated date is the value: a `date` takes one of them.
-        full = [d for d in free if not d.startswith("-")]
-        narrowed = {n: {**{k: v for k, v in props[n].items() if k != "format"}, "enum": full}
-                    for n in dated if props[n].get("format") == "date"} if dated and len(full) >= len(dated) else {}
-        if not added and not narrowed:
+            # Written with its year, a stated date is the value: such a `date` takes one of them.
+            full = [d for d in free if not d.startswith("-")]
+            for n in optional if len(full) >= len(dated) else []:
+                sub = props[n]
+                values = [d for d in full if d in sub["enum"]] if isinstance(sub.get("enum"), list) else full
+                if sub.get("format") == "date" and values and "pattern" not in sub:
+                    narrowed[n] = {**{k: v for k, v in sub.items() if k != "format"}, "enum": values}
+        if not added:
             out.append(tool)
             continue
         out.append(_with_parameters(tool, function, {**parameters, "required": required + added,
@@ -648,26 +665,38 @@ def named_ids(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = No
     return frozenset(ids - taken_values(earlier_calls(row)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Named:
     """What the user's last message asks a turn to act on: its ids (`named_ids`) and, for
     each tool and string-enum parameter, the values of that parameter it states
-    (`named_values`)."""
+    (`named_values`); `history`, the calls made before the turn."""
 
     ids: frozenset[str] = frozenset()
     values: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
-    history: frozenset[str] = frozenset()  # what calls before the turn took
+    history: tuple[tuple[str, Any], ...] = ()
+
+    def progress(self, calls: Sequence[tuple[str, Any]]) -> tuple[frozenset[str], int]:
+        """What the turn's `calls` leave untaken, and how many named things they took. The
+        named ids no call takes; and for a parameter a call of them set to a value the
+        message states ("the pending, the failed and the refunded payments": `status:
+        pending`), that tool's other stated values of it no call of the tool, in the turn
+        or before it, gave (`list_payments.status=failed`)."""
+        taken = taken_values(calls)
+        untaken, took = set(self.ids - taken), len(self.ids & taken)
+        for tool, parameters in self.values.items():
+            for parameter, stated_values in parameters.items():
+                def given(made: Sequence[tuple[str, Any]], parameter: str = parameter, tool: str = tool) -> set[str]:
+                    return {a[parameter] for n, a in made
+                            if n == tool and isinstance(a, dict) and isinstance(a.get(parameter), str)}
+
+                turn = given(calls) & stated_values
+                if turn:
+                    took += len(turn)
+                    untaken |= {f"{tool}.{parameter}={v}" for v in stated_values - turn - given(self.history)}
+        return frozenset(untaken), took
 
     def untaken(self, calls: Sequence[tuple[str, Any]]) -> frozenset[str]:
-        """The named ids no call of `calls` takes, and, for a parameter some call of them set
-        to a value the message states ("the pending, the failed and the refunded
-        payments": `status: pending`), the other stated values of it no call takes."""
-        asked = set(self.ids)
-        for name, arguments in calls:
-            for parameter, stated_values in self.values.get(name, {}).items():
-                if isinstance(arguments, dict) and arguments.get(parameter) in stated_values:
-                    asked |= stated_values
-        return frozenset(asked - taken_values(calls) - self.history)
+        return self.progress(calls)[0]
 
 
 def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = None) -> dict[str, dict[str, frozenset[str]]]:

@@ -282,17 +282,10 @@ class LocalPredictor:
         tools = [self.offered_tools(row) for row in rows]
         named = None
         if self.named_ids or self.named_values:
-            from mcptrain.training.grounding import (
-                Named,
-                earlier_calls,
-                named_ids,
-                named_values,
-                taken_values,
-            )
+            from mcptrain.training.grounding import Named, earlier_calls, named_ids, named_values
 
             named = [Named(named_ids(row, offered) if self.named_ids else frozenset(),
-                           named_values(row, offered) if self.named_values else {},
-                           frozenset(taken_values(earlier_calls(row))))
+                           named_values(row, offered) if self.named_values else {}, tuple(earlier_calls(row)))
                      for row, offered in zip(rows, tools, strict=True)]
         out = [""] * len(rows)
         groups = self._refuse_long(self._groups(rows), rows, out)
@@ -395,7 +388,7 @@ class LocalPredictor:
     @staticmethod
     def without_invented(row: dict[str, Any], text: str) -> str | None:
         """`text` without its call blocks that invent a value (`invents`), the separator
-        before each with it; None when every call of it does. A turn asked for two things,
+        before each with it; None when no call of it is left. A turn asked for two things,
         one of them said in full ("Mark T-1 resolved and email C-2"), keeps the call it can
         make rather than turning the whole request into a question."""
         from mcptrain.training.grammar import call_blocks, tool_function
@@ -416,8 +409,8 @@ class LocalPredictor:
                    for _, _, call in blocks]
         if not any(made_up):
             return text
-        if all(made_up):
-            return None
+        if not any(call is not None and not dropped for (_, _, call), dropped in zip(blocks, made_up, strict=True)):
+            return None  # no call of it stands (a block that is not a call is none)
         pieces: list[str] = []
         end = blocks[0][0]
         for (start, stop, _), dropped in zip(blocks, made_up, strict=True):
@@ -649,16 +642,16 @@ class LocalPredictor:
         return logits
 
     @staticmethod
-    def _sends_on(text: str, named: Named, untaken: dict[int, int], row: int) -> bool:
+    def _sends_on(text: str, named: Named, took: dict[int, int], row: int) -> bool:
         """Whether a turn whose call has just closed, having written `text`, goes on with
-        another call: something `named` asks for no call of it has taken (`Named.untaken`),
-        and less than when `row` was last sent on (`untaken`, updated), so a call that takes
-        none ends the turn."""
+        another call: something `named` asks for no call of it has taken
+        (`Named.progress`), and its calls have taken more of what is named than when `row`
+        was last sent on (`took`, updated), so a call that takes nothing named ends the turn."""
         from mcptrain.training.grammar import written_calls
 
-        left = len(named.untaken(written_calls(text)))
-        if 0 < left < untaken.get(row, left + 1):
-            untaken[row] = left
+        left, got = named.progress(written_calls(text))
+        if left and got > took.get(row, -1):
+            took[row] = got
             return True
         return False
 
@@ -753,8 +746,8 @@ class LocalPredictor:
         call-or-answer decision and writes another call (its grammar starts after them).
         With `named` (`grounding.Named`, one per prompt), a row whose call closes while an
         id its user's last message names, or another value it states of a parameter a call
-        set (`Named.untaken`), is still untaken by its calls writes another call whatever
-        the decision says, as long as each such call leaves fewer untaken."""
+        set (`Named.progress`), is still untaken by its calls writes another call whatever
+        the decision says, as long as each such call takes something named."""
         import torch
 
         from mcptrain.training.grammar import written_calls
@@ -779,9 +772,9 @@ class LocalPredictor:
         grace = CALL_GRACE if matchers is not None else 0
         more = self.decision.more if self.decision is not None and not text_only else None
         queued: dict[int, list[int]] = {i: list(self._continue) for i in started}  # row -> the tokens it writes next (another call, or the end)
-        # row -> how many named ids were untaken when it was last sent on (a rewrite: after its kept calls)
-        untaken: dict[int, int] = {i: len(named[i].untaken(written_calls(
-            str(self.tokenizer.decode(tokens[i], skip_special_tokens=False))))) for i in started} if named else {}
+        # row -> how many named things its calls had taken when it was last sent on (a rewrite: its kept calls)
+        took: dict[int, int] = {i: named[i].progress(written_calls(
+            str(self.tokenizer.decode(tokens[i], skip_special_tokens=False))))[1] for i in started} if named else {}
         for step in range(self.max_new_tokens + grace):
             head = self.decision.head if step == 0 and self.decision is not None and not text_only else None
             # Rows that have just closed a call: another call, or the end of the turn (decision.More).
@@ -803,7 +796,7 @@ class LocalPredictor:
             for j in ends:
                 row = active[j]
                 if named is not None and self._sends_on(
-                        str(self.tokenizer.decode(tokens[row], skip_special_tokens=False)), named[row], untaken, row):
+                        str(self.tokenizer.decode(tokens[row], skip_special_tokens=False)), named[row], took, row):
                     queued[row] = list(self._continue)
             if self.decision is not None or answering:
                 logits = logits.float()

@@ -296,11 +296,11 @@ def test_a_turn_is_sent_on_only_while_each_call_takes_a_named_id(predictor: Loca
     one = hermes_calls([("close_ticket", {"ticket_id": "T-611"})])
     both = hermes_calls([("close_ticket", {"ticket_id": "T-611"}), ("close_ticket", {"ticket_id": "T-610"})])
     assert predictor._sends_on(one, named, {}, 0) and not predictor._sends_on(both, named, {}, 0)
-    untaken: dict[int, int] = {}
-    assert predictor._sends_on("", named, untaken, 0) and untaken == {0: 2}
-    assert not predictor._sends_on("Sure.", named, untaken, 0)  # nothing taken since: no progress
-    assert predictor._sends_on(one, named, untaken, 0) and untaken == {0: 1}
-    assert not predictor._sends_on(one + "\n" + one, named, untaken, 0)
+    took: dict[int, int] = {}
+    assert predictor._sends_on("", named, took, 0) and took == {0: 0}
+    assert not predictor._sends_on("Sure.", named, took, 0)  # nothing taken since: no progress
+    assert predictor._sends_on(one, named, took, 0) and took == {0: 1}
+    assert not predictor._sends_on(one + "\n" + one, named, took, 0)
     assert not predictor._sends_on(one, Named(), {}, 0)
 
 
@@ -318,16 +318,37 @@ def test_named_values_are_the_enum_values_the_last_message_states() -> None:
 
 
 def test_a_parameter_set_to_a_stated_value_asks_for_its_other_stated_values() -> None:
-    named = Named(frozenset({"C-1"}), {"list_payments": {"status": frozenset({"pending", "failed", "refunded"})}})
-    assert named.untaken([]) == {"C-1"}
-    assert named.untaken([("list_payments", {"status": "pending"})]) == {"C-1", "failed", "refunded"}
+    statuses = {"list_payments": {"status": frozenset({"pending", "failed", "refunded"})}}
+    named = Named(frozenset({"C-1"}), statuses)
+    assert named.progress([]) == ({"C-1"}, 0)
+    assert named.progress([("list_payments", {"status": "pending"})]) == (
+        {"C-1", "list_payments.status=failed", "list_payments.status=refunded"}, 1)
     assert named.untaken([("list_payments", {"status": "pending", "customer_id": "C-1"}),
                           ("list_payments", {"status": "failed"}), ("list_payments", {"status": "refunded"})]) == set()
     # A value nobody stated (derived: "hasn't paid" for `pending`) asks for nothing more.
     assert named.untaken([("list_payments", {"status": "paid"})]) == {"C-1"}
-    # What the history took is not asked again.
-    again = Named(frozenset(), named.values, frozenset({"failed"}))
-    assert again.untaken([("list_payments", {"status": "pending"})]) == {"refunded"}
+    # Only the tool's own parameter takes a value: "failed" in another tool's call, or in a
+    # list, is not the listing asked for.
+    assert named.untaken([("list_payments", {"status": "pending"}), ("notify", {"message": "failed"}),
+                          ("list_payments", {"status": ["refunded"]})]) == {
+        "C-1", "list_payments.status=failed", "list_payments.status=refunded"}
+    # What the tool's calls before the turn gave is not asked again.
+    again = Named(frozenset(), statuses, (("list_payments", {"status": "failed"}), ("notify", {"message": "refunded"})))
+    assert again.untaken([("list_payments", {"status": "pending"})]) == {"list_payments.status=refunded"}
+
+
+def test_a_turn_naming_ids_and_values_is_sent_on_while_each_call_takes_one(predictor: LocalPredictor) -> None:
+    """Setting a stated value asks for its siblings, so what is untaken can grow while the
+    turn makes progress: the bound is on what the calls take, not on what is left."""
+    named = Named(frozenset({"C-1", "C-2"}), {"list_payments": {"status": frozenset({"pending", "failed"})}})
+    close = ("close_account", {"customer_id": "C-1"})
+    listing = ("list_payments", {"status": "pending", "customer_id": "C-2"})
+    took: dict[int, int] = {}
+    assert predictor._sends_on(hermes_calls([close]), named, took, 0) and took == {0: 1}
+    assert predictor._sends_on(hermes_calls([close, listing]), named, took, 0) and took == {0: 3}
+    assert not predictor._sends_on(hermes_calls([close, listing, close]), named, took, 0)  # took nothing new
+    assert not predictor._sends_on(hermes_calls([close, listing, ("list_payments", {"status": "failed"})]),
+                                   named, took, 0)  # nothing left
 
 
 def test_a_named_value_untaken_at_a_call_end_is_nearly_always_followed_by_another_call(
@@ -336,7 +357,7 @@ def test_a_named_value_untaken_at_a_call_end_is_nearly_always_followed_by_anothe
     a call end of an expected turn where something named is untaken, the turn goes on."""
     sent_on = ended = 0
     for _row, before, calls in expected_calls(demo_rows):
-        named = Named(named_ids(before), named_values(before), frozenset(taken_values(earlier_calls(before))))
+        named = Named(named_ids(before), named_values(before), tuple(earlier_calls(before)))
         for j in range(len(calls)):
             if named.untaken(calls[: j + 1]):
                 sent_on += j < len(calls) - 1

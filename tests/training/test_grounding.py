@@ -242,9 +242,15 @@ def test_calendar_dates_are_read_in_the_ways_users_write_them() -> None:
         "2025-11-01", "2025-10-03", "2026-01-15"]
     assert stated_dates("payable by 12 June 2026, or January 5th 2026, or Sept 9") == [
         "2026-06-12", "2026-01-05", "--09-09"]
-    assert stated_dates("Call me on May 3") == ["--05-03"]
-    # Not calendar dates: "may" the verb, a year alone, relative dates, a date inside an id.
+    assert stated_dates("Call me on May 3, logs after 2025-11-01T09:00:00Z") == ["--05-03", "2025-11-01"]
+    # A date written with and without its year is one date.
+    assert stated_dates("June 3, or rather June 3, 2026") == ["2026-06-03"]
+    # Not calendar dates: "may" the verb, a year alone, relative dates, a date inside an id,
+    # a day the calendar lacks, a time or version before a month.
     assert stated_dates("You may 2 things in 2025, last week, ORD-2025-11-01, 3:30 today") == []
+    assert stated_dates("February 30, 2026; 2025-13-45; at 9:30 March; v1.12 June") == []
+    # Four digits after a date are a year only when they read as one.
+    assert stated_dates("Ship on June 5 1200 units") == ["--06-05"]
 
 
 LISTING = tool("list_payments", {"customer_id": {"type": "string", "pattern": r"^C-\d+$"},
@@ -276,6 +282,14 @@ def test_a_date_written_with_its_year_is_the_value() -> None:
         "type": "string", "format": "date"}
     props = arguments(require_stated([SPAN], "a report from 2026-01-01 to February 1, 2026"), "report")
     assert props["from"]["enum"] == ["2026-01-01", "2026-02-01"] and props["to"]["format"] == "date-time"
+    # A required date parameter is the model's to write; a pattern too; an enum keeps its own.
+    assert arguments(require_stated([DUE], "remind me on 2026-01-01 until 2026-02-01"), "remind")["on"] == {
+        "type": "string", "format": "date"}
+    patterned = tool("log", {"day": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}}, [])
+    assert "enum" not in arguments(require_stated([patterned], "the log of 2026-01-01"), "log")["day"]
+    listed = tool("book", {"day": {"type": "string", "format": "date", "enum": ["2026-01-01", "2026-01-08"]}}, [])
+    assert arguments(require_stated([listed], "book 2026-03-05 or 8 January 2026"), "book")["day"]["enum"] == [
+        "2026-01-08"]
 
 
 def test_the_stated_grammar_refuses_leaving_a_stated_value_out(tiny_tokenizer: Any) -> None:
@@ -599,10 +613,11 @@ def test_of_several_calls_only_those_inventing_a_value_are_left_out(
         "second stands": hermes_calls([made_up, oslo]),
         "none stands": hermes_calls([made_up, also_made_up]),
         "all stand": hermes_calls([oslo]),
+        "a broken block stands": hermes_calls([made_up]) + "\n<tool_call>{\"name\": \"get_wea",
     }
     assert {k: predictor.without_invented(row, v) for k, v in written.items()} == {
         "first stands": hermes_calls([oslo]), "second stands": hermes_calls([oslo]),
-        "none stands": None, "all stand": hermes_calls([oslo])}
+        "none stands": None, "all stand": hermes_calls([oslo]), "a broken block stands": None}
     calls: list[bool] = []
 
     def fake_generate(shared, prefix_cache, ids, tools, adjust, base, text_only=False, starts=None, named=None):  # type: ignore[no-untyped-def]
