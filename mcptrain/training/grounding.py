@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -702,7 +703,9 @@ class Named:
 def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = None) -> dict[str, dict[str, frozenset[str]]]:
     """For each tool of the row (of those `offered` names, when given) and each of its
     top-level string-enum parameters, the values of it the user's last message states
-    (`stated`), where it states two or more."""
+    (`stated`), where it states two or more. Not named: a value said only inside another
+    stated one ("New" in "Like New", "Drama" in "Comedy-drama"), values the enum tells apart
+    only by case ("AA", "Aa", "aa"), and quantifiers ("all", "any")."""
     from mcptrain.training.grammar import tool_function
 
     said = last_user_text(row)
@@ -715,10 +718,17 @@ def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None =
             continue
         for parameter, sub in props.items():
             if isinstance(sub, dict) and sub.get("type") == "string" and isinstance(sub.get("enum"), list):
-                values = frozenset(v for v in sub["enum"] if isinstance(v, str) and stated(v, said))
+                enum = [v for v in sub["enum"] if isinstance(v, str)]
+                cases = Counter(v.lower() for v in enum)
+                said_values = {v for v in enum if cases[v.lower()] == 1 and v.lower() not in _QUANTIFIERS and stated(v, said)}
+                values = frozenset(v for v in said_values if not any(w != v and stated(v, w) for w in said_values))
                 if len(values) > 1:
                     out.setdefault(str(function.get("name")), {})[parameter] = values
     return out
+
+
+# Enum values that say how many, not which: "show me all of my servers" asks for no `all` listing.
+_QUANTIFIERS = frozenset({"all", "any", "none", "both", "each", "every", "either", "neither"})
 
 
 def last_user_text(row: dict[str, Any]) -> str:

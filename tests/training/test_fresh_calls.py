@@ -317,6 +317,19 @@ def test_named_values_are_the_enum_values_the_last_message_states() -> None:
     assert named_values(row, [UPDATE]) == {}
 
 
+def test_named_values_leave_out_values_said_inside_another_told_apart_by_case_or_quantifiers() -> None:
+    """What made BFCL v4's expected answers end with a value "untaken" (gorilla 6ea57973):
+    "like new" also says "new", "AA" also says "Aa" and "aa", "all of my servers" says "all"."""
+    def named(enum: list[str], said: str) -> dict[str, dict[str, frozenset[str]]]:
+        return named_values({"tools": [tool("t", {"p": {"type": "string", "enum": enum}}, [])],
+                             "messages": [{"role": "user", "content": said}]})
+
+    assert named(["New", "Like New", "Used"], "a game like new, or used") == {"t": {"p": frozenset({"Like New", "Used"})}}
+    assert named(["Comedy", "Drama", "Comedy-drama"], "a Comedy-drama") == {}
+    assert named(["AA", "Aa", "aa", "AB"], "the frequency of AA and AB") == {}
+    assert named(["all", "mtna", "ods"], "all of my MTNA and ODS servers") == {"t": {"p": frozenset({"mtna", "ods"})}}
+
+
 def test_a_parameter_set_to_a_stated_value_asks_for_its_other_stated_values() -> None:
     statuses = {"list_payments": {"status": frozenset({"pending", "failed", "refunded"})}}
     named = Named(frozenset({"C-1"}), statuses)
