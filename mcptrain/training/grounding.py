@@ -686,18 +686,20 @@ class Named:
         untaken, took = set(self.ids - taken), len(self.ids & taken)
         for tool, parameters in self.values.items():
             for parameter, stated_values in parameters.items():
-                def given(made: Sequence[tuple[str, Any]], parameter: str = parameter, tool: str = tool) -> set[str]:
-                    return {a[parameter] for n, a in made
-                            if n == tool and isinstance(a, dict) and isinstance(a.get(parameter), str)}
-
-                turn = given(calls) & stated_values
+                turn = _given(calls, tool, parameter) & stated_values
                 if turn:
                     took += len(turn)
-                    untaken |= {f"{tool}.{parameter}={v}" for v in stated_values - turn - given(self.history)}
+                    untaken |= {f"{tool}.{parameter}={v}"
+                                for v in stated_values - turn - _given(self.history, tool, parameter)}
         return frozenset(untaken), took
 
     def untaken(self, calls: Sequence[tuple[str, Any]]) -> frozenset[str]:
         return self.progress(calls)[0]
+
+
+def _given(calls: Sequence[tuple[str, Any]], tool: str, parameter: str) -> set[str]:
+    """The string values `calls` of `tool` give its `parameter`."""
+    return {a[parameter] for name, a in calls if name == tool and isinstance(a, dict) and isinstance(a.get(parameter), str)}
 
 
 def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None = None) -> dict[str, dict[str, frozenset[str]]]:
@@ -720,8 +722,8 @@ def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None =
             if isinstance(sub, dict) and sub.get("type") == "string" and isinstance(sub.get("enum"), list):
                 enum = [v for v in sub["enum"] if isinstance(v, str)]
                 cases = Counter(v.lower() for v in enum)
-                said_values = {v for v in enum if cases[v.lower()] == 1 and v.lower() not in _QUANTIFIERS and stated(v, said)}
-                values = frozenset(v for v in said_values if not any(w != v and stated(v, w) for w in said_values))
+                spoken = {v for v in enum if cases[v.lower()] == 1 and v.lower() not in _QUANTIFIERS and stated(v, said)}
+                values = frozenset(v for v in spoken if not any(w != v and stated(v, w) for w in spoken))
                 if len(values) > 1:
                     out.setdefault(str(function.get("name")), {})[parameter] = values
     return out
