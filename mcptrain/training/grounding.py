@@ -714,10 +714,10 @@ def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None =
     names = None if offered is None else {tool_function(t).get("name") for t in offered}
     out: dict[str, dict[str, frozenset[str]]] = {}
     for tool in row.get("tools") or []:
-        function = tool_function(tool)
-        props = (function.get("parameters") or {}).get("properties")
-        if (names is not None and function.get("name") not in names) or not isinstance(props, dict):
+        found = _object_parameters(tool)
+        if found is None or (names is not None and found[0].get("name") not in names):
             continue
+        function, _, props = found
         for parameter, sub in props.items():
             if isinstance(sub, dict) and sub.get("type") == "string" and isinstance(sub.get("enum"), list):
                 enum = [v for v in sub["enum"] if isinstance(v, str)]
