@@ -11,7 +11,9 @@ data behave that way; this prints, for the train and validation splits of the da
   none), out of the calls made after another one;
 - call ends by what follows (another call of the turn, or the end of the turn) and by
   whether a named id, or a named value, is still untaken there (the rules assume
-  "untaken" means "another").
+  "untaken" means "another");
+- calls after another of their turn, made while something named is untaken, by whether
+  they take some of it (`evaluation.take_named` assumes they do).
 
     .venv/bin/python benchmarks/call_ends.py [repository root]
 """
@@ -35,6 +37,7 @@ from mcptrain.training.grounding import (
 def main(root: Path) -> None:
     repeats = later = 0
     ends: Counter[tuple[str, str, str]] = Counter()
+    takes: Counter[tuple[str, str]] = Counter()
     for split in ("train", "validation"):
         for line in (root / "datasets" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
@@ -51,6 +54,12 @@ def main(root: Path) -> None:
                 repeats += first_repeat(calls, history) is not None
                 later += bool(history) + len(calls) - 1
                 ids, values = Named(named_ids(before)), Named(frozenset(), named_values(before), tuple(history))
+                both = Named(named_ids(before), named_values(before), tuple(history))
+                for k in range(1, len(calls)):
+                    left, took = both.progress(calls[:k])
+                    if left:
+                        after, took_after = both.progress(calls[: k + 1])
+                        takes[(split, "takes some" if left - after and took_after > took else "takes none")] += 1
                 for k in range(len(calls)):
                     untaken = [kind for kind, named in (("a named id", ids), ("a named value", values))
                                if named.untaken(calls[: k + 1])]
@@ -59,6 +68,9 @@ def main(root: Path) -> None:
     print(f"expected turns repeating a call made before: {repeats} (calls after another call: {later})")
     print("call ends (split, what follows, named ids and values):")
     for key, n in sorted(ends.items()):
+        print(f"  {' / '.join(key)}: {n}")
+    print("calls after another while something named is untaken (split, whether they take some of it):")
+    for key, n in sorted(takes.items()):
         print(f"  {' / '.join(key)}: {n}")
 
 

@@ -708,6 +708,13 @@ class EvaluationSpec(_Spec):
                     "and the message states other values of it that no call has taken, the turn goes "
                     "on with another call (\"the pending, the failed and the refunded payments\": "
                     "three listings; training/grounding.py, `Named`).")
+    take_named: bool = Field(
+        default=True,
+        description="Under the grammar, with `named_ids` or `named_values`: a call written after "
+                    "another while something the user's last message names is untaken must take some "
+                    "of it (\"Create accounts for nadia@x.io and luca@x.io\": the second call's email is "
+                    "luca@x.io); only that call, the one after it is free again (training/grounding.py, "
+                    "`taking_tools`).")
     name_calibration: float = Field(
         default=0.0, ge=0.0, le=2.0,
         description="Under the grammar, each token of a tool's name is scored log p - this x its log "

@@ -54,7 +54,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -113,13 +113,29 @@ def stated(value: str, text: str) -> bool:
     """Whether `text` says `value` as words: case-insensitive, `_` and `-` read as spaces;
     not inside a longer word (a value that starts or ends with a symbol, `$` or `€`, may
     touch the number beside it)."""
+    return _said_at(value, text) is not None
+
+
+def _said_at(value: str, text: str) -> re.Match[str] | None:
+    """Where `text` first says `value` (as `stated` reads it), or None."""
     words = [w for w in re.split(r"[_\s-]+", value.strip().lower()) if w]
     if not words:
-        return False
+        return None
     phrase = r"[_\s-]+".join(re.escape(w) for w in words)
     left = r"(?<![\w])" if re.match(r"\w", words[0]) else ""
     right = r"(?![\w])" if re.search(r"\w$", words[-1]) else ""
-    return re.search(left + phrase + right, text.lower()) is not None
+    return re.search(left + phrase + right, text.lower())
+
+
+def alternatives(values: Iterable[str], text: str) -> bool:
+    """Whether `text` offers `values` as alternatives, not as a list: "or" (and no "and")
+    joins the last two of them as it says them ("music concerts or theater plays", "a
+    direct route or one with a stop"; "pending, failed or refunded" too)."""
+    spans = sorted((m.start(), m.end()) for v in values if (m := _said_at(v, text)) is not None)
+    if len(spans) < 2:
+        return False
+    between = text.lower()[spans[-2][1]: spans[-1][0]]
+    return re.search(r"\bor\b", between) is not None and re.search(r"\band\b", between) is None
 
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -682,19 +698,96 @@ class Named:
         message states ("the pending, the failed and the refunded payments": `status:
         pending`), that tool's other stated values of it no call of the tool, in the turn
         or before it, gave (`list_payments.status=failed`)."""
+        ids, values, took = self._left(calls)
+        return frozenset(ids | {f"{tool}.{parameter}={v}" for tool, parameters in values.items()
+                                for parameter, vs in parameters.items() for v in vs}), took
+
+    def untaken(self, calls: Sequence[tuple[str, Any]]) -> frozenset[str]:
+        return self.progress(calls)[0]
+
+    def left(self, calls: Sequence[tuple[str, Any]]) -> Left:
+        """What `progress` leaves untaken, by kind: the ids, and the values by tool and parameter."""
+        ids, values, _ = self._left(calls)
+        return Left(frozenset(ids), {t: {p: frozenset(vs) for p, vs in ps.items()} for t, ps in values.items()})
+
+    def _left(self, calls: Sequence[tuple[str, Any]]) -> tuple[set[str], dict[str, dict[str, set[str]]], int]:
         taken = taken_values(calls)
-        untaken, took = set(self.ids - taken), len(self.ids & taken)
+        ids, took = set(self.ids - taken), len(self.ids & taken)
+        values: dict[str, dict[str, set[str]]] = {}
         for tool, parameters in self.values.items():
             for parameter, stated_values in parameters.items():
                 turn = _given(calls, tool, parameter) & stated_values
                 if turn:
                     took += len(turn)
-                    untaken |= {f"{tool}.{parameter}={v}"
-                                for v in stated_values - turn - _given(self.history, tool, parameter)}
-        return frozenset(untaken), took
+                    rest = stated_values - turn - _given(self.history, tool, parameter)
+                    if rest:
+                        values.setdefault(tool, {})[parameter] = set(rest)
+        return ids, values, took
 
-    def untaken(self, calls: Sequence[tuple[str, Any]]) -> frozenset[str]:
-        return self.progress(calls)[0]
+
+@dataclass(frozen=True)
+class Left:
+    """What a turn's calls have not taken of what is named (`Named.left`)."""
+
+    ids: frozenset[str]
+    values: dict[str, dict[str, frozenset[str]]]
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.values)
+
+
+def taking_tools(tools: Sequence[dict[str, Any]] | None, left: Left) -> list[dict[str, Any]]:
+    """`tools` for a call that must take something named and still untaken (`left`): a
+    top-level string parameter that can hold an untaken id (its `enum`, or its id pattern,
+    `value_regex`, admits it) or that the tool's untaken values are of becomes a variant
+    requiring it, narrowed to those values; a tool with several such parameters offers
+    each as a variant. A tool that could take an untaken id only deeper (in an array or
+    an object) is offered as it is, and one that can take nothing untaken is not offered.
+    Empty when no tool can take any of it."""
+    out = []
+    for tool in tools or []:
+        found = _object_parameters(tool)
+        if found is None:
+            continue
+        function, parameters, props = found
+        values = left.values.get(str(function.get("name")), {})
+        variants = []
+        for name, sub in props.items():
+            if not isinstance(sub, dict) or sub.get("type") != "string":
+                continue
+            wanted = set(values.get(name, ())) | _holds(sub, left.ids)
+            if isinstance(sub.get("enum"), list):
+                wanted &= set(sub["enum"])
+            if wanted:
+                allowed = [v for v in sub.get("enum") or sorted(wanted) if v in wanted]
+                required = list(parameters.get("required") or [])
+                variants.append({**parameters, "properties": {**props, name: {**sub, "enum": allowed}},
+                                 "required": required + ([] if name in required else [name])})
+        deeper = any(_holds_within(sub, left.ids) for sub in props.values() if isinstance(sub, dict))
+        if deeper:
+            out.append(tool)
+        elif variants:
+            schema = variants[0] if len(variants) == 1 else {"type": "object", "anyOf": variants}
+            out.append(_with_parameters(tool, function, schema))
+    return out
+
+
+def _holds(node: dict[str, Any], ids: frozenset[str]) -> set[str]:
+    """The `ids` a string schema can hold: those its enum lists, or its id pattern matches."""
+    if isinstance(node.get("enum"), list):
+        return set(ids) & {v for v in node["enum"] if isinstance(v, str)}
+    regex = value_regex(node)
+    return {v for v in ids if regex.fullmatch(v)} if regex is not None else set()
+
+
+def _holds_within(node: Any, ids: frozenset[str]) -> bool:
+    """Whether an array's items or an object's properties, at any depth, can hold one of `ids`."""
+    if not isinstance(node, dict) or not ids:
+        return False
+    inner = [node["items"]] if isinstance(node.get("items"), dict) else []
+    if isinstance(node.get("properties"), dict):
+        inner += [sub for sub in node["properties"].values() if isinstance(sub, dict)]
+    return any((sub.get("type") == "string" and _holds(sub, ids)) or _holds_within(sub, ids) for sub in inner)
 
 
 def _given(calls: Sequence[tuple[str, Any]], tool: str, parameter: str) -> set[str]:
@@ -724,7 +817,7 @@ def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None =
                 cases = Counter(v.lower() for v in enum)
                 spoken = {v for v in enum if cases[v.lower()] == 1 and v.lower() not in _QUANTIFIERS and stated(v, said)}
                 values = frozenset(v for v in spoken if not any(w != v and stated(v, w) for w in spoken))
-                if len(values) > 1:
+                if len(values) > 1 and not alternatives(values, said):
                     out.setdefault(str(function.get("name")), {})[parameter] = values
     return out
 

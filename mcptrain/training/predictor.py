@@ -83,7 +83,7 @@ class LocalPredictor:
                  ground_identifiers: bool = True, stated_values: bool = True, vocabulary_values: bool = True,
                  invented_values: bool = True, name_calibration: float = 0.0, tool_retrieval: float = 0.0,
                  unsaid_required: bool = False, fresh_calls: bool = True, named_ids: bool = True,
-                 named_values: bool = True) -> None:
+                 named_values: bool = True, take_named: bool = True) -> None:
         from mcptrain.training.model import load_model, load_tokenizer
         from mcptrain.training.precision import choose_precision
 
@@ -151,6 +151,8 @@ class LocalPredictor:
         # names an id no call has taken (`_generate`).
         self.named_ids = constrained and named_ids
         self.named_values = constrained and named_values
+        # ... and a call written while something named is untaken must take some of it.
+        self.take_named = constrained and take_named and (named_ids or named_values)
         # Under the grammar, a tool's name is scored against how likely the model finds it
         # with nothing asked (`name_prior`): log p(token) - alpha * log p(token | "N/A").
         self.name_calibration = float(name_calibration) if constrained else 0.0
@@ -655,6 +657,18 @@ class LocalPredictor:
             return True
         return False
 
+    @staticmethod
+    def _taking(text: str, named: Named, tools: Any) -> list[Any]:
+        """The tools for a call written after `text` while something `named` is untaken by
+        its calls: narrowed so that it takes some of it (`grounding.taking_tools`; every
+        such call of the demo's training and validation turns does, README "Named ids").
+        Empty when nothing is untaken, or no tool can take it."""
+        from mcptrain.training.grammar import written_calls
+        from mcptrain.training.grounding import taking_tools
+
+        left = named.left(written_calls(text))
+        return taking_tools(tools, left) if left else []
+
     def _opens_name(self, tokens: list[int]) -> bool:
         """Whether `tokens` end with the call opener's text, in whatever tokens it was written."""
         from mcptrain.training.grammar import NAME_OPENER
@@ -763,6 +777,7 @@ class LocalPredictor:
         banned: dict[int, int] = {}  # row -> the token that would continue its loop in a call
         breaks = [0] * size
         closing: set[int] = set()  # rows caught looping inside a call: they may only close it
+        taking: set[int] = set()  # rows whose next call must take something named (`_taking`)
         naming: dict[int, int] = {}  # row -> where the tool name it is writing starts
         # Rows the calibrated decision sent to a text answer, and rows with nothing to call
         # (every offered tool needs an id the conversation does not hold).
@@ -795,9 +810,24 @@ class LocalPredictor:
                     queued[active[j]] = list(self._continue) if p >= more.threshold else [self.stop_id]
             for j in ends:
                 row = active[j]
-                if named is not None and self._sends_on(
-                        str(self.tokenizer.decode(tokens[row], skip_special_tokens=False)), named[row], took, row):
+                if named is None:
+                    continue
+                text = str(self.tokenizer.decode(tokens[row], skip_special_tokens=False))
+                if self._sends_on(text, named[row], took, row):
                     queued[row] = list(self._continue)
+                if matchers is not None and self.grammar is not None and self.take_named:
+                    # The call after this one must take something named still untaken; the
+                    # one after that is free again (its tools' own grammar, a fresh matcher:
+                    # after a closed call the grammar is back where it began).
+                    offered = tools[row] if tools else None
+                    another = queued.get(row) == list(self._continue)
+                    narrowed = self._taking(text, named[row], offered) if another else []
+                    if narrowed or row in taking:
+                        matchers[row] = self.grammar.matcher(narrowed or offered)
+                    if narrowed:
+                        taking.add(row)
+                    else:
+                        taking.discard(row)
             if self.decision is not None or answering:
                 logits = logits.float()
                 if step == 0 and self.decision is not None and not text_only:
@@ -1032,4 +1062,5 @@ def local_predictor(project: ProjectSpec, adapter: Path | None) -> LocalPredicto
                           tool_retrieval=project.evaluation.tool_retrieval,
                           fresh_calls=project.evaluation.fresh_calls,
                           named_ids=project.evaluation.named_ids,
-                          named_values=project.evaluation.named_values)
+                          named_values=project.evaluation.named_values,
+                          take_named=project.evaluation.take_named)
