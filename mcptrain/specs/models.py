@@ -713,8 +713,8 @@ class EvaluationSpec(_Spec):
         description="Under the grammar, with `named_ids` or `named_values`: a call written after "
                     "another while something the user's last message names is untaken must take some "
                     "of it (\"Create accounts for nadia@x.io and luca@x.io\": the second call's email is "
-                    "luca@x.io); only that call, the one after it is free again (training/grounding.py, "
-                    "`taking_tools`).")
+                    "luca@x.io); a call written once nothing named is untaken is free again "
+                    "(training/grounding.py, `taking_tools`).")
     name_calibration: float = Field(
         default=0.0, ge=0.0, le=2.0,
         description="Under the grammar, each token of a tool's name is scored log p - this x its log "

@@ -54,7 +54,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -113,29 +113,13 @@ def stated(value: str, text: str) -> bool:
     """Whether `text` says `value` as words: case-insensitive, `_` and `-` read as spaces;
     not inside a longer word (a value that starts or ends with a symbol, `$` or `€`, may
     touch the number beside it)."""
-    return _said_at(value, text) is not None
-
-
-def _said_at(value: str, text: str) -> re.Match[str] | None:
-    """Where `text` first says `value` (as `stated` reads it), or None."""
     words = [w for w in re.split(r"[_\s-]+", value.strip().lower()) if w]
     if not words:
-        return None
+        return False
     phrase = r"[_\s-]+".join(re.escape(w) for w in words)
     left = r"(?<![\w])" if re.match(r"\w", words[0]) else ""
     right = r"(?![\w])" if re.search(r"\w$", words[-1]) else ""
-    return re.search(left + phrase + right, text.lower())
-
-
-def alternatives(values: Iterable[str], text: str) -> bool:
-    """Whether `text` offers `values` as alternatives, not as a list: "or" (and no "and")
-    joins the last two of them as it says them ("music concerts or theater plays", "a
-    direct route or one with a stop"; "pending, failed or refunded" too)."""
-    spans = sorted((m.start(), m.end()) for v in values if (m := _said_at(v, text)) is not None)
-    if len(spans) < 2:
-        return False
-    between = text.lower()[spans[-2][1]: spans[-1][0]]
-    return re.search(r"\bor\b", between) is not None and re.search(r"\band\b", between) is None
+    return re.search(left + phrase + right, text.lower()) is not None
 
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
@@ -186,10 +170,11 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
     parameters when the user writes at least as many calendar dates (`stated_dates`) as
     the tool has date parameters — "payments since 2025-11-01" gives `list_payments` its
     `since`; a date the tool's required date parameters would take first, and one date for
-    `from`/`to`, ask nothing — and then each such `date` parameter takes one of the dates
-    written with a year (the model no longer writes 2026-06-04 for "12 June 2026"; a
-    parameter with a `pattern` is left to it, and one with an `enum` keeps only those of
-    its values). Otherwise the schema is left as it is: which enum value a stated
+    `from`/`to`, ask nothing. Written with their year, at least as many as the tool has
+    date parameters, the dates are the values: each `date` parameter, required or made
+    required, takes one of them (the model no longer writes 2026-06-04 for "12 June 2026",
+    nor 3032-03-03 for "March 3, 2026"; a parameter with a `pattern` is left to it, and one
+    with an `enum` keeps only those of its values). Otherwise the schema is left as it is: which enum value a stated
     parameter takes is the model's choice. A
     value an earlier call of another tool took (`used`, as in `said_values`) is not stated
     for this one."""
@@ -218,17 +203,18 @@ def require_stated(tools: Sequence[dict[str, Any]] | None, text: str,
                  if isinstance(sub, dict) and sub.get("type") == "string" and sub.get("format") in ("date", "date-time")]
         optional = [n for n in dated if n not in required and n not in added]
         free = [d for d in dates if not any(d in _taken(used, tool_name, n) for n in dated)]
-        narrowed = {}
         if optional and len(free) >= len(dated):
             added += optional
-            # Written with its year, a stated date is the value: such a `date` takes one of them.
-            full = [d for d in free if not d.startswith("-")]
-            for n in optional if len(full) >= len(dated) else []:
-                sub = props[n]
-                values = [d for d in full if d in sub["enum"]] if isinstance(sub.get("enum"), list) else full
-                if sub.get("format") == "date" and values and "pattern" not in sub:
-                    narrowed[n] = {**{k: v for k, v in sub.items() if k != "format"}, "enum": values}
-        if not added:
+        # Written with its year, a stated date is the value: each `date` parameter, required
+        # or made required, takes one of them (when there are as many as the tool has).
+        full = [d for d in free if not d.startswith("-")]
+        narrowed = {}
+        for n in dated if len(full) >= len(dated) else []:
+            sub = props[n]
+            values = [d for d in full if d in sub["enum"]] if isinstance(sub.get("enum"), list) else full
+            if sub.get("format") == "date" and values and "pattern" not in sub:
+                narrowed[n] = {**{k: v for k, v in sub.items() if k != "format"}, "enum": values}
+        if not added and not narrowed:
             out.append(tool)
             continue
         out.append(_with_parameters(tool, function, {**parameters, "required": required + added,
@@ -623,9 +609,13 @@ def fresh_tools(tools: Sequence[dict[str, Any]] | None, made: Sequence[tuple[str
             variants.append({**parameters, "properties": {**props, **narrowed},
                              "required": required + [p for p in choice if p not in required]})
         if variants:
-            schema = variants[0] if len(variants) == 1 else {"type": "object", "anyOf": variants}
-            out.append(_with_parameters(tool, function, schema))
+            out.append(_with_parameters(tool, function, _one_of(variants)))
     return out
+
+
+def _one_of(variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """A parameters schema admitting any of `variants` (each an object schema)."""
+    return variants[0] if len(variants) == 1 else {"type": "object", "anyOf": variants}
 
 
 def _choices(schema: Any) -> list[Any] | None:
@@ -725,7 +715,7 @@ class Named:
         return ids, values, took
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Left:
     """What a turn's calls have not taken of what is named (`Named.left`)."""
 
@@ -741,35 +731,57 @@ def taking_tools(tools: Sequence[dict[str, Any]] | None, left: Left) -> list[dic
     top-level string parameter that can hold an untaken id (its `enum`, or its id pattern,
     `value_regex`, admits it) or that the tool's untaken values are of becomes a variant
     requiring it, narrowed to those values; a tool with several such parameters offers
-    each as a variant. A tool that could take an untaken id only deeper (in an array or
-    an object) is offered as it is, and one that can take nothing untaken is not offered.
-    Empty when no tool can take any of it."""
+    each as a variant, and a tool whose parameters are already variants (`fresh_tools`'
+    `anyOf`) is narrowed variant by variant. A tool that could take an untaken id in an
+    array or a nested object is offered as it is (a schema cannot say "some item is one of
+    these"), and one that can take nothing untaken is not offered. Empty when no tool can
+    take any of it."""
+    from mcptrain.training.grammar import tool_function
+
     out = []
     for tool in tools or []:
-        found = _object_parameters(tool)
-        if found is None:
+        function = tool_function(tool)
+        parameters = function.get("parameters") if function else None
+        if not isinstance(parameters, dict):
             continue
-        function, parameters, props = found
         values = left.values.get(str(function.get("name")), {})
-        variants = []
-        for name, sub in props.items():
-            if not isinstance(sub, dict) or sub.get("type") != "string":
-                continue
-            wanted = set(values.get(name, ())) | _holds(sub, left.ids)
-            if isinstance(sub.get("enum"), list):
-                wanted &= set(sub["enum"])
-            if wanted:
-                allowed = [v for v in sub.get("enum") or sorted(wanted) if v in wanted]
-                required = list(parameters.get("required") or [])
-                variants.append({**parameters, "properties": {**props, name: {**sub, "enum": allowed}},
-                                 "required": required + ([] if name in required else [name])})
-        deeper = any(_holds_within(sub, left.ids) for sub in props.values() if isinstance(sub, dict))
-        if deeper:
+        branches = parameters["anyOf"] if "properties" not in parameters and isinstance(
+            parameters.get("anyOf"), list) else [parameters]
+        objects = [b for b in branches if isinstance(b, dict) and isinstance(b.get("properties"), dict)]
+        if any(_holds_within(sub, left.ids) for b in objects for sub in b["properties"].values()):
             out.append(tool)
-        elif variants:
-            schema = variants[0] if len(variants) == 1 else {"type": "object", "anyOf": variants}
-            out.append(_with_parameters(tool, function, schema))
+            continue
+        variants = [v for b in objects for v in _taking_variants(b, values, left.ids)]
+        if variants:
+            out.append(_with_parameters(tool, function, _one_of(variants)))
     return out
+
+
+def _taking_variants(parameters: dict[str, Any], values: dict[str, frozenset[str]],
+                     ids: frozenset[str]) -> list[dict[str, Any]]:
+    """`parameters` (an object schema) once per top-level string parameter that can take an
+    untaken id or one of its untaken `values`: that parameter required, narrowed to them."""
+    props, required = parameters["properties"], list(parameters.get("required") or [])
+    variants = []
+    for name, sub in props.items():
+        if not _is_string(sub):
+            continue
+        wanted = set(values.get(name, ())) | _holds(sub, ids)
+        if isinstance(sub.get("enum"), list):
+            wanted &= set(sub["enum"])
+        if wanted:
+            allowed = [v for v in sub.get("enum") or sorted(wanted) if v in wanted]
+            variants.append({**parameters, "properties": {**props, name: {**sub, "enum": allowed}},
+                             "required": required + ([] if name in required else [name])})
+    return variants
+
+
+def _is_string(node: Any) -> bool:
+    """Whether `node` is a string schema (`"string"`, or a list of types holding it)."""
+    if not isinstance(node, dict):
+        return False
+    kind = node.get("type")
+    return kind == "string" or (isinstance(kind, list) and "string" in kind)
 
 
 def _holds(node: dict[str, Any], ids: frozenset[str]) -> set[str]:
@@ -787,7 +799,7 @@ def _holds_within(node: Any, ids: frozenset[str]) -> bool:
     inner = [node["items"]] if isinstance(node.get("items"), dict) else []
     if isinstance(node.get("properties"), dict):
         inner += [sub for sub in node["properties"].values() if isinstance(sub, dict)]
-    return any((sub.get("type") == "string" and _holds(sub, ids)) or _holds_within(sub, ids) for sub in inner)
+    return any((_is_string(sub) and _holds(sub, ids)) or _holds_within(sub, ids) for sub in inner)
 
 
 def _given(calls: Sequence[tuple[str, Any]], tool: str, parameter: str) -> set[str]:
@@ -817,7 +829,7 @@ def named_values(row: dict[str, Any], offered: Sequence[dict[str, Any]] | None =
                 cases = Counter(v.lower() for v in enum)
                 spoken = {v for v in enum if cases[v.lower()] == 1 and v.lower() not in _QUANTIFIERS and stated(v, said)}
                 values = frozenset(v for v in spoken if not any(w != v and stated(v, w) for w in spoken))
-                if len(values) > 1 and not alternatives(values, said):
+                if len(values) > 1:
                     out.setdefault(str(function.get("name")), {})[parameter] = values
     return out
 

@@ -790,6 +790,12 @@ class LocalPredictor:
         # row -> how many named things its calls had taken when it was last sent on (a rewrite: its kept calls)
         took: dict[int, int] = {i: named[i].progress(written_calls(
             str(self.tokenizer.decode(tokens[i], skip_special_tokens=False))))[1] for i in started} if named else {}
+        if named and matchers is not None and self.grammar is not None and self.take_named:
+            for i in started:  # a rewritten call after kept ones is a call after another, too
+                if narrowed := self._taking(str(self.tokenizer.decode(tokens[i], skip_special_tokens=False)),
+                                            named[i], tools[i] if tools else None):
+                    matchers[i] = self.grammar.matcher(narrowed)
+                    taking.add(i)
         for step in range(self.max_new_tokens + grace):
             head = self.decision.head if step == 0 and self.decision is not None and not text_only else None
             # Rows that have just closed a call: another call, or the end of the turn (decision.More).
@@ -816,9 +822,9 @@ class LocalPredictor:
                 if self._sends_on(text, named[row], took, row):
                     queued[row] = list(self._continue)
                 if matchers is not None and self.grammar is not None and self.take_named:
-                    # The call after this one must take something named still untaken; the
-                    # one after that is free again (its tools' own grammar, a fresh matcher:
-                    # after a closed call the grammar is back where it began).
+                    # The call after this one must take something named still untaken; once
+                    # nothing is, or the turn ends, the row is back on its tools' own grammar
+                    # (a fresh matcher: after a closed call the grammar is where it began).
                     offered = tools[row] if tools else None
                     another = queued.get(row) == list(self._continue)
                     narrowed = self._taking(text, named[row], offered) if another else []

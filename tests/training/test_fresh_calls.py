@@ -13,7 +13,6 @@ from mcptrain.training.grounding import (
     FRESH_VARIANTS,
     Left,
     Named,
-    alternatives,
     earlier_calls,
     first_repeat,
     fresh_tools,
@@ -327,26 +326,10 @@ def test_named_values_leave_out_values_said_inside_another_told_apart_by_case_or
         return named_values({"tools": [tool("t", {"p": {"type": "string", "enum": enum}}, [])],
                              "messages": [{"role": "user", "content": said}]})
 
-    assert named(["New", "Like New", "Used"], "a game like new, and one used") == {"t": {"p": frozenset({"Like New", "Used"})}}
+    assert named(["New", "Like New", "Used"], "a game like new, or used") == {"t": {"p": frozenset({"Like New", "Used"})}}
     assert named(["Comedy", "Drama", "Comedy-drama"], "a Comedy-drama") == {}
     assert named(["AA", "Aa", "aa", "AB"], "the frequency of AA and AB") == {}
     assert named(["all", "mtna", "ods"], "all of my MTNA and ODS servers") == {"t": {"p": frozenset({"mtna", "ods"})}}
-
-
-def test_values_offered_as_alternatives_are_not_named() -> None:
-    """BFCL v4 (gorilla 6ea57973) expects one search for "music concerts or theater plays"
-    and one bus for "a direct route or one with a stop": "or" between the last two values
-    said offers a choice; "and" (or "and/or"... "and" anywhere between them) lists them."""
-    def named(said: str) -> dict[str, dict[str, frozenset[str]]]:
-        return named_values({"tools": [LISTING], "messages": [{"role": "user", "content": said}]})
-
-    assert named("Any failed or refunded payments?") == {}
-    assert named("Is it pending, failed or refunded?") == {}
-    assert named("Either the failed or the pending ones") == {}
-    assert named("The pending, the failed and the refunded payments") == {
-        "list_payments": {"status": frozenset({"pending", "failed", "refunded"})}}
-    assert named("failed and/or refunded payments") == {"list_payments": {"status": frozenset({"failed", "refunded"})}}
-    assert not alternatives(["failed"], "failed or not") and alternatives(["Failed", "paid"], "failed, or PAID")
 
 
 def test_a_parameter_set_to_a_stated_value_asks_for_its_other_stated_values() -> None:
@@ -402,7 +385,7 @@ def test_a_call_after_another_while_something_named_is_untaken_must_take_some_of
     """`taking_tools`: the next call's tools, narrowed to what is named and untaken."""
     tools = ground_tools([UPDATE, NOTIFY, LISTING], ASK)
     left = Named(frozenset({"T-610", "T-611"})).left([("update_ticket", {"ticket_id": "T-611"})])
-    assert left == Left(frozenset({"T-610"}), {}) and left
+    assert left.ids == {"T-610"} and left.values == {} and left
     taking = taking_tools(tools, left)
     assert [t["function"]["name"] for t in taking] == ["update_ticket"]  # nothing else can take T-610
     assert admits(grammar, taking, [("update_ticket", {"priority": "low", "ticket_id": "T-610"})])
@@ -424,7 +407,20 @@ def test_a_call_after_another_while_something_named_is_untaken_must_take_some_of
     assert admits(grammar, taking, [("update_ticket", {"ticket_id": "T-610"})])
     assert admits(grammar, taking, [("update_ticket", {"priority": "low", "ticket_id": "T-9"})])
     assert not admits(grammar, taking, [("update_ticket", {"priority": "urgent", "ticket_id": "T-9"})])
-    # A tool that could take the id only inside an array is offered as it is; nothing left, nothing taken.
+    # A tool fresh calls offer as variants (two enum parameters: anyOf) is narrowed variant by variant.
+    user = tool("create_user", {"email": {"type": "string", "format": "email"},
+                                "role": {"type": "string", "enum": ["viewer", "editor"]},
+                                "plan": {"type": "string", "enum": ["free", "pro"]}}, ["email", "role"])
+    ask = "Add nadia@acme.io and luca@acme.io as editors"
+    made = [("create_user", {"email": "nadia@acme.io", "role": "editor"})]
+    fresh = fresh_tools(ground_tools([user], ask), made)
+    assert "anyOf" in fresh[0]["function"]["parameters"]
+    left = Named(frozenset({"nadia@acme.io", "luca@acme.io"})).left(made)
+    taking = taking_tools(fresh, left)
+    assert [t["function"]["name"] for t in taking] == ["create_user"]
+    assert admits(grammar, taking, [("create_user", {"email": "luca@acme.io", "role": "editor"})])
+    assert not admits(grammar, taking, [("create_user", {"email": "nadia@acme.io", "role": "viewer"})])
+    # A tool that could take the id inside an array is offered as it is; nothing left, nothing taken.
     batch = tool("close_tickets", {"ticket_ids": {"type": "array", "items": TICKET}}, ["ticket_ids"])
     assert taking_tools([batch, NOTIFY], Left(frozenset({"T-610"}), {})) == [batch]
     assert taking_tools([UPDATE], Left(frozenset(), {})) == [] and not Left(frozenset(), {})

@@ -282,9 +282,16 @@ def test_a_date_written_with_its_year_is_the_value() -> None:
         "type": "string", "format": "date"}
     props = arguments(require_stated([SPAN], "a report from 2026-01-01 to February 1, 2026"), "report")
     assert props["from"]["enum"] == ["2026-01-01", "2026-02-01"] and props["to"]["format"] == "date-time"
-    # A required date parameter is the model's to write; a pattern too; an enum keeps its own.
+    # A required date parameter takes one of them too ("March 3, 2026" had been written
+    # 3032-03-03); one date for two date parameters says nothing; a pattern is the model's;
+    # an enum keeps its own.
     assert arguments(require_stated([DUE], "remind me on 2026-01-01 until 2026-02-01"), "remind")["on"] == {
-        "type": "string", "format": "date"}
+        "type": "string", "enum": ["2026-01-01", "2026-02-01"]}
+    callback = tool("schedule_callback", {"date": {"type": "string", "format": "date"}}, ["date"])
+    narrowed = require_stated([callback], "Call C-215 back on March 3, 2026 in the afternoon")
+    assert arguments(narrowed, "schedule_callback")["date"] == {"type": "string", "enum": ["2026-03-03"]}
+    assert required_of(narrowed) == ["date"]
+    assert require_stated([DUE], "remind me on 2026-01-01")[0] is DUE
     patterned = tool("log", {"day": {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}}, [])
     assert "enum" not in arguments(require_stated([patterned], "the log of 2026-01-01"), "log")["day"]
     listed = tool("book", {"day": {"type": "string", "format": "date", "enum": ["2026-01-01", "2026-01-08"]}}, [])
