@@ -661,8 +661,8 @@ class LocalPredictor:
     def _taking(text: str, named: Named, tools: Any) -> list[Any]:
         """The tools for a call written after `text` while something `named` is untaken by
         its calls: narrowed so that it takes some of it (`grounding.taking_tools`; every
-        such call of the demo's training and validation turns does, README "Named ids").
-        Empty when nothing is untaken, or no tool can take it."""
+        such call of the demo's training and validation turns does, README "Taking what is
+        named"). Empty when nothing is untaken, or no tool can take it."""
         from mcptrain.training.grammar import written_calls
         from mcptrain.training.grounding import taking_tools
 
