@@ -688,31 +688,29 @@ class Named:
         message states ("the pending, the failed and the refunded payments": `status:
         pending`), that tool's other stated values of it no call of the tool, in the turn
         or before it, gave (`list_payments.status=failed`)."""
-        ids, values, took = self._left(calls)
-        return frozenset(ids | {f"{tool}.{parameter}={v}" for tool, parameters in values.items()
-                                for parameter, vs in parameters.items() for v in vs}), took
+        left, took = self._left(calls)
+        return frozenset(left.ids | {f"{tool}.{parameter}={v}" for tool, parameters in left.values.items()
+                                     for parameter, vs in parameters.items() for v in vs}), took
 
     def untaken(self, calls: Sequence[tuple[str, Any]]) -> frozenset[str]:
         return self.progress(calls)[0]
 
     def left(self, calls: Sequence[tuple[str, Any]]) -> Left:
         """What `progress` leaves untaken, by kind: the ids, and the values by tool and parameter."""
-        ids, values, _ = self._left(calls)
-        return Left(frozenset(ids), {t: {p: frozenset(vs) for p, vs in ps.items()} for t, ps in values.items()})
+        return self._left(calls)[0]
 
-    def _left(self, calls: Sequence[tuple[str, Any]]) -> tuple[set[str], dict[str, dict[str, set[str]]], int]:
+    def _left(self, calls: Sequence[tuple[str, Any]]) -> tuple[Left, int]:
         taken = taken_values(calls)
-        ids, took = set(self.ids - taken), len(self.ids & taken)
-        values: dict[str, dict[str, set[str]]] = {}
+        took = len(self.ids & taken)
+        values: dict[str, dict[str, frozenset[str]]] = {}
         for tool, parameters in self.values.items():
             for parameter, stated_values in parameters.items():
                 turn = _given(calls, tool, parameter) & stated_values
                 if turn:
                     took += len(turn)
-                    rest = stated_values - turn - _given(self.history, tool, parameter)
-                    if rest:
-                        values.setdefault(tool, {})[parameter] = set(rest)
-        return ids, values, took
+                    if rest := stated_values - turn - _given(self.history, tool, parameter):
+                        values.setdefault(tool, {})[parameter] = frozenset(rest)
+        return Left(self.ids - taken, values), took
 
 
 @dataclass(frozen=True, eq=False)

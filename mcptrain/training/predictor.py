@@ -788,12 +788,11 @@ class LocalPredictor:
         more = self.decision.more if self.decision is not None and not text_only else None
         queued: dict[int, list[int]] = {i: list(self._continue) for i in started}  # row -> the tokens it writes next (another call, or the end)
         # row -> how many named things its calls had taken when it was last sent on (a rewrite: its kept calls)
-        took: dict[int, int] = {i: named[i].progress(written_calls(
-            str(self.tokenizer.decode(tokens[i], skip_special_tokens=False))))[1] for i in started} if named else {}
+        kept = {i: str(self.tokenizer.decode(tokens[i], skip_special_tokens=False)) for i in started} if named else {}
+        took: dict[int, int] = {i: named[i].progress(written_calls(kept[i]))[1] for i in started} if named else {}
         if named and matchers is not None and self.grammar is not None and self.take_named:
             for i in started:  # a rewritten call after kept ones is a call after another, too
-                if narrowed := self._taking(str(self.tokenizer.decode(tokens[i], skip_special_tokens=False)),
-                                            named[i], tools[i] if tools else None):
+                if narrowed := self._taking(kept[i], named[i], tools[i] if tools else None):
                     matchers[i] = self.grammar.matcher(narrowed)
                     taking.add(i)
         for step in range(self.max_new_tokens + grace):
