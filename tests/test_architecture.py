@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "mcptrain"
 RANK = {
     # the floor: small nouns every room may use
     "__init__": 0, "errors": 0, "files": 0, "fingerprint": 0, "locations": 0, "suggestions": 0,
-    "output": 0, "git": 0, "redaction": 0, "replies": 0,
+    "output": 0, "git": 0, "redaction": 0, "replies": 0, "content": 0,
     "specs": 1,
     "workspace": 2,
     "dataset": 3, "importers": 3, "forge": 3, "publishing": 3, "sources": 4, "feedback": 3,

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mcptrain.content import content_text
 from mcptrain.errors import PROMPT_TOO_LONG
 from mcptrain.evaluation.calls import ToolCall
 
@@ -69,9 +70,7 @@ def parse_output(raw: str | Mapping[str, Any] | list[Any] | None) -> Parsed:
 def _message(msg: Mapping[str, Any]) -> Parsed:
     if not any(k in msg for k in ("role", "content", "tool_calls", "function_call")):
         return Parsed(_json_calls(dict(msg), "output"))
-    content = msg.get("content")
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}]
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    content = content_text(msg.get("content"))
     if content is not None and not isinstance(content, str):
         raise _Malformed(f"message content is a {type(content).__name__}, not text")
     tool_calls = msg.get("tool_calls") or ([msg["function_call"]] if msg.get("function_call") else [])

@@ -28,8 +28,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mcptrain.fingerprint import sha256_json
-
 GRAMMAR_DIR = "grammars"  # in the artifact folder, next to the adapter
 TRIGGER = "<tool_call>"
 END = "</tool_call>"
@@ -128,26 +126,30 @@ def structural_tag(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "format": {"type": "triggered_tags", "triggers": [TRIGGER], "tags": tags}}
 
 
+# xgrammar keeps what it compiled, keyed by the structural tag's text; a long-lived
+# process (`mcptrain serve`, a long evaluation whose narrowed variants make a grammar per
+# call) would otherwise grow without end. ~0.4 MB a grammar with SmolLM2's vocabulary.
+GRAMMAR_CACHE_BYTES = 256 << 20
+
+
 class ToolCallGrammar:
     """Compiled grammars for a tokenizer, one per distinct tool list, and their matchers."""
 
-    def __init__(self, tokenizer: Any, stop_ids: Sequence[int]) -> None:
+    def __init__(self, tokenizer: Any, stop_ids: Sequence[int],
+                 cache_bytes: int = GRAMMAR_CACHE_BYTES) -> None:
         import xgrammar as xgr
 
         self.xgr = xgr
         vocab_size = len(tokenizer.get_vocab())
         self.info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size,
                                                        stop_token_ids=list(stop_ids))
-        self.compiler = xgr.GrammarCompiler(self.info, max_threads=2)
-        self.compiled: dict[str, Any] = {}
+        self.compiler = xgr.GrammarCompiler(self.info, max_threads=2, cache_limit_bytes=cache_bytes)
         self.vocab_size = vocab_size
 
     def compile(self, tools: Sequence[dict[str, Any]] | None) -> Any:
-        key = sha256_json(list(tools or []))
-        if key not in self.compiled:
-            tag = json.dumps(structural_tag(list(tools or [])), ensure_ascii=False)
-            self.compiled[key] = self.compiler.compile_structural_tag(tag)
-        return self.compiled[key]
+        """The grammar of one tool list (xgrammar's cache, bounded, serves repeats)."""
+        tag = json.dumps(structural_tag(list(tools or [])), ensure_ascii=False)
+        return self.compiler.compile_structural_tag(tag)
 
     def matcher(self, tools: Sequence[dict[str, Any]] | None) -> Any:
         return self.xgr.GrammarMatcher(self.compile(tools))

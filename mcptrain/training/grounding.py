@@ -60,6 +60,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from mcptrain.content import content_text
+
 _DIGIT_CLASS = re.compile(r"\\d|0-9")
 
 
@@ -841,16 +843,8 @@ def last_user_text(row: dict[str, Any]) -> str:
     from mcptrain.training.prompt import prompt_messages
 
     users = [m for m in prompt_messages(row) if m.get("role") == "user"]
-    return _content_text(users[-1].get("content")) if users else ""
-
-
-def _content_text(content: Any) -> str:
-    """A message's text: its content, or the text parts of a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text")) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
+    text = content_text(users[-1].get("content"), "\n") if users else ""
+    return text if isinstance(text, str) else ""
 
 
 def taken_values(calls: Sequence[tuple[str, Any] | None]) -> set[str]:

@@ -644,29 +644,26 @@ class LocalPredictor:
         return logits
 
     @staticmethod
-    def _sends_on(text: str, named: Named, took: dict[int, int], row: int) -> bool:
-        """Whether a turn whose call has just closed, having written `text`, goes on with
-        another call: something `named` asks for no call of it has taken
+    def _sends_on(calls: list[tuple[str, Any]], named: Named, took: dict[int, int], row: int) -> bool:
+        """Whether a turn whose call has just closed, having written `calls`
+        (`grammar.written_calls`), goes on with another call: something `named` asks for no call of it has taken
         (`Named.progress`), and its calls have taken more of what is named than when `row`
         was last sent on (`took`, updated), so a call that takes nothing named ends the turn."""
-        from mcptrain.training.grammar import written_calls
-
-        left, got = named.progress(written_calls(text))
+        left, got = named.progress(calls)
         if left and got > took.get(row, -1):
             took[row] = got
             return True
         return False
 
     @staticmethod
-    def _taking(text: str, named: Named, tools: Any) -> list[Any]:
-        """The tools for a call written after `text` while something `named` is untaken by
-        its calls: narrowed so that it takes some of it (`grounding.taking_tools`; every
+    def _taking(calls: list[tuple[str, Any]], named: Named, tools: Any) -> list[Any]:
+        """The tools for a call written after `calls` while something `named` is untaken by
+        them: narrowed so that it takes some of it (`grounding.taking_tools`; every
         such call of the demo's training and validation turns does, README "Taking what is
         named"). Empty when nothing is untaken, or no tool can take it."""
-        from mcptrain.training.grammar import written_calls
         from mcptrain.training.grounding import taking_tools
 
-        left = named.left(written_calls(text))
+        left = named.left(calls)
         return taking_tools(tools, left) if left else []
 
     def _opens_name(self, tokens: list[int]) -> bool:
@@ -788,8 +785,9 @@ class LocalPredictor:
         more = self.decision.more if self.decision is not None and not text_only else None
         queued: dict[int, list[int]] = {i: list(self._continue) for i in started}  # row -> the tokens it writes next (another call, or the end)
         # row -> how many named things its calls had taken when it was last sent on (a rewrite: its kept calls)
-        kept = {i: str(self.tokenizer.decode(tokens[i], skip_special_tokens=False)) for i in started} if named else {}
-        took: dict[int, int] = {i: named[i].progress(written_calls(kept[i]))[1] for i in started} if named else {}
+        kept = {i: written_calls(str(self.tokenizer.decode(tokens[i], skip_special_tokens=False)))
+                for i in started} if named else {}
+        took: dict[int, int] = {i: named[i].progress(kept[i])[1] for i in started} if named else {}
         if named and matchers is not None and self.grammar is not None and self.take_named:
             for i in started:  # a rewritten call after kept ones is a call after another, too
                 if narrowed := self._taking(kept[i], named[i], tools[i] if tools else None):
@@ -817,8 +815,8 @@ class LocalPredictor:
                 row = active[j]
                 if named is None:
                     continue
-                text = str(self.tokenizer.decode(tokens[row], skip_special_tokens=False))
-                if self._sends_on(text, named[row], took, row):
+                calls = written_calls(str(self.tokenizer.decode(tokens[row], skip_special_tokens=False)))
+                if self._sends_on(calls, named[row], took, row):
                     queued[row] = list(self._continue)
                 if matchers is not None and self.grammar is not None and self.take_named:
                     # The call after this one must take something named still untaken; once
@@ -826,7 +824,7 @@ class LocalPredictor:
                     # (a fresh matcher: after a closed call the grammar is where it began).
                     offered = tools[row] if tools else None
                     another = queued.get(row) == list(self._continue)
-                    narrowed = self._taking(text, named[row], offered) if another else []
+                    narrowed = self._taking(calls, named[row], offered) if another else []
                     if narrowed or row in taking:
                         matchers[row] = self.grammar.matcher(narrowed or offered)
                     if narrowed:

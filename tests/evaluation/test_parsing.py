@@ -70,6 +70,15 @@ def test_openai_message_without_calls_parses_its_content() -> None:
     assert parse_output(hermes).calls == (PAY,)
 
 
+def test_openai_content_parts_keep_their_text_parts_only() -> None:
+    """Parts are joined as written; an image part, or a part whose text is not a string,
+    is left out rather than crashing the parser."""
+    parts = [{"type": "text", "text": "How "}, {"type": "image_url", "image_url": {"url": "x"}},
+             {"type": "text", "text": 5}, {"type": "text", "text": "much?"}]
+    assert parse_output({"role": "assistant", "content": parts}) == Parsed(text="How much?")
+    assert parse_output({"role": "assistant", "content": 5}).malformed == "message content is a int, not text"
+
+
 def test_openai_message_with_bad_argument_json() -> None:
     msg = {"role": "assistant", "tool_calls": [{"function": {"name": "create_payment", "arguments": "{amount: 1}"}}]}
     assert parse_output(msg).malformed == ("tool_calls[0]: arguments of 'create_payment' are not valid JSON "

@@ -147,3 +147,23 @@ def test_a_cross_service_tool_list_gets_its_own_serving_files(tmp_path: Path,
                        "payment-service+order-service.tool_call.schema.json"]
     tag = json.loads((tmp_path / "payment-service+order-service.structural_tag.json").read_text(encoding="utf-8"))
     assert len(tag["format"]["tags"]) == len(both["tools"])
+
+
+def test_compiled_grammars_are_kept_within_a_byte_budget(tiny_tokenizer: Any) -> None:
+    """A long-lived predictor compiles a grammar per narrowed tool list; what it keeps is bounded."""
+    budget = 512 << 10
+    grammar = ToolCallGrammar(tiny_tokenizer, [tiny_tokenizer.convert_tokens_to_ids("<|im_end|>")],
+                              cache_bytes=budget)
+    made = 0
+    for i in range(40):
+        tools = [{"name": f"tool_{i}", "inputSchema": {
+            "type": "object", "properties": {"id": {"type": "string", "pattern": f"^T-{i}[0-9]+$"}},
+            "required": ["id"]}}]
+        made += grammar.compile(tools).memory_size_bytes
+        matcher = grammar.matcher(tools)
+        assert matcher.accept_string(f'<tool_call>{{"name": "tool_{i}", "arguments": {{"id": "T-{i}7"}}}}</tool_call>')
+        assert grammar.compiler.get_cache_size_bytes() <= budget
+    assert made > 2 * budget  # the budget was reached, so something was let go
+    again = grammar.matcher([{"name": "tool_0", "inputSchema": {
+        "type": "object", "properties": {"id": {"type": "string", "pattern": "^T-0[0-9]+$"}}, "required": ["id"]}}])
+    assert not again.accept_string('<tool_call>{"name": "tool_1"')  # an evicted grammar is compiled again, not mixed up

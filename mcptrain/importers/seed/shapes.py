@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from mcptrain.content import content_text
 from mcptrain.errors import MCPTrainError
 from mcptrain.importers.json_document import describe
 from mcptrain.locations import Loc, dotted
@@ -146,8 +147,7 @@ def read_text(row: dict[str, Any], loc: Loc, *keys: str) -> str:
 
 
 def read_content(value: Any, loc: Loc) -> str:
-    if isinstance(value, list):  # content parts: [{"type": "text", "text": ...}]
-        value = "".join(p.get("text", "") for p in value if isinstance(p, dict))
+    value = content_text(value)
     if not isinstance(value, str) or not value.strip():
         raise SeedItemError(loc, f"expected text content (got {describe(value)})")
     return value
