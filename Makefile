@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/eval_bench.py --items 16
 	$(BIN)/python benchmarks/chunk_bench.py
 	$(BIN)/python benchmarks/grammar_bench.py
+	$(BIN)/python benchmarks/matmul_bench.py
 
 clean:
 	rm -rf $(VENV) datasets .mcptrain

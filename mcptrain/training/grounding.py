@@ -690,7 +690,7 @@ class Named:
         message states ("the pending, the failed and the refunded payments": `status:
         pending`), that tool's other stated values of it no call of the tool, in the turn
         or before it, gave (`list_payments.status=failed`)."""
-        left, took = self._left(calls)
+        left, took = self.measure(calls)
         return frozenset(left.ids | {f"{tool}.{parameter}={v}" for tool, parameters in left.values.items()
                                      for parameter, vs in parameters.items() for v in vs}), took
 
@@ -699,9 +699,10 @@ class Named:
 
     def left(self, calls: Sequence[tuple[str, Any]]) -> Left:
         """What `progress` leaves untaken, by kind: the ids, and the values by tool and parameter."""
-        return self._left(calls)[0]
+        return self.measure(calls)[0]
 
-    def _left(self, calls: Sequence[tuple[str, Any]]) -> tuple[Left, int]:
+    def measure(self, calls: Sequence[tuple[str, Any]]) -> tuple[Left, int]:
+        """(`left`, how many named things `calls` took): what a call end needs, computed once."""
         taken = taken_values(calls)
         took = len(self.ids & taken)
         values: dict[str, dict[str, frozenset[str]]] = {}

@@ -55,7 +55,7 @@ from mcptrain.training.prompt import (
 
 if TYPE_CHECKING:
     from mcptrain.training.grammar import ToolCallGrammar
-    from mcptrain.training.grounding import Named
+    from mcptrain.training.grounding import Left, Named
 
 
 class Predictor(Protocol):
@@ -644,26 +644,27 @@ class LocalPredictor:
         return logits
 
     @staticmethod
-    def _sends_on(calls: list[tuple[str, Any]], named: Named, took: dict[int, int], row: int) -> bool:
-        """Whether a turn whose call has just closed, having written `calls`
-        (`grammar.written_calls`), goes on with another call: something `named` asks for no call of it has taken
-        (`Named.progress`), and its calls have taken more of what is named than when `row`
-        was last sent on (`took`, updated), so a call that takes nothing named ends the turn."""
-        left, got = named.progress(calls)
+    def _sends_on(measured: tuple[Left, int], took: dict[int, int], row: int) -> bool:
+        """Whether a turn whose call has just closed goes on with another call, given what its
+        written calls (`grammar.written_calls`) leave and took of what is named
+        (`Named.measure`): something named is untaken by them, and they have taken more of
+        what is named than when `row` was last sent on (`took`, updated), so a call that
+        takes nothing named ends the turn."""
+        left, got = measured
         if left and got > took.get(row, -1):
             took[row] = got
             return True
         return False
 
     @staticmethod
-    def _taking(calls: list[tuple[str, Any]], named: Named, tools: Any) -> list[Any]:
-        """The tools for a call written after `calls` while something `named` is untaken by
-        them: narrowed so that it takes some of it (`grounding.taking_tools`; every
-        such call of the demo's training and validation turns does, README "Taking what is
-        named"). Empty when nothing is untaken, or no tool can take it."""
+    def _taking(left: Left, tools: Any) -> list[Any]:
+        """The tools for a call written while something named is untaken by the turn's calls
+        (`left`, `Named.measure`): narrowed so that it takes some of it
+        (`grounding.taking_tools`; every such call of the demo's training and validation
+        turns does, README "Taking what is named"). Empty when nothing is untaken, or no
+        tool can take it."""
         from mcptrain.training.grounding import taking_tools
 
-        left = named.left(calls)
         return taking_tools(tools, left) if left else []
 
     def _opens_name(self, tokens: list[int]) -> bool:
@@ -757,7 +758,7 @@ class LocalPredictor:
         call-or-answer decision and writes another call (its grammar starts after them).
         With `named` (`grounding.Named`, one per prompt), a row whose call closes while an
         id its user's last message names, or another value it states of a parameter a call
-        set (`Named.progress`), is still untaken by its calls writes another call whatever
+        set (`Named.measure`), is still untaken by its calls writes another call whatever
         the decision says, as long as each such call takes something named."""
         import torch
 
@@ -787,10 +788,11 @@ class LocalPredictor:
         # row -> how many named things its calls had taken when it was last sent on (a rewrite: its kept calls)
         kept = {i: written_calls(str(self.tokenizer.decode(tokens[i], skip_special_tokens=False)))
                 for i in started} if named else {}
-        took: dict[int, int] = {i: named[i].progress(kept[i])[1] for i in started} if named else {}
+        measured = {i: named[i].measure(kept[i]) for i in started} if named else {}
+        took: dict[int, int] = {i: m[1] for i, m in measured.items()}
         if named and matchers is not None and self.grammar is not None and self.take_named:
             for i in started:  # a rewritten call after kept ones is a call after another, too
-                if narrowed := self._taking(kept[i], named[i], tools[i] if tools else None):
+                if narrowed := self._taking(measured[i][0], tools[i] if tools else None):
                     matchers[i] = self.grammar.matcher(narrowed)
                     taking.add(i)
         for step in range(self.max_new_tokens + grace):
@@ -816,7 +818,8 @@ class LocalPredictor:
                 if named is None:
                     continue
                 calls = written_calls(str(self.tokenizer.decode(tokens[row], skip_special_tokens=False)))
-                if self._sends_on(calls, named[row], took, row):
+                at_end = named[row].measure(calls)  # once per call end, for both rules
+                if self._sends_on(at_end, took, row):
                     queued[row] = list(self._continue)
                 if matchers is not None and self.grammar is not None and self.take_named:
                     # The call after this one must take something named still untaken; once
@@ -824,7 +827,7 @@ class LocalPredictor:
                     # (a fresh matcher: after a closed call the grammar is where it began).
                     offered = tools[row] if tools else None
                     another = queued.get(row) == list(self._continue)
-                    narrowed = self._taking(calls, named[row], offered) if another else []
+                    narrowed = self._taking(at_end[0], offered) if another else []
                     if narrowed or row in taking:
                         matchers[row] = self.grammar.matcher(narrowed or offered)
                     if narrowed:

@@ -297,13 +297,13 @@ def test_a_turn_is_sent_on_only_while_each_call_takes_a_named_id(predictor: Loca
     named = Named(frozenset({"T-610", "T-611"}))
     one = written_calls(hermes_calls([("close_ticket", {"ticket_id": "T-611"})]))
     both = written_calls(hermes_calls([("close_ticket", {"ticket_id": "T-611"}), ("close_ticket", {"ticket_id": "T-610"})]))
-    assert predictor._sends_on(one, named, {}, 0) and not predictor._sends_on(both, named, {}, 0)
+    assert predictor._sends_on(named.measure(one), {}, 0) and not predictor._sends_on(named.measure(both), {}, 0)
     took: dict[int, int] = {}
-    assert predictor._sends_on([], named, took, 0) and took == {0: 0}
-    assert not predictor._sends_on(written_calls("Sure."), named, took, 0)  # nothing taken since: no progress
-    assert predictor._sends_on(one, named, took, 0) and took == {0: 1}
-    assert not predictor._sends_on(one + one, named, took, 0)
-    assert not predictor._sends_on(one, Named(), {}, 0)
+    assert predictor._sends_on(named.measure([]), took, 0) and took == {0: 0}
+    assert not predictor._sends_on(named.measure(written_calls("Sure.")), took, 0)  # nothing taken since: no progress
+    assert predictor._sends_on(named.measure(one), took, 0) and took == {0: 1}
+    assert not predictor._sends_on(named.measure(one + one), took, 0)
+    assert not predictor._sends_on(Named().measure(one), {}, 0)
 
 
 LISTING = tool("list_payments", {"status": {"type": "string", "enum": ["pending", "failed", "refunded", "paid"]},
@@ -359,11 +359,11 @@ def test_a_turn_naming_ids_and_values_is_sent_on_while_each_call_takes_one(predi
     close = ("close_account", {"customer_id": "C-1"})
     listing = ("list_payments", {"status": "pending", "customer_id": "C-2"})
     took: dict[int, int] = {}
-    assert predictor._sends_on([close], named, took, 0) and took == {0: 1}
-    assert predictor._sends_on([close, listing], named, took, 0) and took == {0: 3}
-    assert not predictor._sends_on([close, listing, close], named, took, 0)  # took nothing new
-    assert not predictor._sends_on([close, listing, ("list_payments", {"status": "failed"})],
-                                   named, took, 0)  # nothing left
+    assert predictor._sends_on(named.measure([close]), took, 0) and took == {0: 1}
+    assert predictor._sends_on(named.measure([close, listing]), took, 0) and took == {0: 3}
+    assert not predictor._sends_on(named.measure([close, listing, close]), took, 0)  # took nothing new
+    assert not predictor._sends_on(named.measure([close, listing, ("list_payments", {"status": "failed"})]),
+                                   took, 0)  # nothing left
 
 
 def test_a_named_value_untaken_at_a_call_end_is_nearly_always_followed_by_another_call(
