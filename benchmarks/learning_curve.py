@@ -18,9 +18,9 @@ The learning rate decays linearly to zero at `--steps`, so the checkpoint at ste
 320-step run is not the adapter a 120-step run ends with (it is still at a higher rate).
 
 `--report-scored` also scores every checkpoint (and the base model, once) on the gated
-splits `mcptrain eval` scores, as a second table: where on the curve the issue's targets
-would be met. It is a report, printed after the choice above is made; choose from the
-validation table only.
+splits `mcptrain eval` scores, as a second table (each one's malformed outputs counted):
+where on the curve the issue's targets would be met. It is a report, printed after the
+choice above is made; choose from the validation table only.
 
     .venv/bin/python benchmarks/learning_curve.py --steps 360 --every 120 --report-scored
 
@@ -101,7 +101,7 @@ def main() -> None:
         results = score_rows(rows, predict_items(predictor, rows, what))
         summary = summarize(results)
         return {"results": results, "accuracy": summary["overall"]["accuracy"], "correct": summary["overall"]["correct"],
-                "n": summary["overall"]["n"],
+                "n": summary["overall"]["n"], "malformed": summary["outcomes"].get("malformed", 0),
                 "by": {k: f"{v['correct']}/{v['n']}" for k, v in summary["by"]["category"].items()},
                 "pct": {k: v["accuracy"] for k, v in summary["by"]["category"].items()}}
 
@@ -169,15 +169,15 @@ def print_scored(scored: list[dict[str, Any]], base: dict[str, Any]) -> None:
     """The gated splits per checkpoint: accuracy and points over the base model."""
     categories = sorted({c for r in [base, *scored] for c in r["by"]})
     print("\nscored splits (a report: the choice above never reads them)")
-    print("| adapter | train min | overall | vs base | " + " | ".join(categories) + " |")
-    print("|---|---|---|---|" + "---|" * len(categories))
-    print(f"| base model | - | {base['accuracy']:.1%} ({base['correct']}/{base['n']}) | - | "
+    print("| adapter | train min | overall | vs base | malformed | " + " | ".join(categories) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(categories))
+    print(f"| base model | - | {base['accuracy']:.1%} ({base['correct']}/{base['n']}) | - | {base['malformed']} | "
           + " | ".join(base["by"].get(c, "-") for c in categories) + " |")
     for r in scored:
         gain = paired_gain(r["results"], base["results"])
         versus = describe(gain) if gain else f"{100 * (r['accuracy'] - base['accuracy']):+.1f} pp"
         print(f"| step {r['step']} | {r['train_s'] / 60:.1f} | {r['accuracy']:.1%} ({r['correct']}/{r['n']}) | "
-              f"{versus} | "
+              f"{versus} | {r['malformed']} | "
               + " | ".join(r["by"].get(c, "-") for c in categories) + " |")
 
 
