@@ -55,13 +55,15 @@ def main() -> None:
     config = AutoConfig.from_pretrained(str(resolve_base_model(args.model)))
     hidden, mlp = config.hidden_size, config.intermediate_size
     shapes = [(hidden, hidden), (hidden, mlp), (mlp, hidden)]
-    if not args.no_int8:
-        torch.backends.quantized.engine = "fbgemm" if "fbgemm" in torch.backends.quantized.supported_engines \
-            else torch.backends.quantized.supported_engines[0]
+    engines = [e for e in ("fbgemm", "x86", "qnnpack") if e in torch.backends.quantized.supported_engines]
+    int8 = bool(engines) and not args.no_int8
+    if int8:
+        torch.backends.quantized.engine = engines[0]
     chosen = choose_precision("bf16", "cpu")  # `training.precision`'s default
     print(f"{torch.get_num_threads()} threads, torch {torch.__version__} "
           f"({torch.backends.cpu.get_cpu_capability()}); mcptrain would train in {chosen.used} "
-          f"({chosen.reason}); {args.tokens} tokens, best of {args.repeats}")
+          f"({chosen.reason}); {args.tokens} tokens, best of {args.repeats}"
+          + (f"; int8 on {engines[0]}" if int8 else "; no int8 (no quantized engine)" if not engines else ""))
     print(f"{'k -> n':>12} {'fp32 GFLOP/s':>13} {'bf16':>8} {'bf16/fp32':>10} {'int8 dyn':>9} {'int8/fp32':>10}")
     totals = {"fp32": 0.0, "bf16": 0.0, "int8": 0.0}
     for k, n in shapes:
@@ -71,7 +73,7 @@ def main() -> None:
         seconds = {"fp32": best_seconds(args.repeats, torch.mm, x, w)}
         xb, wb = x.to(torch.bfloat16), w.to(torch.bfloat16)
         seconds["bf16"] = best_seconds(args.repeats, torch.mm, xb, wb)
-        if not args.no_int8:
+        if int8:
             layer = torch.nn.Linear(k, n, bias=False)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the eager quantization API's deprecation notice
@@ -82,10 +84,10 @@ def main() -> None:
         for key, s in seconds.items():
             totals[key] += s
         rate = {key: flops / s / 1e9 for key, s in seconds.items()}
-        int8 = (f"{rate['int8']:9.1f} {seconds['fp32'] / seconds['int8']:9.2f}x" if "int8" in rate
-                else f"{'-':>9} {'-':>10}")
+        int8_cells = (f"{rate['int8']:9.1f} {seconds['fp32'] / seconds['int8']:9.2f}x" if "int8" in rate
+                      else f"{'-':>9} {'-':>10}")
         print(f"{f'{k} -> {n}':>12} {rate['fp32']:13.1f} {rate['bf16']:8.1f} "
-              f"{seconds['fp32'] / seconds['bf16']:9.2f}x {int8}")
+              f"{seconds['fp32'] / seconds['bf16']:9.2f}x {int8_cells}")
     ratio = totals["fp32"] / totals["bf16"]
     line = f"all three shapes: bf16 {ratio:.2f}x fp32"
     if totals["int8"]:
