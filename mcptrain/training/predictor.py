@@ -785,10 +785,10 @@ class LocalPredictor:
         grace = CALL_GRACE if matchers is not None else 0
         more = self.decision.more if self.decision is not None and not text_only else None
         queued: dict[int, list[int]] = {i: list(self._continue) for i in started}  # row -> the tokens it writes next (another call, or the end)
-        # row -> how many named things its calls had taken when it was last sent on (a rewrite: its kept calls)
-        kept = {i: written_calls(str(self.tokenizer.decode(tokens[i], skip_special_tokens=False)))
-                for i in started} if named else {}
-        measured = {i: named[i].measure(kept[i]) for i in started} if named else {}
+        # A rewritten row's kept calls, measured against what is named (`Named.measure`).
+        measured = {i: named[i].measure(written_calls(str(self.tokenizer.decode(tokens[i], skip_special_tokens=False))))
+                    for i in started} if named else {}
+        # row -> how many named things its calls had taken when it was last sent on
         took: dict[int, int] = {i: m[1] for i, m in measured.items()}
         if named and matchers is not None and self.grammar is not None and self.take_named:
             for i in started:  # a rewritten call after kept ones is a call after another, too
