@@ -39,6 +39,11 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
     output.table(f"{ws.dataset_dir} (content {m['content_hash'][:12]})", ["split", "rows", "share"], [
         (split, counts["splits"][split], f"{100 * counts['splits'][split] / total:.0f}%") for split in SPLITS
     ])
+    empty = [split for split in ("validation", "test", "holdout") if not counts["splits"].get(split)]
+    if empty:
+        output.warn(f"{_names(empty)} {'is' if len(empty) == 1 else 'are'} empty: each tool's examples are dealt "
+                    "to the splits whole (a template and its expansions are one example), so tools with few "
+                    "examples leave the small splits empty; write more examples per tool (README, The dataset)")
     output.table("BFCL categories", ["category", "rows", "in train"], [
         (c, sum(counts["categories"].get(c, {}).values()), counts["categories"].get(c, {}).get("train", 0))
         for c in CATEGORIES

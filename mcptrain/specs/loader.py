@@ -63,6 +63,9 @@ class Specs:
     policies: list[Loaded[s.GatePolicySpec]]
     file_count: int = 0
     order: dict[str, int] = field(default_factory=dict)  # path -> position among the files found
+    # (kind, service) of each file that declares a kind but failed its model: its own errors
+    # say why, so checks that would miss what it holds stay quiet (`from_document`)
+    unloaded: list[tuple[str, str | None]] = field(default_factory=list)
 
     @property
     def project_spec(self) -> s.ProjectSpec:
@@ -116,7 +119,7 @@ def load_specs(root: Path) -> tuple[Specs, list[Diagnostic]]:
     for i, path in enumerate(files):
         shown = display_path(path, root)
         specs.order[shown] = i
-        loaded = load_file(path, shown, diags)
+        loaded = load_file(path, shown, diags, specs.unloaded)
         if loaded is None:
             continue
         place(specs, loaded, diags)
@@ -134,9 +137,10 @@ def load_project(root: Path) -> tuple[s.ProjectSpec, list[Diagnostic]]:
     return specs.project_spec, diags
 
 
-def load_file(path: Path, shown: str, diags: list[Diagnostic]) -> Loaded[Any] | None:
+def load_file(path: Path, shown: str, diags: list[Diagnostic],
+              unloaded: list[tuple[str, str | None]] | None = None) -> Loaded[Any] | None:
     doc = read_document(path, shown, diags)
-    return from_document(doc, diags) if doc is not None else None
+    return from_document(doc, diags, unloaded) if doc is not None else None
 
 
 def read_document(path: Path, shown: str, diags: list[Diagnostic]) -> Document | None:
@@ -150,8 +154,10 @@ def read_document(path: Path, shown: str, diags: list[Diagnostic]) -> Document |
     return None
 
 
-def from_document(doc: Document, diags: list[Diagnostic]) -> Loaded[Any] | None:
-    """The spec a parsed file declares, or None with diagnostics when it is not a valid one."""
+def from_document(doc: Document, diags: list[Diagnostic],
+                  unloaded: list[tuple[str, str | None]] | None = None) -> Loaded[Any] | None:
+    """The spec a parsed file declares, or None with diagnostics when it is not a valid one
+    (then, if it names its kind, `(kind, service)` is added to `unloaded`)."""
     shown = doc.path
     data = doc.data
     if data is None:
@@ -181,6 +187,9 @@ def from_document(doc: Document, diags: list[Diagnostic]) -> Loaded[Any] | None:
         spec = model.model_validate(data)
     except ValidationError as e:
         diags.extend(pydantic_diagnostics(e, doc))
+        if unloaded is not None:
+            service = data.get("name") if kind == "Service" else data.get("service")
+            unloaded.append((str(kind), service if isinstance(service, str) else None))
         return None
     return Loaded(spec, doc)
 

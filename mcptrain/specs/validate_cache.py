@@ -126,7 +126,7 @@ class ValidateCache:
                 pending.append(_Pending(path, shown, *known))
                 specs.services.setdefault(known[1], ServiceBundle(known[1]))
                 continue
-            loaded = self._load(path, shown, sha, diags)
+            loaded = self._load(path, shown, sha, diags, specs.unloaded)
             if loaded is None:
                 continue
             place(specs, loaded, diags)
@@ -140,7 +140,8 @@ class ValidateCache:
             self._place_pending(specs, item, diags)
         return specs, diags
 
-    def _load(self, path: Path, shown: str, sha: str | None, diags: list[Diagnostic]) -> Loaded[Any] | None:
+    def _load(self, path: Path, shown: str, sha: str | None, diags: list[Diagnostic],
+              unloaded: list[tuple[str, str | None]]) -> Loaded[Any] | None:
         """A file whose kind the cache does not know: its document kept in `documents`, or parsed
         (and then kept there)."""
         doc = self.documents.get(sha, shown) if sha is not None else None
@@ -150,7 +151,7 @@ class ValidateCache:
                 return None
             if sha is not None:
                 self.documents.put(sha, doc)
-        return from_document(doc, diags)
+        return from_document(doc, diags, unloaded)
 
     def _place_pending(self, specs: Specs, item: _Pending, diags: list[Diagnostic]) -> None:
         bundle = specs.services[item.service]
@@ -163,7 +164,7 @@ class ValidateCache:
             bundle.cached.append((item.kind, item.shown, summary))
             self.hits += 1
             return
-        loaded = load_file(item.path, item.shown, diags)
+        loaded = load_file(item.path, item.shown, diags, specs.unloaded)
         if loaded is not None:
             place(specs, loaded, diags)
             if type(loaded.spec) in ROW_KINDS:

@@ -25,6 +25,7 @@ from mcptrain.specs.dialogue import alternatives_of, is_alternatives, merge_cont
 from mcptrain.specs.loader import Loaded, Specs, load_specs
 from mcptrain.specs.policy_check import check_policies, check_scenario_category
 from mcptrain.specs.project_check import check_project
+from mcptrain.specs.schema_walk import subschemas
 from mcptrain.specs.scope import Scope, ScopeError, ToolIndex
 from mcptrain.specs.summary import Claim, RowSummary
 from mcptrain.specs.templates import (
@@ -180,6 +181,8 @@ class _Checker:
 
     def check_service(self, bundle: Any) -> None:
         if bundle.service is None:
+            if ("Service", bundle.name) in self.specs.unloaded:
+                return  # its service.yaml is there; its own errors say what is wrong with it
             first = bundle.files()[0]
             self.add(first, ("service",), f"service {bundle.name!r} has no Service spec",
                      hint=f"add specs/<dir>/service.yaml with 'kind: Service' and 'name: {bundle.name}'")
@@ -226,6 +229,15 @@ class _Checker:
             if error.validator in ("anyOf", "enum") and isinstance(got, str) and where[-1] == "type":
                 msg = f"expected one of {', '.join(repr(t) for t in sorted(_TYPE_WORDS))} (got {got!r})"
             self.add(loaded, where, msg)
+        else:
+            for path, node in subschemas(schema, loc):
+                for key, value in node.items():
+                    # Legal JSON Schema (unknown keywords are ignored), but YAML's doing:
+                    # `{description: Title, author or subject}` ends the text at the comma.
+                    if value is None and key not in ("default", "const"):
+                        self.add(loaded, (*path, key), f"{key!r} is not a JSON Schema keyword and has no value",
+                                 key=True, hint='a comma inside a YAML flow mapping ends the text before it: quote the '
+                                      'text ({description: "a, b"})', severity="warning")
         return ToolRef(service, tool, loaded, index, fast)
 
     def check_uses(self, bundle: Any) -> None:
@@ -704,8 +716,8 @@ class _Checker:
 
 
     def check_balance(self) -> None:
-        if not self.tools:
-            return
+        if not self.tools or any(kind == "Examples" for kind, _ in self.specs.unloaded):
+            return  # an Examples file that failed to load would make every count wrong
         counts = {key: self.calls_per_tool.get(key, 0) for key in self.tools}
         average = sum(counts.values()) / len(counts)
         for key, n in counts.items():

@@ -28,6 +28,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from mcptrain.specs.schema_walk import subschemas
+
 GRAMMAR_DIR = "grammars"  # in the artifact folder, next to the adapter
 TRIGGER = "<tool_call>"
 END = "</tool_call>"
@@ -90,21 +92,14 @@ def grammar_schema(schema: Any) -> Any:
     return out
 
 
-def _normalise(node: Any) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _normalise(item)
-        return
-    if not isinstance(node, dict):
-        return
-    if node.get("format") in UNSUPPORTED_FORMATS:
-        del node["format"]
-    props = node.get("properties")
-    if isinstance(props, dict):
-        node["properties"] = {k: props[k] for k in sorted(props)}
-        node.setdefault("additionalProperties", False)  # no invented arguments
-    for value in node.values():
-        _normalise(value)
+def _normalise(schema: Any) -> None:
+    for _, node in subschemas(schema):  # by keyword: a parameter named `format` stays a parameter
+        if isinstance(node.get("format"), str) and node["format"] in UNSUPPORTED_FORMATS:
+            del node["format"]
+        props = node.get("properties")
+        if isinstance(props, dict):
+            node["properties"] = {k: props[k] for k in sorted(props)}
+            node.setdefault("additionalProperties", False)  # no invented arguments
 
 
 def structural_tag(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -31,6 +31,9 @@ def test_build_without_dvc(good_project: Path) -> None:
     ]
     assert err.splitlines() == [
         "mcptrain: warning: the specs have 3 warnings (see mcptrain validate)",
+        "mcptrain: warning: validation, test, holdout are empty: each tool's examples are dealt to the splits "
+        "whole (a template and its expansions are one example), so tools with few examples leave the small "
+        "splits empty; write more examples per tool (README, The dataset)",
         "mcptrain: warning: scored behaviours with fewer than 3 validation rows: call (0); "
         "what is chosen on validation (the call-or-answer threshold, a recipe) cannot see them: add examples "
         "or edge cases of that kind",

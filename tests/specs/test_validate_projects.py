@@ -119,6 +119,91 @@ def test_a_schema_that_does_not_compile_is_an_error_not_a_crash(tmp_path: Path) 
     ]
 
 
+def test_a_comma_in_a_flow_mapping_is_a_warning_where_it_splits_the_text(tmp_path: Path) -> None:
+    """`{description: Amount in cents, at least 1}` is legal YAML and legal JSON Schema: the
+    text ends at the comma and `at least 1` becomes a keyword with no value, which JSON
+    Schema ignores. The validator says so where the comma is. A `default: null` is data,
+    and a parameter named `format` is a parameter: neither is warned about."""
+    import shutil
+
+    from mcptrain.specs.validator import validate_repository
+
+    shutil.copytree(PROJECTS / "good", tmp_path / "good")
+    tools = tmp_path / "good/specs/payment/tools.yaml"
+    tools.write_text(tools.read_text()
+                     .replace("description: Amount in cents}", "description: Amount in cents, at least 1}")
+                     .replace("customer_id: {type: string}\n      required: [amount]",
+                              "customer_id: {type: string, default: null}\n"
+                              "        format: {type: object, properties: {paper: {type: string}}}\n"
+                              "      required: [amount]"))
+    result = validate_repository(tmp_path / "good")
+    assert result.errors == []
+    assert [d.format() for d in result.diagnostics if "JSON Schema keyword" in d.message] == [
+        "specs/payment/tools.yaml:10:75: warning: tools[0].inputSchema.properties.amount.at least 1: "
+        "'at least 1' is not a JSON Schema keyword and has no value\n"
+        '    hint: a comma inside a YAML flow mapping ends the text before it: quote the text '
+        '({description: "a, b"})']
+
+
+def test_the_readmes_spec_format_excerpts_validate_together(tmp_path: Path) -> None:
+    """A new user pastes the README's tools.yaml, charges.yaml, vocabulary.yaml and
+    edge_cases.yaml: they validate together, warned only that the excerpts hold few
+    examples (a user trying the README found the first two did not, and had to find the
+    other two's shapes in schemas/)."""
+    import re
+    import shutil
+
+    from mcptrain.specs.validator import validate_repository
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = {m.group(1): m.group(0) for m in re.finditer(r"# (specs/payment/[\w/.]+\.yaml)[^\n]*\n.*?(?=```)",
+                                                          readme, re.S)}
+    assert set(blocks) == {"specs/payment/tools.yaml", "specs/payment/examples/charges.yaml",
+                           "specs/payment/vocabulary.yaml", "specs/payment/edge_cases.yaml"}
+    project = tmp_path / "org"
+    shutil.copytree(PROJECTS / "good", project, ignore=shutil.ignore_patterns("tools.yaml", "examples",
+                                                                              "edge_cases.yaml", "tests", "vocabulary.yaml"))
+    for rel, text in blocks.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+    result = validate_repository(project)
+    assert [d.format() for d in result.diagnostics if "example calls" not in d.message] == []
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_file_that_fails_to_load_is_reported_once_not_again_by_its_neighbours(cached: bool, tmp_path: Path) -> None:
+    """A typo in service.yaml is its own error, not also "service has no Service spec" at
+    the tools file; an Examples file that fails to load is its own error, not also
+    example-count warnings computed without it (both seen by a user trying the README)."""
+    import shutil
+
+    from mcptrain.specs.validate_cache import ValidateCache
+    from mcptrain.specs.validator import validate_repository
+
+    root = tmp_path / "good"
+    shutil.copytree(PROJECTS / "good", root)
+    service = root / "specs/payment/service.yaml"
+    service.write_text(service.read_text().replace("owners:", "owner:"))
+    charges = root / "specs/payment/examples/charges.yaml"
+    charges.write_text(charges.read_text().replace("  - id: pay-005\n", "  - id: pay-005\n    quality: platinum\n"))
+
+    def check() -> list[str]:
+        cache = ValidateCache.open(root / ".mcptrain/cache/validate.txt", "cache") if cached else None
+        return [d.format().split("\n")[0] for d in validate_repository(root, cache=cache).diagnostics]
+
+    got = check()
+    assert got == [
+        "specs/payment/examples/charges.yaml:29:14: examples[4].quality: expected 'gold', 'silver' or 'bronze' "
+        "(got 'platinum')",
+        "specs/payment/service.yaml:5:1: owner: unknown key",
+    ], got
+    assert check() == got  # again, from what the first run kept
+
+    service.write_text(service.read_text().replace("owner:", "owners:"))
+    charges.write_text(charges.read_text().replace("    quality: platinum\n", ""))
+    assert [line for line in check() if "example calls" in line]  # the counts are back
+
+
 def test_the_demo_organisation_is_big_enough_to_train_on(tmp_path: Path) -> None:
     """What issue 2 asks of the demo: per-tool volume, sequences, parallel calls, critical
     scenarios on payments, security and data deletion, and no warnings."""

@@ -111,6 +111,42 @@ def test_properties_follow_the_canonical_sorted_order() -> None:
     assert schema["properties"]["b"]["format"] == "email"  # the input is not changed
 
 
+def test_parameters_named_like_schema_keywords_stay_parameters(grammar: ToolCallGrammar) -> None:
+    """A tool may name its parameters `format`, `properties`, `type` or `items` (an export
+    format, a document's properties): the grammar walks a schema by its keywords, so
+    these stay parameters, and data under `default` stays data. (A parameter named
+    `format` whose schema is an object once crashed training's grammar export.)"""
+    from mcptrain.training.grammar import structural_tag
+
+    report = {"type": "object", "properties": {"title": {"type": "string"}},
+              "default": {"properties": {"b": 1, "a": 2}, "format": "email"}}
+    params = {"type": "object", "required": ["format"], "properties": {
+        "format": {"type": "string", "enum": ["pdf", "csv"]},
+        "properties": report,
+        "type": {"anyOf": [{"type": "string", "format": "email"}, {"type": "integer"}]},
+        "items": {"type": "array", "items": {"type": "integer"}},
+    }}
+    tool = {"type": "function", "function": {"name": "export_report", "description": "Export a report.",
+                                             "parameters": params}}
+    out = grammar_schema(params)
+    assert list(out["properties"]) == ["format", "items", "properties", "type"]
+    assert out["properties"]["format"] == {"type": "string", "enum": ["pdf", "csv"]}
+    assert out["properties"]["properties"]["additionalProperties"] is False
+    assert out["properties"]["properties"]["default"] == {"properties": {"b": 1, "a": 2}, "format": "email"}
+    assert out["properties"]["type"]["anyOf"][0] == {"type": "string"}  # email: the checker's, not the grammar's
+    json.dumps(structural_tag([tool]))  # what training exports next to the adapter
+
+    def call(args: dict[str, Any]) -> str:
+        return hermes_calls([("export_report", args)])
+
+    assert admits(grammar, [tool], call({"format": "pdf", "items": [1, 2], "properties": {"title": "Q3"},
+                                         "type": "ana@acme.io"}))
+    assert admits(grammar, [tool], call({"format": "csv", "type": 7}))
+    assert not admits(grammar, [tool], call({"format": "doc"}))  # not in the enum
+    assert not admits(grammar, [tool], call({"format": "pdf", "properties": {"title": "Q3", "extra": 1}}))
+    assert not admits(grammar, [tool], call({"items": [1]}))  # `format` is required
+
+
 def test_serving_files_are_written_per_service(tmp_path: Path, demo_rows: list[dict[str, Any]]) -> None:
     written = export_grammars(tmp_path, demo_rows)
     assert "payment-service.structural_tag.json" in written
