@@ -103,7 +103,10 @@ def make_plan(ws: Workspace, *, track: bool, push: bool, limit: int | None, quie
         why = changed_files(previous["outputs"].get("files") or {}, files) if previous else ["never built"]
         said = _listed(why) or "spec files unchanged; the last build's dataset, DVC pointer or record was not usable"
         live = production_entry(ws)
-        if after == before:
+        if after == before and previous is None:  # `mcptrain build` ran, but no plan or reconcile since
+            action = Action("build", UP_TO_DATE, f"{ws.dataset_dir.name}/ ({after[:12]}) is what the specs compile to; "
+                                                 "its build is recorded now")
+        elif after == before:
             action = Action("build", UP_TO_DATE, f"{said}; the dataset they compile to is unchanged")
         elif live is not None and live.dataset.content_hash == after:  # a fresh runner: datasets/ is derived
             action = Action("build", UP_TO_DATE, f"{said}; the dataset they compile to is production "

@@ -172,7 +172,7 @@ def quality_table(quality: dict[str, Any]) -> list[tuple[str, str]]:
     edges = quality["edge_case_coverage"]
     return [
         ("tools covered", f"{quality['tools_covered']}/{quality['tools']}"),
-        ("examples per tool (min/mean/max)", f"{b['min']}/{b['mean']}/{b['max']}"),
+        ("example rows per tool (min/mean/max)", f"{b['min']}/{b['mean']}/{b['max']}"),
         ("balance (min/max)", f"{b['min_over_max']:.2f}"),
         ("unique queries", f"{q['unique']}/{q['total']}"),
         ("diversity (distinct-word ratio)", f"{d['distinct_word_ratio']:.3f}"),

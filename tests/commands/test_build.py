@@ -24,7 +24,7 @@ def test_build_without_dvc(good_project: Path) -> None:
     assert lines[0].startswith(f"{good_project / 'datasets'} (content ")
     assert " train         │   18 │   95% " in lines  # every tool's first examples train
     assert " multiple          │    1 │        1 " in lines
-    assert " tools covered                    │        5/5 " in lines
+    assert " tools covered                        │        5/5 " in lines
     assert lines[-2:] == [
         "services: 1 (payment-service) compiled, 0 reused from the build cache",
         f"mcptrain: built {good_project / 'datasets'} (19 rows) in Xs; DVC skipped; next: mcptrain train",

@@ -47,7 +47,7 @@ def test_quality_report() -> None:
         "svc": {"edge_cases": 1, "by_action": {"clarify": 1}, "tools_with_edge_cases": 1, "tools": 4}}
     assert quality_table(q) == [
         ("tools covered", "3/4"),
-        ("examples per tool (min/mean/max)", "0/1.25/3"),
+        ("example rows per tool (min/mean/max)", "0/1.25/3"),
         ("balance (min/max)", "0.00"),
         ("unique queries", "4/5"),
         ("diversity (distinct-word ratio)", "0.684"),

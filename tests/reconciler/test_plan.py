@@ -91,6 +91,20 @@ def test_a_comment_only_edit_builds_the_same_dataset(tiny_project: Path) -> None
     assert doc["inputs"]["train"] == first["inputs"]["train"]
 
 
+def test_a_plan_after_mcptrain_build_says_the_built_dataset_is_current(tiny_project: Path) -> None:
+    """`mcptrain build` writes datasets/ but no stage record; the next plan finds the specs
+    compile to that dataset and says so (it had said "never built; ... unchanged")."""
+    code, _, err = mcptrain("build", str(tiny_project), "--no-dvc")
+    assert code == 0, err
+    manifest = json.loads((tiny_project / "datasets" / "manifest.json").read_text())
+    _, doc = plan_json(tiny_project)
+    assert doc["actions"][0] == {"stage": "build", "action": "up to date", "reason":
+                                 f"datasets/ ({manifest['content_hash'][:12]}) is what the specs compile to; "
+                                 "its build is recorded now"}
+    _, doc = plan_json(tiny_project)
+    assert doc["actions"][0]["reason"] == f"{len(doc['inputs']['files'])} spec files unchanged since the last build"
+
+
 def test_a_new_synonym_rebuilds_and_re_evaluates_without_retraining(tiny_project: Path) -> None:
     """The rows carry the vocabulary's terms for the decoder only (`canonical_values`):
     training's inputs stay the same, evaluation's move."""
