@@ -39,7 +39,9 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
     output.table(f"{ws.dataset_dir} (content {m['content_hash'][:12]})", ["split", "rows", "share"], [
         (split, counts["splits"][split], f"{100 * counts['splits'][split] / total:.0f}%") for split in SPLITS
     ])
-    empty = [split for split in ("validation", "test", "holdout") if not counts["splits"].get(split)]
+    project, _ = ws.load_project()
+    empty = [split for split in ("validation", "test", "holdout")
+             if getattr(project.splits, split) > 0 and not counts["splits"].get(split)]
     if empty:
         output.warn(f"{_names(empty)} {'is' if len(empty) == 1 else 'are'} empty: each tool's examples are dealt "
                     "to the splits whole (a template and its expansions are one example), so tools with few "
@@ -69,7 +71,6 @@ def run(root: Path, *, push: bool = False, no_dvc: bool = False, workspace: Work
         output.warn(f"scored behaviours with too few training rows: {_names(behaviours['thin'])} "
                     f"(fewer than {THIN_ROWS} or {THIN_SHARE:.0%} of train); the model will not learn "
                     "them: add examples or edge cases, or repeat them with training.behaviour_floor")
-    project, _ = ws.load_project()
     _check_floor(project.training.behaviour_floor, behaviours["train"])
     if behaviours.get("thin_categories"):
         found = ", ".join(f"{c} ({n})" for c, n in behaviours["thin_categories"].items())

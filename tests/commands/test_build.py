@@ -49,6 +49,17 @@ def test_build_without_dvc(good_project: Path) -> None:
     assert "services: 0 compiled, 1 (payment-service) reused from the build cache" in out.splitlines()
 
 
+def test_an_empty_split_is_warned_about_only_when_it_has_a_share(good_project: Path) -> None:
+    (good_project / "mcptrain.yaml").write_text((good_project / "mcptrain.yaml").read_text()
+                                                + "splits: {train: 0.9, validation: 0.1, test: 0, holdout: 0}\n")
+    code, _, err = mcptrain("build", str(good_project), "--no-dvc")
+    assert code == 0, err
+    assert [line for line in err.splitlines() if " empty: " in line] == [
+        "mcptrain: warning: validation is empty: each tool's examples are dealt to the splits whole (a template "
+        "and its expansions are one example), so tools with few examples leave the small splits empty; write "
+        "more examples per tool (README, The dataset)"]
+
+
 def test_build_refuses_invalid_specs(tmp_path: Path) -> None:
     shutil.copytree(PROJECTS / "broken_calls", tmp_path / "broken")
     code, out, err = mcptrain("build", str(tmp_path / "broken"), "--no-dvc")
