@@ -620,12 +620,26 @@ class _Checker:
                 continue
             if err.validator == "required":
                 missing = err.message.split("'")[1] if "'" in err.message else err.message
-                self._once(seen, loaded, where, f"missing required argument {missing!r}{context}")
+                if path:  # inside an object argument: said where that object is
+                    self._once(seen, loaded, (*where, *path), f"missing required key {missing!r}{context}")
+                else:
+                    self._once(seen, loaded, where, f"missing required argument {missing!r}{context}")
             elif err.validator == "additionalProperties":
-                continue  # reported above as unknown arguments, with a suggestion
+                if path:  # an object argument's unknown keys (the arguments' own are reported above)
+                    self._unknown_keys(seen, loaded, (*where, *path), err, context)
             else:
                 self._once(seen, loaded, (*where, *path),
                            f"{_schema_message(err)}{context}")
+
+    def _unknown_keys(self, seen: set[tuple[Any, ...]] | None, loaded: Loaded[Any], loc: tuple[Any, ...],
+                      err: Any, context: str) -> None:
+        schema = err.schema if isinstance(err.schema, dict) else {}
+        known = list(schema.get("properties") or {})
+        patterns = list(schema.get("patternProperties") or {})
+        for key in err.instance if isinstance(err.instance, dict) else {}:
+            if key not in known and not any(re.search(p, key) for p in patterns):
+                self._once(seen, loaded, (*loc, key), f"unknown key {key!r}{context}", key=True,
+                           hint=did_you_mean(key, known))
 
     def _once(self, seen: set[tuple[Any, ...]] | None, loaded: Loaded[Any], loc: tuple[Any, ...], message: str,
               *, key: bool = False, hint: str | None = None) -> None:

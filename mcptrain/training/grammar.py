@@ -166,16 +166,47 @@ def call_schema(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One call's JSON object as a JSON Schema: `{"name": <tool>, "arguments": <its
     schema>}`, one branch per tool (what llama.cpp's `json_schema` / GBNF converter takes
     for the inside of a `<tool_call>` block)."""
-    branches = []
+    branches, defs = [], {}
     for tool in tools:
         function = tool_function(tool)
+        arguments = grammar_schema(function.get("parameters"))
+        defs.update(_hoist_definitions(arguments, str(function.get("name", ""))))
         branches.append({
             "type": "object",
-            "properties": {"name": {"const": function.get("name")},
-                           "arguments": grammar_schema(function.get("parameters"))},
+            "properties": {"name": {"const": function.get("name")}, "arguments": arguments},
             "required": ["name", "arguments"], "additionalProperties": False,
         })
-    return {"anyOf": branches} if branches else {"not": {}}
+    if not branches:
+        return {"not": {}}
+    return {"anyOf": branches, "$defs": defs} if defs else {"anyOf": branches}
+
+
+def _hoist_definitions(arguments: dict[str, Any], tool: str) -> dict[str, Any]:
+    """Take `arguments`' own `$defs` (and draft-7 `definitions`) out, renamed
+    `<tool>.<name>`, and point its `$ref`s at them, for the root of the call schema:
+    a local `$ref` ("#/$defs/Address", what pydantic and so FastMCP write) resolves
+    against the document's root, where one tool's definitions are not, and two tools may
+    both define an `Address`. Returns the renamed definitions."""
+    def token(name: str) -> str:  # a JSON Pointer token
+        return name.replace("~", "~0").replace("/", "~1")
+
+    moved = {f"#/{key}/{token(name)}": f"{tool}.{name}"
+             for key in ("$defs", "definitions") if isinstance(arguments.get(key), dict)
+             for name in arguments[key]}
+    if not moved:
+        return {}
+    for _, node in subschemas(arguments):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            for old, new in moved.items():
+                if ref == old or ref.startswith(old + "/"):
+                    node["$ref"] = "#/$defs/" + token(new) + ref[len(old):]
+                    break
+    hoisted: dict[str, Any] = {}
+    for key in ("$defs", "definitions"):
+        if isinstance(arguments.get(key), dict):
+            hoisted.update({f"{tool}.{name}": sub for name, sub in arguments.pop(key).items()})
+    return hoisted
 
 
 def export_grammars(out_dir: Any, rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -204,6 +204,42 @@ def test_a_file_that_fails_to_load_is_reported_once_not_again_by_its_neighbours(
     assert [line for line in check() if "example calls" in line]  # the counts are back
 
 
+def test_an_object_arguments_unknown_and_missing_keys_are_errors_at_their_place(tmp_path: Path) -> None:
+    """Inside an object argument (a pydantic model, in a FastMCP server's schema), an
+    unknown key is an error at that key, with a suggestion, and a missing required key is
+    an error at the object (a user trying a FastMCP import found both passed, or were
+    reported at the call)."""
+    import shutil
+
+    from mcptrain.specs.validator import validate_repository
+
+    shutil.copytree(PROJECTS / "good", tmp_path / "good")
+    tools = tmp_path / "good/specs/payment/tools.yaml"
+    tools.write_text(tools.read_text().replace(
+        "        customer_id: {type: string}\n      required: [amount]",
+        "        customer_id: {type: string}\n"
+        "        billing: {$ref: '#/$defs/Address'}\n"
+        "      required: [amount]\n"
+        "      $defs:\n"
+        "        Address: {type: object, additionalProperties: false, required: [city],\n"
+        "                  properties: {city: {type: string}, zip: {type: string}}}"))
+    charges = tmp_path / "good/specs/payment/examples/charges.yaml"
+    charges.write_text(charges.read_text().replace(
+        "call: {create_payment: {amount: 5000, currency: USD, invoice_id: INV-123}}",
+        "call: {create_payment: {amount: 5000, currency: USD, invoice_id: INV-123, billing: {city: Lyon, zipp: '69001'}}}"
+    ).replace("    call: {get_payments: {status: pending}}",
+              "    call: {get_payments: {status: pending}}\n"
+              "  - id: pay-006\n"
+              "    query: Charge $12 to the Paris office\n"
+              "    call: {create_payment: {amount: 1200, billing: {zip: '75001'}}}"))
+    result = validate_repository(tmp_path / "good")
+    assert [d.format() for d in result.errors] == [
+        "specs/payment/examples/charges.yaml:7:101: examples[0].call.create_payment.billing.zipp: unknown key 'zipp'\n"
+        "    hint: did you mean 'zip'?",
+        "specs/payment/examples/charges.yaml:33:52: examples[5].call.create_payment.billing: "
+        "missing required key 'city'"]
+
+
 def test_the_demo_organisation_is_big_enough_to_train_on(tmp_path: Path) -> None:
     """What issue 2 asks of the demo: per-tool volume, sequences, parallel calls, critical
     scenarios on payments, security and data deletion, and no warnings."""

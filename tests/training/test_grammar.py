@@ -147,6 +147,41 @@ def test_parameters_named_like_schema_keywords_stay_parameters(grammar: ToolCall
     assert not admits(grammar, [tool], call({"items": [1]}))  # `format` is required
 
 
+def test_the_call_schema_resolves_what_pydantic_models_define(grammar: ToolCallGrammar) -> None:
+    """FastMCP (pydantic) writes a model-typed parameter as a `$ref` into the tool's own
+    `$defs`. In the exported call schema those definitions sit at its root, renamed per
+    tool (two tools may both define an `Address`), so jsonschema and llama.cpp's converter
+    resolve every `$ref`; the grammar (each tool's schema apart) enforces the same."""
+    import jsonschema
+
+    def tool(name: str, address: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": name, "description": "x", "parameters": {
+            "type": "object", "required": ["to"],
+            "$defs": {"Address": address, "Stop": {"type": "object", "properties": {
+                "at": {"$ref": "#/$defs/Address"}}, "required": ["at"]}},
+            "properties": {"to": {"$ref": "#/$defs/Address"},
+                           "stops": {"type": "array", "items": {"$ref": "#/$defs/Stop"}},
+                           "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}}}}}
+
+    ship = tool("ship", {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+    pickup = tool("pickup", {"type": "object", "properties": {"zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
+                             "required": ["zip"]})
+    schema = call_schema([ship, pickup])
+    assert set(schema["$defs"]) == {"ship.Address", "ship.Stop", "pickup.Address", "pickup.Stop"}
+    jsonschema.Draft202012Validator.check_schema(schema)
+    valid = jsonschema.Draft202012Validator(schema)
+    good = {"name": "ship", "arguments": {"note": None, "stops": [{"at": {"city": "Dijon"}}], "to": {"city": "Lyon"}}}
+    assert valid.is_valid(good)
+    assert valid.is_valid({"name": "pickup", "arguments": {"to": {"zip": "69001"}}})
+    for wrong in ({"name": "ship", "arguments": {"to": {"city": "Lyon", "state": "TX"}}},  # a key the model lacks
+                  {"name": "ship", "arguments": {"to": {"city": "Lyon"}, "stops": [{"at": {}}]}},  # city missing
+                  {"name": "pickup", "arguments": {"to": {"zip": "690"}}},  # pickup's own Address
+                  {"name": "pickup", "arguments": {"to": {"city": "Lyon"}}}):  # ship's Address is not pickup's
+        assert not valid.is_valid(wrong), wrong
+    assert admits(grammar, [ship], hermes_calls([("ship", good["arguments"])]))
+    assert not admits(grammar, [ship], hermes_calls([("ship", {"to": {"city": "Lyon", "state": "TX"}})]))
+
+
 def test_serving_files_are_written_per_service(tmp_path: Path, demo_rows: list[dict[str, Any]]) -> None:
     written = export_grammars(tmp_path, demo_rows)
     assert "payment-service.structural_tag.json" in written
