@@ -105,7 +105,7 @@ def _tools(service: str, old: dict[str, Any], new: dict[str, Any]) -> list[Reaso
         if name not in {b for _, b in renamed}:
             out.append(Reason("minor", f"{service}: tool {name} added"))
     for name in sorted(set(old) & set(new)):
-        out += _schema(f"{service}: {name}", old[name]["inputSchema"], new[name]["inputSchema"])
+        out += _schema(f"{service}: {name}", _inlined(old[name]["inputSchema"]), _inlined(new[name]["inputSchema"]))
         if old[name]["description"] != new[name]["description"]:
             out.append(Reason("patch", f"{service}: {name}: description changed"))
     return out
@@ -139,10 +139,42 @@ def _schema(where: str, old: dict[str, Any], new: dict[str, Any]) -> list[Reason
         out += _schema(f"{where}.{p}", props_old[p], props_new[p])
     if isinstance(old.get("items"), dict) and isinstance(new.get("items"), dict):
         out += _schema(f"{where}[]", old["items"], new["items"])
+    for key in ("anyOf", "oneOf", "allOf"):  # `Optional[X]` is anyOf [X, null] in pydantic's schemas
+        branches_old, branches_new = old.get(key), new.get(key)
+        if branches_old == branches_new:
+            continue
+        if isinstance(branches_old, list) and isinstance(branches_new, list) and len(branches_old) == len(branches_new):
+            for i, (x, y) in enumerate(zip(branches_old, branches_new, strict=True)):
+                if isinstance(x, dict) and isinstance(y, dict):
+                    out += _schema(f"{where}.{key}[{i}]", x, y)
+        else:  # branches added or removed: which way it goes is not read here, so the safe side
+            out.append(Reason("major", f"{where}: {key} changed"))
     for key in ("description", "default", "examples", "title"):
         if old.get(key) != new.get(key):
             out.append(Reason("patch", f"{where}: {key} changed"))
     return out
+
+
+def _inlined(schema: Any, root: Any = None, refs: tuple[str, ...] = ()) -> Any:
+    """`schema` with each local `$ref` ("#/$defs/Address", what pydantic writes for a
+    model-typed parameter) replaced by what it points at, so a change inside a model is
+    compared where it is used; a reference to itself is left as it is."""
+    root = schema if root is None else root
+    if isinstance(schema, list):
+        return [_inlined(v, root, refs) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/") and ref not in refs:
+        target: Any = root
+        for token in ref[2:].split("/"):
+            token = token.replace("~1", "/").replace("~0", "~")
+            target = target.get(token) if isinstance(target, dict) else None
+        if isinstance(target, dict):
+            rest = {k: v for k, v in schema.items() if k != "$ref"}
+            return _inlined({**target, **rest}, root, (*refs, ref))
+    return {k: v if k in ("$defs", "definitions", "default", "examples", "const", "enum")
+            else _inlined(v, root, refs) for k, v in schema.items()}
 
 
 def _type(where: str, old: Any, new: Any) -> list[Reason]:

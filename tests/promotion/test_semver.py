@@ -174,3 +174,49 @@ def _applied(edit: Any) -> dict[str, Any]:
     s = surface()
     edit(s)
     return s
+
+
+def pydantic_surface() -> dict[str, Any]:
+    """A tool as FastMCP writes it: a model-typed parameter is a `$ref` into `$defs`, an
+    Optional one an anyOf with null."""
+    s = surface()
+    s["services"]["payment-service"]["tools"]["ship"] = {"description": "Ship.", "inputSchema": {
+        "type": "object", "required": ["to"],
+        "$defs": {"Address": {"type": "object", "required": ["city"], "properties": {
+            "city": {"type": "string"}, "country": {"type": "string", "enum": ["US", "MX"]}}}},
+        "properties": {"to": {"$ref": "#/$defs/Address"},
+                       "limit": {"anyOf": [{"type": "integer", "maximum": 100}, {"type": "null"}], "default": None}}}}
+    return s
+
+
+def ship(s: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = s["services"]["payment-service"]["tools"]["ship"]["inputSchema"]
+    return schema
+
+
+@pytest.mark.parametrize(("edit", "level", "reason"), [
+    (lambda s: ship(s)["$defs"]["Address"]["properties"]["country"]["enum"].remove("MX"), "major",
+     "payment-service: ship.to.country: enum value 'MX' removed"),
+    (lambda s: ship(s)["$defs"]["Address"]["properties"].update(zip={"type": "string"}), "minor",
+     "payment-service: ship.to: optional parameter zip added"),
+    (lambda s: ship(s)["properties"]["limit"]["anyOf"][0].update(maximum=50), "major",
+     "payment-service: ship.limit.anyOf[0]: maximum tightened: 100 -> 50"),
+    (lambda s: ship(s)["properties"]["limit"]["anyOf"].pop(), "major", "payment-service: ship.limit: anyOf changed"),
+])
+def test_changes_inside_models_and_optionals_are_seen(edit: Any, level: str, reason: str) -> None:
+    """A live server's model changed (seen by a user trying `mcptrain drift` on a FastMCP
+    server: only a top-level change had been found)."""
+    before, after = pydantic_surface(), pydantic_surface()
+    edit(after)
+    result = next_version("1.4.2", before, after)
+    assert result.level == level and reason in [r.text for r in result.reasons], result.reasons
+    assert next_version("1.4.2", pydantic_surface(), pydantic_surface()).level is None
+
+
+def test_a_model_that_refers_to_itself_is_compared_without_looping() -> None:
+    before = pydantic_surface()
+    ship(before)["$defs"]["Address"]["properties"]["next"] = {"$ref": "#/$defs/Address"}
+    after = copy.deepcopy(before)
+    ship(after)["$defs"]["Address"]["properties"]["city"]["type"] = "integer"
+    assert "payment-service: ship.to.city: type changed from string to integer" in [
+        r.text for r in next_version("1.4.2", before, after).reasons]
