@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from mcptrain.errors import MCPTrainError
 from mcptrain.specs import models as s
 from mcptrain.specs.loader import ServiceBundle
-from mcptrain.specs.yaml import YAMLError, dump_roundtrip, dump_yaml, load_roundtrip, parse_document
+from mcptrain.specs.yaml import (
+    YAMLError,
+    dump_roundtrip,
+    dump_yaml,
+    load_roundtrip,
+    parse_document,
+    sequence_indent,
+)
 
 KEEP_LINES = 4096  # re-wrap nothing a person wrote on one line
 TOOL_KEYS = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
@@ -76,6 +83,7 @@ def plan_toolset_update(root: Path, service: str, bundle: ServiceBundle | None,
     update.added = [n for n in by_name if n not in listed]
     for i, loaded in enumerate(toolsets):
         data = load_roundtrip(root / loaded.path)
+        style = sequence_indent((root / loaded.path).read_text(encoding="utf-8"))
         touched = False
         for tool in data["tools"]:
             name = tool.get("name")
@@ -90,7 +98,8 @@ def plan_toolset_update(root: Path, service: str, bundle: ServiceBundle | None,
             data["tools"].extend(_commented(by_name[n]) for n in update.added)
             touched = True
         if touched:
-            update.edits.append(FileEdit(loaded.path, _checked(dump_roundtrip(data, width=KEEP_LINES), loaded.path), False))
+            text = dump_roundtrip(data, width=KEEP_LINES, sequence=style, null="null")
+            update.edits.append(FileEdit(loaded.path, _checked(text, loaded.path), False))
     return update
 
 

@@ -348,18 +348,48 @@ def new_mapping() -> Any:
     return CommentedMap()
 
 
-def dump_roundtrip(data: Any, *, width: int | None = None) -> str:
-    """`width`: wrap lines longer than this (a large one keeps a person's long lines as written)."""
+def dump_roundtrip(data: Any, *, width: int | None = None, sequence: tuple[int, int] = (4, 2),
+                   null: str = "") -> str:
+    """`width`: wrap lines longer than this (a large one keeps a person's long lines as written).
+    `sequence`: a block list's indent and its dash's offset, (4, 2) for `  - a`, (2, 0) for
+    `- a` under its key (`sequence_indent` reads a file's own). `null`: how None is written
+    (ruamel's default is nothing: `default:`)."""
     from ruamel.yaml import YAML
 
     rt = YAML()
     rt.preserve_quotes = True
-    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.indent(mapping=2, sequence=sequence[0], offset=sequence[1])
+    if null:
+        rt.Representer = _null_representer(null)
     if width is not None:
         rt.width = width
     buf = io.StringIO()
     rt.dump(data, buf)
     return buf.getvalue()
+
+
+def sequence_indent(text: str) -> tuple[int, int]:
+    """The block lists' indent and dash offset `text` uses (for `dump_roundtrip`), so an
+    edit keeps the file's own style; (4, 2) when it has none to read."""
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    try:
+        _, indent, offset = load_yaml_guess_indent(text)
+    except Exception:  # noqa: BLE001 - a file it cannot read keeps the default style
+        return (4, 2)
+    if not isinstance(indent, int) or not isinstance(offset, int) or indent < 2 or offset < 0:
+        return (4, 2)
+    return (indent, offset)
+
+
+def _null_representer(word: str) -> Any:
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class NullRepresenter(RoundTripRepresenter):  # a subclass: the global one stays as it is
+        pass
+
+    NullRepresenter.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", word))
+    return NullRepresenter
 
 
 def parse_roundtrip(text: str) -> Any:

@@ -63,9 +63,10 @@ def test_over_http_with_a_token_a_new_service_gets_a_new_toolset(
     import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    set_tools(tools_file, [{"name": "get_stock", "description": "Units in stock.",
-                            "inputSchema": {"type": "object", "properties": {"sku": {"type": "string"}},
-                                            "required": ["sku"]}}])
+    stock = {"name": "get_stock", "description": "Units in stock.",
+             "inputSchema": {"type": "object", "required": ["sku"], "properties": {
+                 "sku": {"type": "string"}, "site": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}}}}
+    set_tools(tools_file, [stock])
     inv = good_project / "specs" / "inventory"
     inv.mkdir()
     (inv / "service.yaml").write_text("apiVersion: mcptrain/v1\nkind: Service\nname: inventory\n", encoding="utf-8")
@@ -79,6 +80,15 @@ def test_over_http_with_a_token_a_new_service_gets_a_new_toolset(
     assert "s3cret-token" not in out + err
     text = (inv / "tools.yaml").read_text(encoding="utf-8")
     assert "kind: ToolSet\nservice: inventory\ntools:\n- name: get_stock\n" in text
+
+    # The server changes one description: a second import changes that line alone, in the
+    # style the first wrote (its lists not re-indented, `null` still written).
+    set_tools(tools_file, [{**stock, "description": "Units in stock at one site."}])
+    code, out, err = mcptrain("import", "mcp", "inventory", "--root", str(good_project))
+    assert code == 0 and "1 changed" in out, err
+    again = (inv / "tools.yaml").read_text(encoding="utf-8")
+    assert [(a, b) for a, b in zip(text.splitlines(), again.splitlines(), strict=True) if a != b] == [
+        ("  description: Units in stock.", "  description: Units in stock at one site.")]
 
 
 def test_unknown_service_and_a_hanging_server_are_clear_errors(stdio_project: tuple[Path, Path]) -> None:
