@@ -166,11 +166,13 @@ def call_schema(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One call's JSON object as a JSON Schema: `{"name": <tool>, "arguments": <its
     schema>}`, one branch per tool (what llama.cpp's `json_schema` / GBNF converter takes
     for the inside of a `<tool_call>` block)."""
-    branches, defs = [], {}
+    branches: list[dict[str, Any]] = []
+    defs: dict[str, Any] = {}
     for tool in tools:
         function = tool_function(tool)
         arguments = grammar_schema(function.get("parameters"))
-        defs.update(_hoist_definitions(arguments, str(function.get("name", ""))))
+        defs.update(_hoist_definitions(arguments, str(function.get("name", "")),
+                                       f"#/anyOf/{len(branches)}/properties/arguments"))
         branches.append({
             "type": "object",
             "properties": {"name": {"const": function.get("name")}, "arguments": arguments},
@@ -181,27 +183,29 @@ def call_schema(tools: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"anyOf": branches, "$defs": defs} if defs else {"anyOf": branches}
 
 
-def _hoist_definitions(arguments: dict[str, Any], tool: str) -> dict[str, Any]:
+def _hoist_definitions(arguments: dict[str, Any], tool: str, at: str) -> dict[str, Any]:
     """Take `arguments`' own `$defs` (and draft-7 `definitions`) out, renamed
     `<tool>.<name>`, and point its `$ref`s at them, for the root of the call schema:
     a local `$ref` ("#/$defs/Address", what pydantic and so FastMCP write) resolves
     against the document's root, where one tool's definitions are not, and two tools may
-    both define an `Address`. Returns the renamed definitions."""
+    both define an `Address`. Any other local `$ref` ("#", a recursive model) is pointed
+    at `at`, where `arguments` now sits. Returns the renamed definitions."""
     def token(name: str) -> str:  # a JSON Pointer token
         return name.replace("~", "~0").replace("/", "~1")
 
     moved = {f"#/{key}/{token(name)}": f"{tool}.{name}"
              for key in ("$defs", "definitions") if isinstance(arguments.get(key), dict)
              for name in arguments[key]}
-    if not moved:
-        return {}
     for _, node in subschemas(arguments):
         ref = node.get("$ref")
-        if isinstance(ref, str):
-            for old, new in moved.items():
-                if ref == old or ref.startswith(old + "/"):
-                    node["$ref"] = "#/$defs/" + token(new) + ref[len(old):]
-                    break
+        if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
+            continue
+        for old, new in moved.items():
+            if ref == old or ref.startswith(old + "/"):
+                node["$ref"] = "#/$defs/" + token(new) + ref[len(old):]
+                break
+        else:
+            node["$ref"] = at + ref[1:]
     hoisted: dict[str, Any] = {}
     for key in ("$defs", "definitions"):
         if isinstance(arguments.get(key), dict):

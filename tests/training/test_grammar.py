@@ -178,6 +178,12 @@ def test_the_call_schema_resolves_what_pydantic_models_define(grammar: ToolCallG
                   {"name": "pickup", "arguments": {"to": {"zip": "690"}}},  # pickup's own Address
                   {"name": "pickup", "arguments": {"to": {"city": "Lyon"}}}):  # ship's Address is not pickup's
         assert not valid.is_valid(wrong), wrong
+    tree = {"type": "function", "function": {"name": "tree", "description": "x", "parameters": {
+        "type": "object", "properties": {"label": {"type": "string"}, "children": {"type": "array",
+                                                                                 "items": {"$ref": "#"}}}}}}
+    nested = jsonschema.Draft202012Validator(call_schema([ship, tree]))  # a model that holds itself
+    assert nested.is_valid({"name": "tree", "arguments": {"label": "a", "children": [{"label": "b"}]}})
+    assert not nested.is_valid({"name": "tree", "arguments": {"children": [{"label": 1}]}})
     assert admits(grammar, [ship], hermes_calls([("ship", good["arguments"])]))
     assert not admits(grammar, [ship], hermes_calls([("ship", {"to": {"city": "Lyon", "state": "TX"}})]))
 
