@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcptrain.fingerprint import sha256_json
+from mcptrain.specs.schema_walk import map_subschemas, resolve_local_ref
 
 LEVELS = ("patch", "minor", "major")
 FIRST_VERSION = "1.0.0"
@@ -158,23 +159,19 @@ def _schema(where: str, old: dict[str, Any], new: dict[str, Any]) -> list[Reason
 def _inlined(schema: Any, root: Any = None, refs: tuple[str, ...] = ()) -> Any:
     """`schema` with each local `$ref` ("#/$defs/Address", what pydantic writes for a
     model-typed parameter) replaced by what it points at, so a change inside a model is
-    compared where it is used; a reference to itself is left as it is."""
+    compared where it is used; a reference to itself is left as it is. Only schemas are
+    walked (by keyword), so a parameter named `enum` or `default` is a parameter too."""
     root = schema if root is None else root
-    if isinstance(schema, list):
-        return [_inlined(v, root, refs) for v in schema]
     if not isinstance(schema, dict):
         return schema
     ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/") and ref not in refs:
-        target: Any = root
-        for token in ref[2:].split("/"):
-            token = token.replace("~1", "/").replace("~0", "~")
-            target = target.get(token) if isinstance(target, dict) else None
+    if isinstance(ref, str) and ref not in refs:
+        target = resolve_local_ref(root, ref)
         if isinstance(target, dict):
             rest = {k: v for k, v in schema.items() if k != "$ref"}
             return _inlined({**target, **rest}, root, (*refs, ref))
-    return {k: v if k in ("$defs", "definitions", "default", "examples", "const", "enum")
-            else _inlined(v, root, refs) for k, v in schema.items()}
+    # definitions are compared where they are used, not where they are defined
+    return map_subschemas(schema, lambda child: _inlined(child, root, refs), skip=("$defs", "definitions"))
 
 
 def _type(where: str, old: Any, new: Any) -> list[Reason]:

@@ -22,8 +22,8 @@ from mcptrain.specs.yaml import (
     YAMLError,
     dump_roundtrip,
     dump_yaml,
-    load_roundtrip,
     parse_document,
+    parse_roundtrip,
     sequence_indent,
 )
 
@@ -82,8 +82,8 @@ def plan_toolset_update(root: Path, service: str, bundle: ServiceBundle | None,
     listed = {t.name for ts in toolsets for t in ts.spec.tools}
     update.added = [n for n in by_name if n not in listed]
     for i, loaded in enumerate(toolsets):
-        data = load_roundtrip(root / loaded.path)
-        style = sequence_indent((root / loaded.path).read_text(encoding="utf-8"))
+        written = (root / loaded.path).read_text(encoding="utf-8")
+        data, style = parse_roundtrip(written), sequence_indent(written)
         touched = False
         for tool in data["tools"]:
             name = tool.get("name")

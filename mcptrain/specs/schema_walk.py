@@ -37,3 +37,36 @@ def subschemas(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[An
                 yield from subschemas(one, (*path, key, i))
         else:
             yield from subschemas(child, (*path, key))
+
+
+def pointer_token(name: str) -> str:
+    """`name` as one token of a JSON Pointer ("#/$defs/<token>")."""
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def resolve_local_ref(root: Any, ref: str) -> Any:
+    """What a local `$ref` ("#/$defs/Address") points at inside `root`, or None."""
+    if not ref.startswith("#/"):
+        return None
+    target = root
+    for token in ref[2:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        target = target.get(token) if isinstance(target, dict) else None
+    return target
+
+
+def map_subschemas(node: dict[str, Any], change: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A copy of `node` with `change` applied to each schema directly inside it (under the
+    keywords `subschemas` walks, but those in `skip`); everything else, data included, is
+    kept as it is."""
+    out = dict(node)
+    for key in SUBSCHEMA_MAPS:
+        if key not in skip and isinstance(out.get(key), dict):
+            out[key] = {name: change(child) for name, child in out[key].items()}
+    for key in (*SUBSCHEMA_LISTS, *SUBSCHEMAS):
+        child = out.get(key)
+        if isinstance(child, list):
+            out[key] = [change(one) for one in child]
+        elif isinstance(child, dict):
+            out[key] = change(child)
+    return out

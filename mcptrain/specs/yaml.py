@@ -334,11 +334,7 @@ _Dumper.add_representer(str, _str_presenter)
 
 def load_roundtrip(path: Path) -> Any:
     """Load a file for a comment-preserving edit."""
-    from ruamel.yaml import YAML
-
-    rt = YAML()
-    rt.preserve_quotes = True
-    return rt.load(path.read_text(encoding="utf-8"))
+    return parse_roundtrip(path.read_text(encoding="utf-8"))
 
 
 def new_mapping() -> Any:

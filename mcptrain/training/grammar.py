@@ -28,7 +28,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from mcptrain.specs.schema_walk import subschemas
+from mcptrain.specs.schema_walk import pointer_token, subschemas
 
 GRAMMAR_DIR = "grammars"  # in the artifact folder, next to the adapter
 TRIGGER = "<tool_call>"
@@ -190,10 +190,7 @@ def _hoist_definitions(arguments: dict[str, Any], tool: str, at: str) -> dict[st
     against the document's root, where one tool's definitions are not, and two tools may
     both define an `Address`. Any other local `$ref` ("#", a recursive model) is pointed
     at `at`, where `arguments` now sits. Returns the renamed definitions."""
-    def token(name: str) -> str:  # a JSON Pointer token
-        return name.replace("~", "~0").replace("/", "~1")
-
-    moved = {f"#/{key}/{token(name)}": f"{tool}.{name}"
+    moved = {f"#/{key}/{pointer_token(name)}": f"{tool}.{name}"
              for key in ("$defs", "definitions") if isinstance(arguments.get(key), dict)
              for name in arguments[key]}
     for _, node in subschemas(arguments):
@@ -202,7 +199,7 @@ def _hoist_definitions(arguments: dict[str, Any], tool: str, at: str) -> dict[st
             continue
         for old, new in moved.items():
             if ref == old or ref.startswith(old + "/"):
-                node["$ref"] = "#/$defs/" + token(new) + ref[len(old):]
+                node["$ref"] = "#/$defs/" + pointer_token(new) + ref[len(old):]
                 break
         else:
             node["$ref"] = at + ref[1:]

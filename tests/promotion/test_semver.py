@@ -213,6 +213,15 @@ def test_changes_inside_models_and_optionals_are_seen(edit: Any, level: str, rea
     assert next_version("1.4.2", pydantic_surface(), pydantic_surface()).level is None
 
 
+def test_a_parameter_named_like_a_data_keyword_is_a_parameter() -> None:
+    before = pydantic_surface()
+    ship(before)["properties"]["default"] = {"$ref": "#/$defs/Address"}  # a "default address"
+    after = copy.deepcopy(before)
+    ship(after)["$defs"]["Address"]["properties"]["country"]["enum"].remove("MX")
+    assert "payment-service: ship.default.country: enum value 'MX' removed" in [
+        r.text for r in next_version("1.4.2", before, after).reasons]
+
+
 def test_a_model_that_refers_to_itself_is_compared_without_looping() -> None:
     before = pydantic_surface()
     ship(before)["$defs"]["Address"]["properties"]["next"] = {"$ref": "#/$defs/Address"}
